@@ -1,0 +1,3 @@
+from cinemesh.cli.main import app
+
+app(prog_name="cinemesh")

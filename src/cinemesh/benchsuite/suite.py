@@ -1,0 +1,157 @@
+"""The benchmark suite: runs each `bench/<name>_bench.py` in its own process, collects their
+JSON, and writes `bench/results/<date>.json`, a markdown table and PNG plots.
+
+A benchmark script prints one JSON object: `summary` rows (measurement, baseline, value,
+baseline_value, ratio, better, goal?) and optionally `plots` ([{title, x_label, y_label,
+series: [{name, x, y}]}]); it accepts `--quick` and `--tiny`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Progress = Callable[[str], None]
+
+
+def bench_dir(repo: Path) -> Path:
+    return repo / "bench"
+
+
+def available(repo: Path) -> list[str]:
+    return sorted(p.name.removesuffix("_bench.py") for p in bench_dir(repo).glob("*_bench.py"))
+
+
+def run_one(repo: Path, name: str, *, mode: str, timeout_s: float) -> dict[str, Any]:
+    script = bench_dir(repo) / f"{name}_bench.py"
+    if mode == "tiny" and "--tiny" not in script.read_text():
+        mode = "quick"  # a script without a smoke mode runs its quick mode
+    args = [sys.executable, str(script)] + ([f"--{mode}"] if mode != "full" else [])
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
+    except subprocess.TimeoutExpired:
+        return {
+            "benchmark": name,
+            "error": f"timed out after {timeout_s:.0f}s",
+            "seconds": timeout_s,
+        }
+    elapsed = round(time.monotonic() - started, 1)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        return {
+            "benchmark": name,
+            "error": f"exit {result.returncode}: {' | '.join(tail)}",
+            "seconds": elapsed,
+        }
+    try:
+        body = json.loads(result.stdout[result.stdout.index("{") :])
+    except ValueError:
+        return {"benchmark": name, "error": "printed no JSON", "seconds": elapsed}
+    return {**body, "seconds": elapsed}
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"# cinemesh benchmarks, {results['date']}",
+        "",
+        f"Machine: {results['machine']['cpus']} cores, Python {results['machine']['python']}, "
+        f"mode `{results['mode']}`. Every ratio is measured against its baseline in the same run.",
+        "",
+        "| benchmark | measurement | value | baseline | baseline value | ratio | goal |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, body in results["benchmarks"].items():
+        if "error" in body:
+            lines.append(f"| {name} | failed: {body['error']} | | | | | |")
+            continue
+        for row in body.get("summary", []):
+            ratio = "" if row.get("ratio") is None else f"{row['ratio']:.3g}"
+            lines.append(
+                f"| {name} | {row['measurement']} | {_num(row.get('value'))} | "
+                f"{row.get('baseline', '')} | {_num(row.get('baseline_value'))} | {ratio} | "
+                f"{row.get('goal', '')} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def plot(results: dict[str, Any], folder: Path, stem: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, body in results["benchmarks"].items():
+        for index, spec in enumerate(body.get("plots", [])):
+            fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+            for series in spec["series"]:
+                ax.plot(series["x"], series["y"], marker="o", label=series["name"])
+            ax.set_title(spec["title"])
+            ax.set_xlabel(spec.get("x_label", ""))
+            ax.set_ylabel(spec.get("y_label", ""))
+            ax.grid(alpha=0.3)
+            ax.legend()
+            fig.tight_layout()
+            path = folder / f"{stem}-{name}-{index}.png"
+            fig.savefig(path)
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def run_suite(
+    repo: Path, names: list[str], *, mode: str, out: Path, progress: Progress, timeout_s: float
+) -> tuple[dict[str, Any], list[Path]]:
+    chosen = names or available(repo)
+    unknown = sorted(set(chosen) - set(available(repo)))
+    if unknown:
+        raise ValueError(
+            f"no benchmark named {', '.join(unknown)}; available: {', '.join(available(repo))}"
+        )
+    now = dt.datetime.now(dt.UTC)
+    results: dict[str, Any] = {
+        "date": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "mode": mode,
+        "machine": machine(),
+        "benchmarks": {},
+    }
+    for index, name in enumerate(chosen, 1):
+        progress(f"[{index}/{len(chosen)}] {name}")
+        results["benchmarks"][name] = run_one(repo, name, mode=mode, timeout_s=timeout_s)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = now.strftime("%Y-%m-%d")
+    files = [out / f"{stem}.json", out / f"{stem}.md"]
+    files[0].write_text(json.dumps(results, indent=2) + "\n")
+    files[1].write_text(markdown(results))
+    files += plot(results, out, stem)
+    return results, files

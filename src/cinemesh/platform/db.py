@@ -1,0 +1,158 @@
+"""Async database layer: SQLite in WAL mode by default, PostgreSQL by URL, Alembic at start."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from cinemesh.platform.errors import StartupError
+
+
+def database_url_for(*, service: str, explicit: str, template: str, data_dir: Path) -> str:
+    """The service's own database: an explicit URL, a template with {service}, or SQLite."""
+    if explicit:
+        return explicit
+    if template:
+        return template.format(service=service)
+    folder = data_dir / service
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{folder / f'{service}.db'}"
+
+
+def _enable_sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """One service's database: an engine, a session factory and its migrations."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 10})
+            event.listen(self.engine.sync_engine, "connect", _enable_sqlite_wal)
+        else:
+            self.engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits together on success and rolls back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, script_location: Path) -> None:
+        """Bring the schema to head; one process at a time even with many instances."""
+        try:
+            if not self.is_sqlite:
+                await ensure_postgres_database(self.url)
+            if self.is_sqlite:
+                await asyncio.to_thread(self._migrate_sqlite_locked, script_location)
+            else:
+                await self._migrate_postgres_locked(script_location)
+        except (OperationalError, DBAPIError, OSError) as exc:
+            raise StartupError(
+                f"cannot open the database {make_url(self.url).render_as_string(hide_password=True)}: "
+                f"{_first_line(exc)}. Check that the file is readable and not corrupt "
+                "(or the server is up), or move it aside to start fresh."
+            ) from None
+
+    def _migrate_sqlite_locked(self, script_location: Path) -> None:
+        db_path = Path(make_url(self.url).database or "")
+        lock_path = db_path.with_suffix(".migrate.lock")
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            sync_url = self.url.replace("+aiosqlite", "")
+            from sqlalchemy import create_engine
+
+            engine = create_engine(sync_url)
+            event.listen(engine, "connect", _enable_sqlite_wal)
+            try:
+                with engine.begin() as conn:
+                    run_alembic_upgrade(conn, script_location)
+            finally:
+                engine.dispose()
+
+    async def _migrate_postgres_locked(self, script_location: Path) -> None:
+        lock_id = zlib.crc32(str(script_location).encode())
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
+            try:
+                await conn.run_sync(run_alembic_upgrade, script_location)
+                await conn.commit()
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
+                await conn.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def run_alembic_upgrade(conn: Connection, script_location: Path) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+
+
+async def ensure_postgres_database(url: str) -> None:
+    """Create the service's PostgreSQL database when it does not exist yet."""
+    target = make_url(url)
+    admin_url = target.set(database="postgres")
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            )
+            if not exists:
+                try:
+                    await conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+                except DBAPIError as exc:
+                    if "already exists" not in str(exc):
+                        raise
+    finally:
+        await engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

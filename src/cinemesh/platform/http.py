@@ -1,0 +1,309 @@
+"""The resilient client for every service-to-service call: deadline, budgeted retries for
+idempotent calls, circuit breaker, bulkhead, load balancing over discovered instances."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from cinemesh.platform.discovery import Discovery, Instance, LoadBalancer
+from cinemesh.platform.observability import (
+    BREAKER_STATE,
+    CLIENT_CALLS,
+    CLIENT_LATENCY,
+    inject_trace_headers,
+)
+from cinemesh.platform.resilience import (
+    BreakerPolicy,
+    Bulkhead,
+    CircuitBreaker,
+    Rejected,
+    RetryBudget,
+    backoff_s,
+)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class ServiceUnavailable(Exception):
+    """The dependency could not give an answer in time; the caller uses its fallback."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service} unavailable: {reason}")
+        self.service = service
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CallPolicy:
+    timeout_s: float = 2.0
+    retries: int = 2
+    max_concurrent: int = 128
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body) if self.body else None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class CallStats:
+    """A minute of call outcomes to one dependency, for the ops view."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self._calls: deque[tuple[float, float, bool]] = deque()
+
+    def add(self, latency_s: float, ok: bool) -> None:
+        now = time.monotonic()
+        self._calls.append((now, latency_s, ok))
+        while self._calls and now - self._calls[0][0] > self.window_s:
+            self._calls.popleft()
+
+    def summary(self) -> dict[str, float]:
+        now = time.monotonic()
+        recent = [c for c in self._calls if now - c[0] <= self.window_s]
+        if not recent:
+            return {"requests_per_s": 0.0, "error_rate": 0.0, "p50_ms": 0.0, "p99_ms": 0.0}
+        latencies = sorted(c[1] for c in recent)
+        span = max(1.0, min(self.window_s, now - recent[0][0]))
+        return {
+            "requests_per_s": round(len(recent) / span, 2),
+            "error_rate": round(sum(1 for c in recent if not c[2]) / len(recent), 4),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+            "p99_ms": round(
+                latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2
+            ),
+        }
+
+
+class ServiceClient:
+    """Calls one service by name; never raises anything but ServiceUnavailable for failure."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        caller: str,
+        discovery: Discovery,
+        session: aiohttp.ClientSession,
+        policy: CallPolicy,
+        auth_headers: dict[str, str],
+    ) -> None:
+        self.target = target
+        self.caller = caller
+        self.discovery = discovery
+        self.session = session
+        self.policy = policy
+        self.auth_headers = auth_headers
+        self.breaker = CircuitBreaker(policy.breaker)
+        self.bulkhead = Bulkhead(policy.max_concurrent)
+        self.budget = RetryBudget()
+        self.balancer = LoadBalancer()
+        self.stats = CallStats()
+        self._outcomes = {
+            o: CLIENT_CALLS.labels(caller, target, o) for o in ("ok", "failed", "rejected")
+        }
+        self._latency = CLIENT_LATENCY.labels(caller, target)
+        self._breaker_gauge = BREAKER_STATE.labels(caller, target)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+        idempotent: bool | None = None,
+        body: Any = None,
+    ) -> Response:
+        """Answer with the dependency's response (any status below 500) or raise.
+
+        `body` streams raw bytes or a file object instead of `json` (never retried)."""
+        started = time.monotonic()
+        deadline = started + (timeout_s or self.policy.timeout_s)
+        try:
+            self.breaker.before_call()
+        except Rejected as exc:
+            self._observe(started, ok=False, outcome="rejected")
+            raise ServiceUnavailable(self.target, str(exc)) from None
+        retryable = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        out_headers = {**self.auth_headers, **(headers or {})}
+        if json is not None:
+            body = orjson.dumps(json)
+            out_headers["Content-Type"] = "application/json"
+        elif body is not None:
+            retryable = False
+        inject_trace_headers(out_headers)
+        try:
+            async with self.bulkhead.slot():
+                response = await self._attempts(
+                    method,
+                    path,
+                    body=body,
+                    params=params,
+                    headers=out_headers,
+                    deadline=deadline,
+                    retryable=retryable,
+                )
+        except Rejected as exc:
+            self._observe(started, ok=False, outcome="rejected")
+            raise ServiceUnavailable(self.target, str(exc)) from None
+        except ServiceUnavailable:
+            self.breaker.record(success=False)
+            self._observe(started, ok=False, outcome="failed")
+            raise
+        self.breaker.record(success=True)
+        self._observe(started, ok=True, outcome="ok")
+        return response
+
+    async def _attempts(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None,
+        params: dict[str, Any] | None,
+        headers: dict[str, str],
+        deadline: float,
+        retryable: bool,
+    ) -> Response:
+        self.budget.record_request()
+        tried: set[str] = set()
+        last_error = "no attempt"
+        for attempt in range(self.policy.retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.005:
+                last_error = "deadline exceeded"
+                break
+            instances = await self.discovery.instances(self.target)
+            if not instances:
+                raise ServiceUnavailable(self.target, "no instances registered")
+            inst = self.balancer.pick(instances, avoid=tried)
+            tried.add(inst.instance_id)
+            try:
+                response = await self._send(
+                    inst, method, path, body, params, headers, remaining, total=len(instances)
+                )
+                if response.status not in RETRYABLE_STATUSES and response.status < 500:
+                    return response
+                last_error = f"answered {response.status}"
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                last_error = type(exc).__name__ if not str(exc) else str(exc)[:200]
+            if not (retryable and attempt < self.policy.retries and self.budget.try_spend()):
+                break
+            await asyncio.sleep(min(backoff_s(attempt), max(0.0, deadline - time.monotonic())))
+        raise ServiceUnavailable(self.target, last_error)
+
+    async def _send(
+        self,
+        inst: Instance,
+        method: str,
+        path: str,
+        body: bytes | None,
+        params: dict[str, Any] | None,
+        headers: dict[str, str],
+        timeout_s: float,
+        *,
+        total: int,
+    ) -> Response:
+        self.balancer.started(inst)
+        success = False
+        try:
+            async with self.session.request(
+                method,
+                inst.url + path,
+                data=body,
+                params=params,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as resp:
+                payload = await resp.read()
+                success = resp.status < 500
+                return Response(resp.status, dict(resp.headers), payload)
+        finally:
+            self.balancer.finished(inst, success=success, total=total)
+
+    def _observe(self, started: float, *, ok: bool, outcome: str) -> None:
+        elapsed = time.monotonic() - started
+        self.stats.add(elapsed, ok)
+        self._outcomes[outcome].inc()
+        self._latency.observe(elapsed)
+        self._breaker_gauge.set(0 if self.breaker.state == "closed" else 1)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "breaker": self.breaker.state.value,
+            "breaker_opened_times": self.breaker.times_opened,
+            "in_flight": self.bulkhead.in_flight,
+            "ejected_instances": sorted(self.balancer.ejected()),
+            **self.stats.summary(),
+        }
+
+
+class Clients:
+    """One HTTP connection pool per process and one ServiceClient per dependency."""
+
+    def __init__(self, *, caller: str, discovery: Discovery, auth_headers: dict[str, str]) -> None:
+        self.caller = caller
+        self.discovery = discovery
+        self.auth_headers = auth_headers
+        self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[str, ServiceClient] = {}
+        self._policies: dict[str, CallPolicy] = {}
+
+    def configure(self, target: str, policy: CallPolicy) -> None:
+        self._policies[target] = policy
+        self._clients.pop(target, None)
+
+    def __call__(self, target: str) -> ServiceClient:
+        client = self._clients.get(target)
+        if client is None:
+            client = ServiceClient(
+                target,
+                caller=self.caller,
+                discovery=self.discovery,
+                session=self.session,
+                policy=self._policies.get(target, CallPolicy()),
+                auth_headers=self.auth_headers,
+            )
+            self._clients[target] = client
+        return client
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=0, limit_per_host=256, ttl_dns_cache=30, keepalive_timeout=30
+            )
+            self._session = aiohttp.ClientSession(connector=connector, json_serialize=_dumps)
+        return self._session
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        return {name: client.describe() for name, client in self._clients.items()}
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()

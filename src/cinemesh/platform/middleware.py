@@ -1,0 +1,121 @@
+"""One pure-ASGI middleware for the cross-cutting work on every request: request id, trace
+context, service credential, fault injection, metrics. Pure ASGI keeps the hot path cheap."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from cinemesh.platform.auth import SERVICE_TOKEN_HEADER
+from cinemesh.platform.faults import FaultState
+from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, extract_trace_context
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+OPEN_PATHS = ("/health/", "/metrics")
+tracer = trace.get_tracer("cinemesh.http")
+
+
+class PlatformMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        service_token: str,
+        faults: FaultState,
+        public: bool,
+    ) -> None:
+        self.app = app
+        self.service = service
+        self.service_token = service_token.encode()
+        self.faults = faults
+        self.public = public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        needs_credential = not self.public or path.startswith("/internal/")
+        if needs_credential and headers.get(SERVICE_TOKEN_HEADER.lower(), "").encode() != (
+            self.service_token
+        ):
+            await _send_error(
+                send,
+                403,
+                "SERVICE_CREDENTIAL_REQUIRED",
+                "this endpoint is for cinemesh services only",
+                request_id,
+            )
+            return
+        if self.faults.active and not path.startswith("/internal/"):
+            if await self.faults.apply():
+                await _send_error(
+                    send, 503, "INJECTED_FAULT", "fault injected by chaos", request_id
+                )
+                return
+        await self._traced(scope, receive, send, headers, request_id)
+
+    async def _traced(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], request_id: str
+    ) -> None:
+        started = time.perf_counter()
+        status_holder = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        token = otel_context.attach(extract_trace_context(headers))
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            with tracer.start_as_current_span(f"{scope['method']} {scope['path']}"):
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            otel_context.detach(token)
+            route = scope.get("route")
+            label = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(self.service, label, scope["method"], str(status_holder[0])).inc()
+            HTTP_LATENCY.labels(self.service, label).observe(time.perf_counter() - started)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, request_id: str) -> None:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

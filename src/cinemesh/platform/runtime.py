@@ -1,0 +1,384 @@
+"""The service runtime: what one running instance of a service has (settings, database,
+event bus, clients, faults) and the FastAPI app built around its routers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cinemesh.platform.auth import (
+    SERVICE_NAME_HEADER,
+    SERVICE_TOKEN_HEADER,
+    Principal,
+    TokenVerifier,
+    bearer_token,
+    load_service_key,
+    service_token,
+)
+from cinemesh.platform.db import Database, database_url_for
+from cinemesh.platform.discovery import Discovery, DnsDiscovery, Instance, RegistryDiscovery
+from cinemesh.platform.errors import ApiError, StartupError
+from cinemesh.platform.events import Event, EventBus, WorkQueue
+from cinemesh.platform.faults import FaultState, fault_router
+from cinemesh.platform.http import Clients
+from cinemesh.platform.middleware import PlatformMiddleware
+from cinemesh.platform.observability import configure_logging, configure_tracing, logger
+from cinemesh.platform.outbox import OutboxRelay, mark_processed, stage_event
+from cinemesh.platform.settings import PlatformSettings, load_settings
+
+Hook = Callable[[], Awaitable[None]]
+ReadyCheck = Callable[[], Awaitable[None]]
+SessionHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+PlainHandler = Callable[[Event], Awaitable[None]]
+
+log = logger("cinemesh.runtime")
+SHUTDOWN_STEP_S = 3.0
+
+
+class ServiceRuntime:
+    """Everything the chassis gives one instance of a service; a service builds one in app.py."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        migrations: Path | None = None,
+        database_url: str = "",
+        uses_events: bool = False,
+        public: bool = False,
+        settings: PlatformSettings | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings or load_settings(PlatformSettings)
+        base_id = self.settings.instance_id or f"{name}-{socket.gethostname()}"
+        self.instance_id = f"{base_id}-{os.getpid()}"
+        self.public = public
+        configure_logging(service=name, instance=self.instance_id, level=self.settings.log_level)
+        configure_tracing(service=name, instance=self.instance_id)
+        self.data_dir = self.settings.data_dir
+        self.service_key = load_service_key(
+            data_dir=self.data_dir, configured=self.settings.service_key
+        )
+        self.service_token = service_token(self.service_key)
+        self.auth_headers = {SERVICE_TOKEN_HEADER: self.service_token, SERVICE_NAME_HEADER: name}
+        self.migrations = migrations
+        self.db: Database | None = None
+        if migrations is not None:
+            self.db = Database(
+                database_url_for(
+                    service=name,
+                    explicit=database_url,
+                    template=self.settings.database_url_template,
+                    data_dir=self.data_dir,
+                )
+            )
+        self.bus: EventBus | None = (
+            EventBus(self.settings.nats_url, service=name, namespace=self.settings.bus_namespace)
+            if uses_events
+            else None
+        )
+        self.relay: OutboxRelay | None = None
+        self.discovery: Discovery = self._make_discovery()
+        self.clients = Clients(
+            caller=name, discovery=self.discovery, auth_headers=self.auth_headers
+        )
+        self.faults = FaultState()
+        self.verifier = TokenVerifier(
+            fetch_jwks=self._fetch_jwks, jwks_file=self.data_dir / "identity" / "jwks.json"
+        )
+        self._consumers: list[tuple[str, PlainHandler, str]] = []
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self._ready_checks: dict[str, ReadyCheck] = {}
+        self._background: list[asyncio.Task[Any]] = []
+        self.bus_ready = asyncio.Event()
+        self.relay_pause_s = 0.0  # chaos tests widen the window between commit and publish
+
+    def _make_discovery(self) -> Discovery:
+        if self.settings.discovery == "dns":
+            return DnsDiscovery(port=self.settings.dns_port)
+        return RegistryDiscovery(self.settings.registry_urls, auth_headers=self.auth_headers)
+
+    async def _fetch_jwks(self) -> Any:
+        response = await self.clients("identity").request("GET", "/v1/jwks", timeout_s=1.0)
+        return response.json() if response.ok else None
+
+    # --- what a service declares -------------------------------------------------------
+    def on_startup(self, hook: Hook) -> Hook:
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        self._shutdown.append(hook)
+        return hook
+
+    def ready_check(self, name: str, check: ReadyCheck) -> None:
+        self._ready_checks[name] = check
+
+    def consume(
+        self, pattern: str, *, delivery: str = "shared", consumer: str = ""
+    ) -> Callable[[Any], Any]:
+        """Register an event handler. With a database, the handler gets a session whose
+        transaction also records the event id, so a redelivered event is skipped."""
+
+        def register(handler: Any) -> Any:
+            name = consumer or f"{self.name}.{handler.__name__}"
+            wrapped = self._idempotent(handler, name) if self.db is not None else handler
+            self._consumers.append((pattern, wrapped, delivery))
+            return handler
+
+        return register
+
+    def _idempotent(self, handler: SessionHandler, consumer: str) -> PlainHandler:
+        async def handle(evt: Event) -> None:
+            assert self.db is not None
+            async with self.db.transaction() as session:
+                if await mark_processed(session, consumer=consumer, event_id=evt.id):
+                    await handler(session, evt)
+
+        return handle
+
+    async def stage(
+        self,
+        session: AsyncSession,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        key: str = "",
+        version: int = 1,
+    ) -> Event:
+        """Stage an event in the caller's transaction; the outbox relay publishes it."""
+        evt = Event(type=event_type, data=data, source=self.name, key=key, version=version)
+        await stage_event(session, evt)
+        return evt
+
+    async def work_queue(self, name: str) -> WorkQueue:
+        await self.bus_ready.wait()
+        assert self.bus is not None
+        return await self.bus.work_queue(name)
+
+    # --- requests ----------------------------------------------------------------------
+    async def principal(self, request: Request) -> Principal:
+        """The signed-in account behind a request (FastAPI dependency)."""
+        return await self.verifier.verify(bearer_token(request))
+
+    async def admin(self, request: Request) -> Principal:
+        who = await self.principal(request)
+        if not who.is_admin:
+            raise ApiError(403, "ADMIN_ONLY", "this needs an admin account")
+        return who
+
+    # --- lifecycle -----------------------------------------------------------------------
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self._start()
+        try:
+            yield
+        finally:
+            await self._stop()
+
+    async def _start(self) -> None:
+        try:
+            await self._prepare_storage()
+        except StartupError as exc:  # a clear sentence, not uvicorn's traceback
+            print(f"cinemesh {self.name}: {exc}", file=sys.stderr, flush=True)
+            os._exit(2)
+
+    async def _prepare_storage(self) -> None:
+        if self.db is not None and self.migrations is not None:
+            await self.db.migrate(self.migrations)
+        await self._begin()
+
+    async def _begin(self) -> None:
+        if self.bus is not None:
+            self._background.append(asyncio.create_task(self._connect_bus(), name="bus"))
+        for hook in self._startup:
+            await hook()
+        if isinstance(self.discovery, RegistryDiscovery) and self.settings.port:
+            self._background.append(
+                asyncio.create_task(self.discovery.register_forever(self.me), name="registry-lease")
+            )
+        log.info("service started", port=self.settings.port)
+
+    async def _connect_bus(self) -> None:
+        assert self.bus is not None
+        delay = 0.2
+        while True:
+            try:
+                await self.bus.connect()
+                break
+            except Exception as exc:
+                log.warning(
+                    "event bus unreachable, retrying",
+                    url=self.settings.nats_url,
+                    error=str(exc) or type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+        if self.db is not None:
+            self.relay = OutboxRelay(self.db, self.bus, service=self.name)
+            self.relay.pause_before_publish_s = self.relay_pause_s
+            self.relay.start()
+        for pattern, handler, delivery in self._consumers:
+            await self.bus.consume(pattern, handler, delivery=delivery)  # type: ignore[arg-type]
+        self.bus_ready.set()
+
+    async def _stop(self) -> None:
+        """Stop in reverse order; each step is bounded so shutdown never hangs."""
+        steps: list[tuple[str, Any]] = []
+        if isinstance(self.discovery, RegistryDiscovery):
+            steps.append(("deregister", self.discovery.deregister(self.me)))
+        steps.append(("background tasks", self._cancel_background()))
+        steps += [(f"shutdown hook {h.__name__}", h()) for h in reversed(self._shutdown)]
+        if self.relay is not None:
+            steps.append(("outbox relay", self.relay.stop()))
+        if self.bus is not None:
+            steps.append(("event bus", self.bus.close()))
+        steps.append(("http clients", self.clients.close()))
+        if isinstance(self.discovery, RegistryDiscovery):
+            steps.append(("discovery", self.discovery.close()))
+        if self.db is not None:
+            steps.append(("database", self.db.dispose()))
+        for name, step in steps:
+            try:
+                await asyncio.wait_for(step, timeout=SHUTDOWN_STEP_S)
+            except Exception as exc:
+                log.warning("shutdown step failed", step=name, error=str(exc) or type(exc).__name__)
+
+    async def _cancel_background(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    @property
+    def me(self) -> Instance:
+        url = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return Instance(self.name, self.instance_id, url, {"pid": os.getpid()})
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        checks: dict[str, str] = {}
+        ok = True
+        if self.db is not None:
+            try:
+                await asyncio.wait_for(self.db.ping(), timeout=2.0)
+                checks["database"] = "ok"
+            except Exception as exc:
+                ok, checks["database"] = False, f"failing: {type(exc).__name__}"
+        if self.bus is not None:
+            checks["events"] = "ok" if self.bus.connected else "connecting"
+        for name, check in self._ready_checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=2.0)
+                checks[name] = "ok"
+            except Exception as exc:
+                ok, checks[name] = False, f"failing: {str(exc) or type(exc).__name__}"
+        return ok, checks
+
+    # --- the app -------------------------------------------------------------------------
+    def build_app(self, *routers: APIRouter, title: str = "", **fastapi_kwargs: Any) -> FastAPI:
+        app = FastAPI(
+            title=title or f"cinemesh {self.name}",
+            lifespan=self.lifespan,
+            **fastapi_kwargs,
+        )
+        app.state.runtime = self
+        app.include_router(self._health_router())
+        app.include_router(fault_router(self.faults))
+        for router in routers:
+            app.include_router(router)
+        install_error_handlers(app)
+        app.add_middleware(
+            PlatformMiddleware,
+            service=self.name,
+            service_token=self.service_token,
+            faults=self.faults,
+            public=self.public,
+        )
+        return app
+
+    def _health_router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+
+        @router.get("/health/live")
+        async def live() -> dict[str, str]:
+            return {"status": "ok", "service": self.name, "instance": self.instance_id}
+
+        @router.get("/health/ready")
+        async def ready() -> JSONResponse:
+            ok, checks = await self.readiness()
+            body = {
+                "status": "ok" if ok else "unavailable",
+                "service": self.name,
+                "instance": self.instance_id,
+                "checks": checks,
+            }
+            return JSONResponse(body, status_code=200 if ok else 503)
+
+        @router.get("/metrics")
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as the envelope; an unexpected one never leaks its details."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:3])
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "INVALID_REQUEST",
+                    "message": summary or "invalid request",
+                    "details": details,
+                }
+            },
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return JSONResponse(
+            {"error": {"code": code, "message": str(exc.detail)}},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled error", path=request.url.path, incident=incident, exc_info=exc)
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "INTERNAL",
+                    "message": f"something went wrong (incident {incident})",
+                }
+            },
+            status_code=500,
+        )

@@ -1,0 +1,82 @@
+"""Run one service instance: bind its port (failing fast with a clear message), then uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+import uvloop
+
+from cinemesh.platform.errors import StartupError
+from cinemesh.platform.settings import PlatformSettings, load_settings
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use; stop what holds it "
+                f"(`ss -ltnp 'sport = :{port}'`) or choose another port"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def load_app(service: str) -> Any:
+    try:
+        module = importlib.import_module(f"cinemesh.services.{service}.app")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(f"cinemesh.services.{service}"):
+            raise StartupError(f"there is no service called {service!r}") from None
+        raise
+    return module.create_app()
+
+
+def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
+    """Start `service` on CINEMESH_HOST:CINEMESH_PORT and run until stopped."""
+    try:
+        settings = load_settings(PlatformSettings)
+        sock = bind_socket(settings.host, settings.port)
+        app = app_factory() if app_factory else load_app(service)
+    except StartupError as exc:
+        print(f"cinemesh {service}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if hasattr(app, "serve_socket"):  # a service with its own HTTP server (the edge's sendfile)
+        asyncio.run(app.serve_socket(sock))
+        return
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    uvloop.install()
+    try:
+        asyncio.run(_serve(server, sock))
+    except StartupError as exc:
+        print(f"cinemesh {service}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    await server.serve(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)

@@ -1,0 +1,59 @@
+"""Settings from the environment: one shared prefix for the platform, one prefix per service."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cinemesh.platform.errors import StartupError
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class PlatformSettings(BaseSettings):
+    """What every service reads, under the `CINEMESH_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="CINEMESH_", extra="ignore")
+
+    data_dir: Path = Path(".cinemesh")
+    host: str = "127.0.0.1"
+    port: int = 0
+    instance_id: str = ""
+    public_url: str = ""
+    nats_url: str = "nats://127.0.0.1:4222"
+    bus_namespace: str = "cinemesh"
+    discovery: Literal["registry", "dns"] = "registry"
+    registry_urls: list[str] = []
+    dns_port: int = 8000
+    database_url_template: str = ""
+    redis_url: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    service_key: str = ""
+    faults_enabled: bool = True
+
+
+class ServiceSettings(BaseSettings):
+    """Base for a service's own settings; a subclass sets `env_prefix="CINEMESH_<NAME>_"`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = ""
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Read settings, turning a malformed value into an error that names the variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "") or ""
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            var = f"{prefix}{field}".upper()
+            value = os.environ.get(var, "<unset>")
+            problems.append(f"{var}={value!r}: {err['msg']}")
+        raise StartupError("invalid setting " + "; ".join(problems)) from None

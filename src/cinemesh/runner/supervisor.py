@@ -1,0 +1,416 @@
+"""The local supervisor behind `cinemesh up`: one process per service instance, restarted
+with backoff when it crashes, health polled, and a small control API for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, load_service_key, service_token
+from cinemesh.platform.errors import StartupError
+from cinemesh.platform.settings import PlatformSettings, load_settings
+from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
+from cinemesh.runner.natsd import start_embedded_nats
+from cinemesh.runner.processes import die_with_parent
+
+MAX_BACKOFF_S = 30.0
+STABLE_AFTER_S = 30.0
+
+
+@dataclass
+class Slot:
+    """One instance position of a service; its process may be restarted many times."""
+
+    service: str
+    index: int
+    port: int
+    process: asyncio.subprocess.Process | None = None
+    wanted: bool = True
+    healthy: bool = False
+    restarts: int = 0
+    failures: int = 0
+    started_at: float = 0.0
+    last_exit: int | None = None
+    watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process and self.process.returncode is None else None
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "instance": self.index,
+            "pid": self.pid,
+            "port": self.port,
+            "healthy": self.healthy and self.pid is not None,
+            "restarts": self.restarts,
+            "uptime_s": round(time.monotonic() - self.started_at, 1) if self.pid else 0.0,
+            "last_exit": self.last_exit,
+        }
+
+
+@dataclass
+class UpOptions:
+    data_dir: Any
+    port: int = 8080
+    host: str = "127.0.0.1"
+    nats_url: str = ""
+    instances: dict[str, int] = field(default_factory=dict)
+    services: list[str] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(self, options: UpOptions, *, out: Any = None) -> None:
+        self.options = options
+        self.layout = Layout(options.data_dir)
+        self.slots: dict[str, list[Slot]] = {}
+        self.nats: asyncio.subprocess.Process | None = None
+        self.nats_url = options.nats_url
+        self.registry_url = ""
+        self.stopping = asyncio.Event()
+        self.out = out or (lambda msg: print(msg, flush=True))
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._http: aiohttp.ClientSession | None = None
+        key = load_service_key(
+            data_dir=self.layout.data_dir, configured=os.environ.get("CINEMESH_SERVICE_KEY", "")
+        )
+        self.auth_headers = {SERVICE_TOKEN_HEADER: service_token(key)}
+
+    # --- start ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        load_settings(PlatformSettings)  # a malformed CINEMESH_* variable fails here, named
+        self.layout.prepare()
+        self._check_not_running()
+        if not port_is_free(self.options.port, self.options.host):
+            raise StartupError(
+                f"port {self.options.port} is already in use; stop what holds it or run "
+                f"`cinemesh up --port N` with another port"
+            )
+        self._http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=1.0), headers=self.auth_headers
+        )
+        await self._start_nats()
+        await self._start_control_api()
+        services = self.options.services or available_services()
+        if "registry" in services:
+            self.registry_url = await self._start_service("registry")
+            await self.wait_healthy(["registry"], timeout_s=30)
+        for name in services:
+            if name != "registry":
+                await self._start_service(name)
+        self._tasks.append(asyncio.create_task(self._poll_health_forever()))
+
+    def _check_not_running(self) -> None:
+        state = self.layout.read_state()
+        if state and _alive(int(state.get("pid", 0))) and state.get("pid") != os.getpid():
+            raise StartupError(
+                f"cinemesh is already running from {self.layout.data_dir} (pid {state['pid']}); "
+                "use `cinemesh status`, or `cinemesh down` first"
+            )
+
+    async def _start_nats(self) -> None:
+        if self.nats_url:
+            return
+        port = 14222 if port_is_free(14222) else free_port()
+        self.nats = await start_embedded_nats(
+            port=port,
+            store_dir=self.layout.data_dir / "nats",
+            log_file=self.layout.logs_dir / "nats-server.log",
+        )
+        self.nats_url = f"nats://127.0.0.1:{port}"
+        self.out(f"event bus: embedded nats-server on {self.nats_url}")
+
+    async def _start_service(self, name: str) -> str:
+        count = max(1, self.options.instances.get(name, 1))
+        self.slots[name] = []
+        for index in range(count):
+            await self._add_slot(name, index)
+        return f"http://127.0.0.1:{self.slots[name][0].port}"
+
+    async def _add_slot(self, name: str, index: int) -> Slot:
+        port = self.options.port if (name == "gateway" and index == 0) else free_port()
+        slot = Slot(name, index, port)
+        self.slots.setdefault(name, []).append(slot)
+        await self._spawn(slot)
+        return slot
+
+    def child_env(self, slot: Slot) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "CINEMESH_DATA_DIR": str(self.layout.data_dir),
+                "CINEMESH_HOST": "127.0.0.1",
+                "CINEMESH_PORT": str(slot.port),
+                "CINEMESH_INSTANCE_ID": f"{slot.service}-{slot.index}",
+                "CINEMESH_NATS_URL": self.nats_url,
+                "CINEMESH_REGISTRY_URLS": orjson.dumps([self.registry_url]).decode(),
+                "CINEMESH_DISCOVERY": "registry",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    async def _spawn(self, slot: Slot) -> None:
+        log = open(self.layout.log_file(slot.service, slot.index), "ab")  # noqa: SIM115
+        slot.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cinemesh",
+            "serve",
+            slot.service,
+            env=self.child_env(slot),
+            stdout=log,
+            stderr=log,
+            stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+            process_group=0,
+        )
+        log.close()
+        slot.started_at = time.monotonic()
+        slot.healthy = False
+        slot.wanted = True
+        slot.watcher = asyncio.create_task(self._watch(slot, slot.process))
+        self._write_pids()
+
+    async def _watch(self, slot: Slot, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        slot.healthy = False
+        slot.last_exit = code
+        self._write_pids()
+        if not slot.wanted or self.stopping.is_set() or slot.process is not proc:
+            return
+        ran_for = time.monotonic() - slot.started_at
+        slot.failures = 0 if ran_for > STABLE_AFTER_S else slot.failures + 1
+        delay = min(MAX_BACKOFF_S, 0.5 * 2 ** max(0, slot.failures - 1))
+        self.out(
+            f"{slot.service}[{slot.index}] exited with code {code}; restarting in {delay:.1f}s"
+            f" (log: {self.layout.log_file(slot.service, slot.index)})"
+        )
+        await asyncio.sleep(delay)
+        if slot.wanted and not self.stopping.is_set():
+            slot.restarts += 1
+            await self._spawn(slot)
+
+    # --- health --------------------------------------------------------------------------
+    async def _poll_health_forever(self) -> None:
+        while not self.stopping.is_set():
+            await self.poll_health()
+            await asyncio.sleep(1.0)
+
+    async def poll_health(self) -> None:
+        slots = [s for group in self.slots.values() for s in group if s.pid]
+        await asyncio.gather(*(self._probe(s) for s in slots))
+
+    async def _probe(self, slot: Slot) -> None:
+        assert self._http is not None
+        try:
+            async with self._http.get(f"http://127.0.0.1:{slot.port}/health/ready") as resp:
+                slot.healthy = resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            slot.healthy = False
+
+    async def wait_healthy(self, services: list[str] | None = None, *, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            await self.poll_health()
+            wanted = [
+                s
+                for name, group in self.slots.items()
+                if services is None or name in services
+                for s in group
+            ]
+            if wanted and all(s.healthy for s in wanted):
+                return True
+            await asyncio.sleep(0.25)
+        return False
+
+    def background(self, work: Any) -> None:
+        """Run a coroutine alongside the supervisor; it is cancelled on stop."""
+        self._tasks.append(asyncio.create_task(work))
+
+    def status(self) -> list[dict[str, Any]]:
+        return [slot.view() for group in self.slots.values() for slot in group]
+
+    # --- control -------------------------------------------------------------------------
+    async def scale(self, service: str, count: int) -> None:
+        if service not in self.slots:
+            raise KeyError(service)
+        group = self.slots[service]
+        while len(group) < count:
+            await self._add_slot(service, len(group))
+        while len(group) > count:
+            slot = group.pop()
+            await self._stop_slot(slot)
+
+    def kill(self, service: str, index: int | None, sig: int, *, hold_s: float = 0.0) -> list[int]:
+        """Signal instances; with `hold_s`, keep them down that long before restarting."""
+        killed = []
+        for slot in self.slots.get(service, []):
+            if (index is None or slot.index == index) and slot.pid:
+                if hold_s > 0:
+                    slot.wanted = False
+                    self.background(self._restart_after(slot, hold_s))
+                os.kill(slot.pid, sig)
+                killed.append(slot.pid)
+        return killed
+
+    async def revive(self, service: str) -> int:
+        """Start again every instance of `service` that is down (ending a kill's hold)."""
+        revived = 0
+        for slot in self.slots.get(service, []):
+            if slot.pid is None:
+                slot.restarts += 1
+                await self._spawn(slot)
+                revived += 1
+        return revived
+
+    async def _restart_after(self, slot: Slot, hold_s: float) -> None:
+        await asyncio.sleep(hold_s)
+        if not self.stopping.is_set() and slot in self.slots.get(slot.service, []) and not slot.pid:
+            slot.restarts += 1
+            await self._spawn(slot)
+
+    async def _stop_slot(self, slot: Slot, *, grace_s: float = 5.0) -> None:
+        slot.wanted = False
+        proc = slot.process
+        if proc is None or proc.returncode is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), timeout=grace_s)
+        except ProcessLookupError:
+            pass
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        self._write_pids()
+
+    async def _start_control_api(self) -> None:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/status", self._api_status),
+                web.post("/scale", self._api_scale),
+                web.post("/kill", self._api_kill),
+                web.post("/revive", self._api_revive),
+                web.post("/shutdown", self._api_shutdown),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.layout.write_json(
+            self.layout.state_file,
+            {
+                "pid": os.getpid(),
+                "control_url": f"http://127.0.0.1:{port}",
+                "gateway_url": f"http://{self.options.host}:{self.options.port}",
+                "nats_url": self.nats_url,
+                "data_dir": str(self.layout.data_dir),
+                "started_at": time.time(),
+            },
+        )
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get(SERVICE_TOKEN_HEADER) == self.auth_headers[SERVICE_TOKEN_HEADER]
+
+    async def _api_status(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "instances": self.status(),
+                "nats_url": self.nats_url,
+                "registry_url": self.registry_url,
+            }
+        )
+
+    async def _api_scale(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "forbidden"}, status=403)
+        body = await request.json()
+        try:
+            await self.scale(str(body["service"]), int(body["count"]))
+        except KeyError:
+            return web.json_response({"error": f"no service {body.get('service')!r}"}, status=404)
+        return web.json_response({"instances": self.status()})
+
+    async def _api_kill(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "forbidden"}, status=403)
+        body = await request.json()
+        index = body.get("instance")
+        pids = self.kill(
+            str(body["service"]),
+            None if index is None else int(index),
+            int(body.get("signal", signal.SIGKILL)),
+            hold_s=float(body.get("hold_s", 0.0)),
+        )
+        return web.json_response({"killed": pids})
+
+    async def _api_revive(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "forbidden"}, status=403)
+        body = await request.json()
+        return web.json_response({"revived": await self.revive(str(body["service"]))})
+
+    async def _api_shutdown(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "forbidden"}, status=403)
+        self.stopping.set()
+        return web.json_response({"stopping": True})
+
+    def _write_pids(self) -> None:
+        pids: dict[str, Any] = {
+            str(s.pid): {"service": s.service, "instance": s.index}
+            for group in self.slots.values()
+            for s in group
+            if s.pid
+        }
+        if self.nats and self.nats.returncode is None:
+            pids[str(self.nats.pid)] = {"service": "nats-server", "instance": 0}
+        self.layout.write_json(self.layout.pids_file, pids)
+
+    # --- stop ----------------------------------------------------------------------------
+    async def stop(self) -> None:
+        self.stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        slots = [s for group in self.slots.values() for s in group]
+        non_registry = [s for s in slots if s.service != "registry"]
+        await asyncio.gather(*(self._stop_slot(s) for s in non_registry))
+        await asyncio.gather(*(self._stop_slot(s) for s in slots if s.service == "registry"))
+        if self.nats and self.nats.returncode is None:
+            self.nats.terminate()
+            try:
+                await asyncio.wait_for(self.nats.wait(), timeout=5)
+            except TimeoutError:
+                self.nats.kill()
+        if self._runner:
+            await self._runner.cleanup()
+        if self._http:
+            await self._http.close()
+        self.layout.state_file.unlink(missing_ok=True)
+        self.layout.pids_file.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,63 @@
+"""Generated artwork for titles that have none: a poster and a backdrop drawn from the title's
+name, deterministic, made on first request and kept on disk."""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import os
+import textwrap
+import uuid
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+SIZES = {"poster": (400, 600), "backdrop": (1280, 720)}
+KINDS = tuple(SIZES)
+
+
+def artwork_path(folder: Path, title_id: str, kind: str, name: str) -> Path:
+    """Where a title's image lives; a renamed title gets a new file (the name is drawn on it)."""
+    digest = hashlib.sha256(title_id.encode()).hexdigest()[:16]
+    drawn = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return folder / digest[:2] / f"{digest}-{drawn}-{kind}.jpg"
+
+
+def render(title: str, title_id: str, kind: str, path: Path) -> Path:
+    width, height = SIZES[kind]
+    hue = int(hashlib.sha256(title_id.encode()).hexdigest()[:4], 16) / 0xFFFF
+    top = tuple(int(c * 255) for c in colorsys.hsv_to_rgb(hue, 0.65, 0.55))
+    bottom = tuple(int(c * 255) for c in colorsys.hsv_to_rgb((hue + 0.08) % 1, 0.8, 0.12))
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for row in range(height):
+        mix = row / height
+        draw.line(
+            [(0, row), (width, row)],
+            fill=tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)),
+        )
+    size = width // 11 if kind == "poster" else width // 18
+    font = ImageFont.load_default(size=size)
+    lines = textwrap.wrap(title, width=14 if kind == "poster" else 26)[:4]
+    y: float = height * (0.55 if kind == "poster" else 0.6)
+    for line in lines:
+        draw.text((width * 0.08, y), line, font=font, fill=(245, 245, 245))
+        y += size * 1.2
+    draw.text(
+        (width * 0.08, height * 0.08),
+        "CINEMESH",
+        font=ImageFont.load_default(size=size // 2),
+        fill=(229, 9, 20),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    image.save(tmp, "JPEG", quality=82)
+    tmp.replace(path)  # atomic: a concurrent request sees the old file or the whole new one
+    return path
+
+
+def forget(folder: Path, title_id: str) -> None:
+    """Drop every generated image of a deleted title."""
+    digest = hashlib.sha256(title_id.encode()).hexdigest()[:16]
+    for path in (folder / digest[:2]).glob(f"{digest}-*.jpg"):
+        path.unlink(missing_ok=True)

@@ -1,0 +1,75 @@
+"""catalog's API payloads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from cinemesh.contracts.maturity import Rating as MaturityRating
+
+PLAIN = r"^[^\x00-\x1f\x7f]+$"
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+Text = Annotated[str, Field(max_length=4000)]
+Name = Annotated[str, Field(min_length=1, max_length=300, pattern=PLAIN)]
+Genre = Annotated[str, Field(min_length=1, max_length=40, pattern=PLAIN)]
+Person = Annotated[str, Field(min_length=1, max_length=120, pattern=PLAIN)]
+TitleId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+class TitleCreate(BaseModel):
+    title: Name
+    kind: Literal["movie", "series"]
+    genres: list[Genre] = Field(default_factory=list, max_length=10)
+    year: int | None = Field(None, ge=1870, le=2100)
+    maturity_rating: MaturityRating = "PG-13"
+    synopsis: Text = ""
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    cast: list[Person] = Field(default_factory=list, max_length=50)
+    crew: list[Person] = Field(default_factory=list, max_length=50)
+    popularity: float = Field(0.0, ge=0, le=1e9)
+    available: bool = True
+    id: TitleId | None = None
+
+
+class TitleUpdate(BaseModel):
+    title: Name | None = None
+    genres: list[Genre] | None = Field(None, max_length=10)
+    year: int | None = Field(None, ge=1870, le=2100)
+    maturity_rating: MaturityRating | None = None
+    synopsis: Text | None = None
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    cast: list[Person] | None = Field(None, max_length=50)
+    crew: list[Person] | None = Field(None, max_length=50)
+    popularity: float | None = Field(None, ge=0, le=1e9)
+    available: bool | None = None
+
+
+class EpisodeCreate(BaseModel):
+    season: int = Field(ge=1, le=100)
+    number: int = Field(ge=1, le=1000)
+    name: Name
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    synopsis: Text = ""
+
+
+class TitleImport(TitleCreate):
+    """A title with a fixed id and, for a series, its episodes (seeding and imports)."""
+
+    id: TitleId
+    episodes: list[EpisodeCreate] = Field(default_factory=list, max_length=500)
+
+
+class BatchRequest(BaseModel):
+    ids: list[TitleId] = Field(max_length=200)
+
+
+class BulkImport(BaseModel):
+    titles: list[TitleImport] = Field(min_length=1, max_length=1000)
+
+
+def artwork_urls(title_id: str) -> dict[str, str]:
+    return {
+        "poster_url": f"/api/v1/artwork/{title_id}/poster",
+        "backdrop_url": f"/api/v1/artwork/{title_id}/backdrop",
+    }

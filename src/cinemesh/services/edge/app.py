@@ -1,0 +1,24 @@
+"""edge: serves playlists, segments and thumbnails behind signed, expiring URLs (an Open
+Connect appliance in miniature). It trusts nothing but the URL; any number of instances."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from cinemesh.contracts.signed_urls import load_edge_key
+from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.platform.settings import ServiceSettings, load_settings
+from cinemesh.services.edge.server import EdgeServer
+
+
+class EdgeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CINEMESH_", extra="ignore")
+
+    edge_key: str = ""
+
+
+def create_app() -> EdgeServer:
+    """Not an ASGI app: `cinemesh serve edge` runs its own server (see `serve_socket`)."""
+    runtime = ServiceRuntime("edge", public=True)
+    key = load_edge_key(runtime.data_dir, load_settings(EdgeSettings).edge_key)
+    return EdgeServer(runtime, key=key)

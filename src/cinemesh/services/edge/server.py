@@ -1,0 +1,320 @@
+"""The edge's own HTTP server: bytes are the hot path, so media goes out through aiohttp's
+FileResponse (sendfile(2), Range, conditional requests) on the standard event loop, with no
+ASGI layers in between. Health, metrics and fault injection answer as on every service."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import signal
+import socket
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from cinemesh.contracts.signed_urls import InvalidMediaUrl, MediaPath, verify
+from cinemesh.platform.auth import SERVICE_TOKEN_HEADER
+from cinemesh.platform.faults import FaultSpec
+from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, logger
+from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.edge.playlists import Ladder
+
+log = logger("cinemesh.edge")
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".vtt": "text/vtt",
+}
+PLAYLIST_CACHE = "public, max-age=60"
+CACHE_CONTROL = {".m3u8": PLAYLIST_CACHE, ".vtt": "public, max-age=3600"}
+IMMUTABLE = "public, max-age=31536000, immutable"
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges",
+    "Timing-Allow-Origin": "*",
+}
+PREFLIGHT = {
+    **CORS,
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Range, If-None-Match, If-Modified-Since",
+    "Access-Control-Max-Age": "86400",
+}
+LADDERS_KEPT = 4096
+FILES_KEPT = 100_000
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return web.Response(body=body, status=status, content_type="application/json", headers=CORS)
+
+
+async def send_file(
+    request: web.Request, file: Path, headers: dict[str, str]
+) -> web.StreamResponse:
+    """The file (or the requested range of it) with sendfile(2), no thread hops: media files are
+    small, immutable and hot in the page cache, so opening one does not block the loop."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return error(404, "NOT_FOUND", "no such media file")
+    with open(fd, "rb") as handle:
+        stat = os.fstat(fd)
+        size = stat.st_size
+        etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers={**headers, "ETag": etag})
+        status, start, count = 200, 0, size
+        if "Range" in request.headers:
+            try:
+                wanted = request.http_range
+            except ValueError:  # a malformed Range is ignored (RFC 9110 14.2)
+                wanted = slice(None, None)
+            if wanted != slice(None, None) and request.headers.get("If-Range", etag) == etag:
+                first, last = _bounds(wanted, size)
+                if first is None or last is None:
+                    return web.Response(
+                        status=416, headers={**headers, "Content-Range": f"bytes */{size}"}
+                    )
+                status, start, count = 206, first, last - first + 1
+        response = web.StreamResponse(status=status, headers={**headers, "ETag": etag})
+        response.headers["Accept-Ranges"] = "bytes"
+        if status == 206:
+            response.headers["Content-Range"] = f"bytes {start}-{start + count - 1}/{size}"
+        response.content_length = count
+        try:
+            await response.prepare(request)
+            transport = request.transport
+            if request.method != "HEAD" and count and transport is not None:
+                await asyncio.get_running_loop().sendfile(transport, handle, start, count)
+            await response.write_eof()
+        except ConnectionError:  # the player went away mid-segment: nobody to answer
+            pass
+        return response
+
+
+def _bounds(wanted: slice, size: int) -> tuple[int | None, int | None]:
+    """First and last byte of a single Range, or (None, None) when it cannot be satisfied."""
+    start, stop = wanted.start, wanted.stop
+    if start is not None and start < 0:  # bytes=-N: the last N bytes
+        return (max(0, size + start), size - 1) if size else (None, None)
+    first = start or 0
+    last = size - 1 if stop is None else min(stop, size) - 1
+    if first >= size or last < first:
+        return None, None
+    return first, last
+
+
+class MediaFiles:
+    """The asset folders under `<data_dir>/media/assets`, and their ladders (assets never
+    change once published, so a parsed master playlist is kept)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._ladders: dict[str, Ladder] = {}
+        self._located: dict[tuple[str, tuple[str, ...]], Path] = {}
+
+    def locate(self, media: MediaPath) -> Path | None:
+        """The file inside the asset's folder, or None (missing, or a link leading out).
+        Published assets never change, so a file found once is remembered."""
+        known = self._located.get((media.asset_id, media.file_parts))
+        if known is not None:
+            return known
+        file = self.root.joinpath(media.asset_id, *media.file_parts)
+        try:
+            resolved = file.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not resolved.is_relative_to(self.root / media.asset_id) or not resolved.is_file():
+            return None
+        if len(self._located) >= FILES_KEPT:
+            self._located.pop(next(iter(self._located)))
+        self._located[(media.asset_id, media.file_parts)] = resolved
+        return resolved
+
+    def ladder(self, asset_id: str) -> Ladder | None:
+        known = self._ladders.get(asset_id)
+        if known is not None:
+            return known
+        try:
+            master = (self.root / asset_id / "master.m3u8").read_text(errors="replace")
+        except OSError:
+            return None
+        if len(self._ladders) >= LADDERS_KEPT:
+            self._ladders.pop(next(iter(self._ladders)))
+        ladder = self._ladders[asset_id] = Ladder.parse(master)
+        return ladder
+
+
+class EdgeServer:
+    """One edge instance: verifies every media URL, then serves the file."""
+
+    def __init__(self, runtime: ServiceRuntime, *, key: bytes) -> None:
+        self.runtime = runtime
+        self.key = key
+        self.media = MediaFiles((runtime.data_dir / "media" / "assets").resolve())
+        runtime.ready_check("media", self._media_readable)
+
+    async def _media_readable(self) -> None:
+        self.media.root.mkdir(parents=True, exist_ok=True)
+        if not self.media.root.is_dir():
+            raise RuntimeError("the media folder is missing")
+
+    # --- the app ---------------------------------------------------------------------------
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[self._observe], handler_args={"max_field_size": 8190})
+        app.router.add_route("GET", "/health/live", self.live)
+        app.router.add_route("GET", "/health/ready", self.ready)
+        app.router.add_route("GET", "/metrics", self.metrics)
+        app.router.add_route("*", "/internal/faults", self.faults)
+        app.router.add_route("*", "/e/{rest:.*}", self.serve_media)
+        return app
+
+    @web.middleware
+    async def _observe(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        route = "/e/" if request.path.startswith("/e/") else request.path
+        try:
+            response: web.StreamResponse = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status == 404:
+                return error(404, "NOT_FOUND", "not found")
+            if exc.status == 405:
+                return error(405, "METHOD_NOT_ALLOWED", "method not allowed")
+            raise
+        finally:
+            if route not in (
+                "/e/",
+                "/health/live",
+                "/health/ready",
+                "/metrics",
+                "/internal/faults",
+            ):
+                route = "unmatched"
+            HTTP_REQUESTS.labels("edge", route, request.method, str(status)).inc()
+            HTTP_LATENCY.labels("edge", route).observe(time.perf_counter() - started)
+
+    async def live(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "ok", "service": "edge", "instance": self.runtime.instance_id}
+        )
+
+    async def ready(self, _request: web.Request) -> web.Response:
+        ok, checks = await self.runtime.readiness()
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "service": "edge",
+            "instance": self.runtime.instance_id,
+            "checks": checks,
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest())
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def faults(self, request: web.Request) -> web.Response:
+        """`/internal/faults` as on every service: the service credential only."""
+        presented = request.headers.get(SERVICE_TOKEN_HEADER, "")
+        if not hmac.compare_digest(presented.encode(), self.runtime.service_token.encode()):
+            return error(
+                403, "SERVICE_CREDENTIAL_REQUIRED", "this endpoint is for cinemesh services only"
+            )
+        state = self.runtime.faults
+        if request.method == "PUT":
+            try:
+                spec = FaultSpec.model_validate_json(await request.read())
+            except ValidationError:
+                return error(422, "INVALID_REQUEST", "latency_ms, error_rate, abort_rate")
+            state.latency_ms, state.error_rate, state.abort_rate = (
+                spec.latency_ms,
+                spec.error_rate,
+                spec.abort_rate,
+            )
+        elif request.method == "DELETE":
+            state.latency_ms = state.error_rate = state.abort_rate = 0.0
+        elif request.method != "GET":
+            return error(405, "METHOD_NOT_ALLOWED", "GET, PUT or DELETE")
+        return web.json_response(asdict(state))
+
+    # --- media -----------------------------------------------------------------------------
+    async def serve_media(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return web.Response(status=204, headers=PREFLIGHT)
+        if request.method not in ("GET", "HEAD"):
+            return error(405, "METHOD_NOT_ALLOWED", "media is read with GET or HEAD")
+        try:
+            media = verify(self.key, request.raw_path.split("?", 1)[0], now=time.time())
+        except InvalidMediaUrl:
+            return error(403, "FORBIDDEN", "this media URL is not valid or has expired")
+        if self.runtime.faults.active and await self.runtime.faults.apply():
+            return error(503, "INJECTED_FAULT", "fault injected by chaos")
+        if media.max_height is not None:
+            capped = self._capped(media)
+            if capped is not None:
+                return capped
+        file = self.media.locate(media)
+        if file is None:
+            return error(404, "NOT_FOUND", "no such media file")
+        suffix = file.suffix
+        headers = {
+            **CORS,
+            "Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream"),
+            "Cache-Control": CACHE_CONTROL.get(suffix, IMMUTABLE),
+        }
+        return await send_file(request, file, headers)
+
+    def _capped(self, media: MediaPath) -> web.StreamResponse | None:
+        """The filtered master playlist, a 403 for a rendition above the cap, or None (serve
+        the file as it is)."""
+        assert media.max_height is not None
+        ladder = self.media.ladder(media.asset_id)
+        if ladder is None:
+            return None
+        if media.file_parts == ("master.m3u8",):
+            return web.Response(
+                text=ladder.capped(media.max_height),
+                headers={
+                    **CORS,
+                    "Content-Type": CONTENT_TYPES[".m3u8"],
+                    "Cache-Control": PLAYLIST_CACHE,
+                },
+            )
+        if len(media.file_parts) > 1 and not ladder.allows(media.file_parts[0], media.max_height):
+            return error(403, "ABOVE_PLAN", "this rendition is above your plan's resolution")
+        return None
+
+    # --- running -------------------------------------------------------------------------------
+    async def serve_socket(self, sock: socket.socket) -> None:
+        """Serve on an already bound socket until SIGTERM or SIGINT."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runner = web.AppRunner(
+            self.application(), access_log=None, handle_signals=False, shutdown_timeout=3
+        )
+        await runner.setup()
+        site = web.SockSite(runner, sock, backlog=2048)
+        async with self.runtime.lifespan(None):  # type: ignore[arg-type]
+            await site.start()
+            log.info("edge serving", media=str(self.media.root))
+            await stop.wait()
+        await runner.cleanup()

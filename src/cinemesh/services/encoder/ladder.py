@@ -1,0 +1,148 @@
+"""The bitrate ladder: which renditions a source gets (never upscaled) and the one ffmpeg pass
+that decodes the source once and writes every rendition as CMAF HLS plus the thumbnails."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from cinemesh.services.encoder.probe import SourceInfo
+
+# height, video bitrate cap (bit/s), audio bitrate (bit/s)
+STANDARD_RUNGS = (
+    (240, 400_000, 64_000),
+    (360, 800_000, 96_000),
+    (480, 1_400_000, 128_000),
+    (720, 2_800_000, 128_000),
+    (1080, 5_000_000, 160_000),
+)
+MAX_FPS = 60.0
+THUMB_WIDTH = 160
+SPRITE_COLUMNS = 10
+MAX_THUMBS = 100
+THUMBS_DIR = "thumbs"
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    width: int
+    height: int
+    max_video_bitrate: int
+    audio_bitrate: int
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """Thumbnails every `interval_s` seconds tiled into one image (`thumbs.jpg`)."""
+
+    interval_s: float
+    count: int
+    columns: int
+    rows: int
+    thumb_width: int
+    thumb_height: int
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    preset: str = "veryfast"
+    crf: int = 23
+    segment_s: int = 4
+    threads: int = 0
+
+
+def even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def plan_ladder(source: SourceInfo) -> list[Rung]:
+    """Standard rungs up to the source's height; a source below 240p gets one rung at its size."""
+    aspect = source.width / source.height
+    chosen = [r for r in STANDARD_RUNGS if r[0] <= source.height]
+    if not chosen:
+        height = even(source.height)
+        return [Rung(f"{height}p", even(height * aspect), height, 300_000, 64_000)]
+    return [Rung(f"{h}p", even(h * aspect), h, vbr, abr) for h, vbr, abr in chosen]
+
+
+def plan_sprite(source: SourceInfo) -> Sprite:
+    interval = max(1.0, float(math.ceil(source.duration_s / MAX_THUMBS)))
+    count = max(1, math.ceil(source.duration_s / interval))
+    columns = min(SPRITE_COLUMNS, count)
+    rows = math.ceil(count / columns)
+    thumb_height = even(THUMB_WIDTH * source.height / source.width)
+    return Sprite(interval, count, columns, rows, THUMB_WIDTH, thumb_height)
+
+
+def gop_frames(source: SourceInfo, segment_s: int) -> int:
+    return max(1, round(min(source.fps, MAX_FPS) * segment_s))
+
+
+def ladder_args(
+    *,
+    source_path: Path,
+    source: SourceInfo,
+    rungs: list[Rung],
+    sprite: Sprite,
+    out_dir: Path,
+    options: EncodeOptions,
+) -> list[str]:
+    """ffmpeg arguments (no shell) for the single decode pass; the input follows `-i`."""
+    count = len(rungs)
+    fps_filter = f"fps={MAX_FPS:g}," if source.fps > MAX_FPS else ""
+    graph = [f"[0:v:0]{fps_filter}split={count + 1}" + "".join(f"[s{i}]" for i in range(count + 1))]
+    for i, rung in enumerate(rungs):
+        graph.append(f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,format=yuv420p[v{i}]")
+    graph.append(
+        f"[s{count}]fps=1/{sprite.interval_s:g},scale={sprite.thumb_width}:{sprite.thumb_height}"
+        "[thumbs]"
+    )
+    args = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"]
+    args += ["-threads", str(options.threads), "-i", str(source_path)]
+    args += ["-filter_complex", ";".join(graph)]
+    for i in range(count):
+        args += ["-map", f"[v{i}]"]
+        if source.has_audio:
+            args += ["-map", "0:a:0"]
+    gop = gop_frames(source, options.segment_s)
+    args += [
+        "-c:v", "libx264", "-preset", options.preset, "-profile:v", "high",
+        "-crf", str(options.crf), "-g", str(gop), "-keyint_min", str(gop),
+        "-sc_threshold", "0", "-force_key_frames", f"expr:gte(t,n_forced*{options.segment_s})",
+    ]  # fmt: skip
+    for i, rung in enumerate(rungs):
+        args += [f"-maxrate:v:{i}", str(rung.max_video_bitrate)]
+        args += [f"-bufsize:v:{i}", str(rung.max_video_bitrate * 2)]
+        if source.has_audio:
+            args += [f"-b:a:{i}", str(rung.audio_bitrate)]
+    if source.has_audio:
+        args += ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
+    streams = " ".join(
+        f"v:{i},a:{i},name:{r.name}" if source.has_audio else f"v:{i},name:{r.name}"
+        for i, r in enumerate(rungs)
+    )
+    args += [
+        "-f", "hls", "-hls_time", str(options.segment_s), "-hls_playlist_type", "vod",
+        "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
+        "-hls_fmp4_init_filename", "init.mp4",
+        "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.m4s"),
+        "-var_stream_map", streams, str(out_dir / "%v" / "index.m3u8"),
+    ]  # fmt: skip
+    # single thumbnails (tiled into the sprite afterwards): a tile filter here would hold
+    # back its muxer, and with it ffmpeg's progress reports, until the very end
+    args += ["-map", "[thumbs]", "-q:v", "4", "-start_number", "0"]
+    args += [str(out_dir.parent / THUMBS_DIR / "%05d.jpg")]
+    return args
+
+
+def poster_args(*, source_path: Path, source: SourceInfo, out: Path) -> list[str]:
+    """One frame a fifth of the way in, at most 720 lines high."""
+    at = min(source.duration_s * 0.2, 60.0)
+    height = min(720, even(source.height))
+    return [
+        "-hide_banner", "-nostdin", "-y", "-v", "error", "-ss", f"{at:.3f}",
+        "-i", str(source_path), "-frames:v", "1", "-vf", f"scale=-2:{height}",
+        "-q:v", "3", str(out),
+    ]  # fmt: skip

@@ -1,0 +1,240 @@
+"""One job's work from source to published package: encode the ladder in one pass, measure it,
+drop what adds nothing, write the playlists, poster and thumbnails, then publish the folder
+with one atomic rename so a half-written package is never visible."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cinemesh.contracts.media import Rendition
+from cinemesh.services.encoder.ffmpeg import run_ffmpeg
+from cinemesh.services.encoder.ladder import (
+    MAX_FPS,
+    THUMBS_DIR,
+    EncodeOptions,
+    Rung,
+    ladder_args,
+    plan_ladder,
+    plan_sprite,
+    poster_args,
+)
+from cinemesh.services.encoder.playlists import (
+    AAC_LC,
+    Variant,
+    avc_codec,
+    master_playlist,
+    measure_bitrates,
+    read_media_playlist,
+)
+from cinemesh.services.encoder.probe import SourceInfo
+from cinemesh.services.encoder.quality import Decision, Measured, decide_ladder, measure_vmaf
+from cinemesh.services.encoder.thumbnails import thumbnails_vtt, tile_sprite
+
+Report = Callable[[str, float], Awaitable[None]]
+MANIFEST = "asset.json"
+# share of the job's percent each phase ends at
+ENCODED, MEASURED = 70.0, 95.0
+
+
+@dataclass(frozen=True)
+class MediaStore:
+    """`<data_dir>/media`: sources as uploaded, work folders, published assets."""
+
+    root: Path
+
+    @property
+    def sources(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def work(self) -> Path:
+        return self.root / ".work"
+
+    @property
+    def assets(self) -> Path:
+        return self.root / "assets"
+
+    def prepare(self) -> None:
+        for folder in (self.sources, self.work, self.assets):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def asset_dir(self, asset_id: str) -> Path:
+        return self.assets / asset_id
+
+    def published(self, asset_id: str) -> dict[str, Any] | None:
+        """The manifest of an asset already published (a previous attempt got that far)."""
+        manifest = self.asset_dir(asset_id) / MANIFEST
+        return orjson.loads(manifest.read_bytes()) if manifest.exists() else None
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    min_gain: float = 2.0
+    subsample: int = 5
+
+
+async def build_package(
+    *,
+    job_id: str,
+    asset_id: str,
+    source_path: Path,
+    source: SourceInfo,
+    store: MediaStore,
+    encode: EncodeOptions,
+    quality: QualityOptions,
+    report: Report,
+) -> dict[str, Any]:
+    """Make and publish the asset; answers its manifest (what `media.asset.ready` carries)."""
+    done = store.published(asset_id)
+    if done is not None:
+        return done
+    work = store.work / job_id
+    shutil.rmtree(work, ignore_errors=True)
+    package = work / "package"
+    package.mkdir(parents=True)
+    (work / THUMBS_DIR).mkdir()
+    rungs = plan_ladder(source)
+    sprite = plan_sprite(source)
+
+    await report("encoding", 0.0)
+    await run_ffmpeg(
+        ladder_args(
+            source_path=source_path,
+            source=source,
+            rungs=rungs,
+            sprite=sprite,
+            out_dir=package,
+            options=encode,
+        ),
+        cwd=work,
+        duration_s=source.duration_s,
+        fps=min(source.fps, MAX_FPS),
+        on_progress=lambda f: report("encoding", f * ENCODED),
+    )
+
+    await report("measuring", ENCODED)
+    scores = await measure_vmaf(
+        source_path=source_path,
+        source=source,
+        playlists=[package / r.name / "index.m3u8" for r in rungs],
+        work_dir=work,
+        subsample=quality.subsample,
+        threads=encode.threads,
+        on_progress=lambda f: report("measuring", ENCODED + f * (MEASURED - ENCODED)),
+    )
+    decisions = decide_ladder(
+        [Measured(r.name, r.height, s) for r, s in zip(rungs, scores, strict=True)],
+        min_gain=quality.min_gain,
+    )
+
+    await report("packaging", MEASURED)
+    sprite = tile_sprite(work / THUMBS_DIR, sprite, package / "thumbs.jpg")
+    manifest = await _package(
+        package=package,
+        asset_id=asset_id,
+        source_path=source_path,
+        source=source,
+        rungs=rungs,
+        decisions=decisions,
+        quality=quality,
+        vtt=thumbnails_vtt(sprite, source.duration_s),
+    )
+    _publish(package, store.asset_dir(asset_id))
+    shutil.rmtree(work, ignore_errors=True)
+    return store.published(asset_id) or manifest
+
+
+async def _package(
+    *,
+    package: Path,
+    asset_id: str,
+    source_path: Path,
+    source: SourceInfo,
+    rungs: list[Rung],
+    decisions: list[Decision],
+    quality: QualityOptions,
+    vtt: str,
+) -> dict[str, Any]:
+    kept = {d.name for d in decisions if d.kept}
+    vmaf = {d.name: d.vmaf for d in decisions}
+    renditions: list[dict[str, Any]] = []
+    variants: list[Variant] = []
+    average: dict[str, int] = {}
+    for rung in rungs:
+        folder = package / rung.name
+        playlist = read_media_playlist(folder / "index.m3u8")
+        rates = measure_bitrates(folder, playlist)
+        average[rung.name] = rates.average
+        if rung.name not in kept:
+            shutil.rmtree(folder)
+            continue
+        codecs = avc_codec(folder / playlist.init)
+        if source.has_audio:
+            codecs += f",{AAC_LC}"
+        uri = f"{rung.name}/index.m3u8"
+        variants.append(
+            Variant(uri, rates.peak, rates.average, rung.width, rung.height, codecs, source.fps)
+        )
+        rendition = Rendition(
+            name=rung.name,
+            width=rung.width,
+            height=rung.height,
+            bandwidth=rates.peak,
+            average_bandwidth=rates.average,
+            codecs=codecs,
+            vmaf=vmaf[rung.name],
+            playlist=uri,
+        )
+        renditions.append(rendition.model_dump(mode="json"))
+    (package / "master.m3u8").write_text(master_playlist(variants))
+    (package / "thumbs.vtt").write_text(vtt)
+    await run_ffmpeg(
+        poster_args(source_path=source_path, source=source, out=package / "poster.jpg")
+    )
+    manifest = {
+        "asset_id": asset_id,
+        "duration_s": source.duration_s,
+        "master_playlist": "master.m3u8",
+        "poster": "poster.jpg",
+        "thumbnails_vtt": "thumbs.vtt",
+        "thumbnails": "thumbs.jpg",
+        "renditions": renditions,
+        "ladder": {
+            "rule": f"keep the lowest rung, then each rung adding >= {quality.min_gain} VMAF",
+            "min_vmaf_gain": quality.min_gain,
+            "vmaf_subsample": quality.subsample,
+            "source": source.to_dict(),
+            "decisions": [{**d.to_dict(), "average_bandwidth": average[d.name]} for d in decisions],
+        },
+    }
+    _write_durably(package / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return manifest
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _publish(package: Path, target: Path) -> None:
+    """Atomic: the asset folder appears complete or not at all."""
+    try:
+        os.rename(package, target)
+    except OSError:
+        if not (target / MANIFEST).exists():
+            raise
+        # an earlier attempt published it already; its package stands
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,158 @@
+"""An encoder instance as a worker on the `encode` JetStream queue: one job at a time, kept
+alive with in-progress acks while it works, so a dead worker's job is redelivered after
+`ack_wait_s` and finished by whichever instance takes it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import nats.errors
+import orjson
+
+from cinemesh.platform.observability import logger
+from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.encoder.ffmpeg import FfmpegError
+from cinemesh.services.encoder.ladder import EncodeOptions
+from cinemesh.services.encoder.package import MediaStore, QualityOptions, build_package
+from cinemesh.services.encoder.probe import SourceInfo
+from cinemesh.services.encoder.service import FINAL_STATES, Jobs
+from cinemesh.services.encoder.settings import EncoderSettings
+
+QUEUE = "encode"
+PROGRESS_EVERY_S = 1.0
+log = logger("cinemesh.encoder.worker")
+
+
+class EncodeWorker:
+    def __init__(
+        self, runtime: ServiceRuntime, jobs: Jobs, store: MediaStore, settings: EncoderSettings
+    ) -> None:
+        self.runtime = runtime
+        self.jobs = jobs
+        self.store = store
+        self.settings = settings
+        self.encode = EncodeOptions(
+            preset=settings.preset,
+            crf=settings.crf,
+            segment_s=settings.segment_s,
+            threads=settings.threads,
+        )
+        self.quality = QualityOptions(
+            min_gain=settings.vmaf_min_gain, subsample=settings.vmaf_subsample
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run_forever(), name="encode-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                queue = await self.runtime.work_queue(QUEUE)
+                sub = await queue.subscribe(ack_wait_s=self.settings.ack_wait_s)
+                await self._take_jobs(sub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("encode queue unavailable, retrying", error=str(exc) or repr(exc))
+                await asyncio.sleep(2.0)
+
+    async def _take_jobs(self, sub: Any) -> None:
+        while True:
+            try:
+                msgs = await sub.fetch(batch=1, timeout=5.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            for msg in msgs:
+                await self._handle(msg)
+
+    async def _handle(self, msg: Any) -> None:
+        try:
+            job_id = str(orjson.loads(msg.data)["job_id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.error("dropping a malformed encode job")
+            await msg.term()
+            return
+        keep_alive = asyncio.create_task(self._keep_alive(msg))
+        try:
+            await self._work_on(job_id, delivery=_delivery_count(msg))
+            await msg.ack()
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(msg.nak())  # shutting down: another worker takes it now
+            raise
+        except Exception as exc:
+            log.error("encode job failed unexpectedly", job_id=job_id, exc_info=exc)
+            await msg.nak(delay=5.0)
+        finally:
+            keep_alive.cancel()
+
+    async def _keep_alive(self, msg: Any) -> None:
+        every = max(1.0, self.settings.ack_wait_s / 3)
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def _work_on(self, job_id: str, *, delivery: int) -> None:
+        job = await self.jobs.find(job_id)
+        if job is None:
+            log.warning("encode job not in the database; dropping it", job_id=job_id)
+            return
+        if job.state in FINAL_STATES:
+            return
+        if delivery > self.settings.max_attempts:
+            await self.jobs.fail(job_id, f"gave up after {delivery - 1} attempts")
+            return
+        await self.jobs.start_attempt(job_id, worker=self.runtime.instance_id)
+        log.info("encoding", job_id=job_id, attempt=delivery)
+        report = ProgressReport(self.jobs, job_id)
+        try:
+            manifest = await build_package(
+                job_id=job.id,
+                asset_id=job.asset_id,
+                source_path=self.store.sources / job.source,
+                source=SourceInfo.from_dict(job.source_info),
+                store=self.store,
+                encode=self.encode,
+                quality=self.quality,
+                report=report,
+            )
+        except (FfmpegError, OSError, ValueError) as exc:
+            log.warning("encode failed", job_id=job_id, error=str(exc))
+            await self.jobs.fail(job_id, str(exc))
+            return
+        await self.jobs.complete(job_id, manifest)
+        log.info("asset ready", job_id=job_id, asset_id=job.asset_id)
+
+
+class ProgressReport:
+    """Writes progress at most once a second, and at once when the state changes."""
+
+    def __init__(self, jobs: Jobs, job_id: str) -> None:
+        self.jobs = jobs
+        self.job_id = job_id
+        self.state = ""
+        self.written_at = 0.0
+
+    async def __call__(self, state: str, percent: float) -> None:
+        now = time.monotonic()
+        if state == self.state and now - self.written_at < PROGRESS_EVERY_S:
+            return
+        self.state, self.written_at = state, now
+        await self.jobs.progress(self.job_id, state=state, percent=round(percent, 1))
+
+
+def _delivery_count(msg: Any) -> int:
+    try:
+        return int(msg.metadata.num_delivered)
+    except Exception:
+        return 1

@@ -1,0 +1,131 @@
+"""What every gateway route uses: the caller's identity, calls to services with their
+fallback story, and relaying a service's answer to the client unchanged."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+from fastapi import Request, Response
+
+from cinemesh.platform.auth import Principal, bearer_token
+from cinemesh.platform.cache import Cache, make_cache
+from cinemesh.platform.errors import ApiError, not_found
+from cinemesh.platform.http import Response as ServiceResponse
+from cinemesh.platform.http import ServiceUnavailable
+from cinemesh.platform.ratelimit import TokenBuckets, retry_after_header
+from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.gateway.settings import GatewaySettings
+
+OWNERSHIP_TTL_S = 30.0
+RELAYED_HEADERS = ("retry-after", "content-type", "cache-control", "location")
+
+
+class Gateway:
+    """The gateway's state shared by its route modules."""
+
+    def __init__(self, runtime: ServiceRuntime, settings: GatewaySettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.cache: Cache = make_cache(
+            runtime.settings.redis_url, prefix=f"{runtime.settings.bus_namespace}:gateway:"
+        )
+        self.account_limits = TokenBuckets(
+            rate_per_s=settings.rate_per_account, burst=settings.burst_per_account
+        )
+        self.ip_limits = TokenBuckets(rate_per_s=settings.rate_per_ip, burst=settings.burst_per_ip)
+        self._owned: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+
+    async def principal(self, request: Request) -> Principal:
+        """FastAPI dependency: the signed-in account (401 otherwise), within its rate limit."""
+        who = await self.runtime.principal(request)
+        wait_s = self.account_limits.take(who.account_id)
+        if wait_s > 0:
+            raise ApiError(
+                429,
+                "RATE_LIMITED",
+                "too many requests for this account; slow down",
+                headers={"Retry-After": retry_after_header(wait_s)},
+            )
+        request.state.principal = who
+        return who
+
+    async def admin(self, request: Request) -> Principal:
+        who = await self.principal(request)
+        if not who.is_admin:
+            raise ApiError(403, "ADMIN_ONLY", "this needs an admin account")
+        return who
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        request: Request | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+        idempotent: bool | None = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> ServiceResponse:
+        """Call a service on the user's behalf (their token travels along); 503 if it can't.
+        `body` streams a raw body (an upload) instead of `json`."""
+        headers = dict(headers or {})
+        if request is not None and request.headers.get("authorization"):
+            headers["Authorization"] = f"Bearer {bearer_token(request)}"
+        if request is not None and getattr(request.state, "request_id", None):
+            headers["X-Request-Id"] = request.state.request_id
+        try:
+            return await self.runtime.clients(service).request(
+                method,
+                path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout_s=timeout_s,
+                idempotent=idempotent,
+                body=body,
+            )
+        except ServiceUnavailable:
+            raise unavailable(service) from None
+
+    async def require_profile(
+        self, request: Request, who: Principal, profile_id: str
+    ) -> dict[str, Any]:
+        """The caller's profile; 404 unless it belongs to their account (never 200, never 500)."""
+        key = (who.account_id, profile_id)
+        seen = self._owned.get(key)
+        if seen is not None and time.monotonic() - seen[0] < OWNERSHIP_TTL_S:
+            return seen[1]
+        response = await self.call(
+            "profiles", "GET", f"/v1/profiles/{profile_id}", request=request, timeout_s=1.0
+        )
+        if response.status != 200:
+            raise not_found("profile")
+        profile: dict[str, Any] = response.json()
+        self._owned[key] = (time.monotonic(), profile)
+        while len(self._owned) > 100_000:
+            self._owned.popitem(last=False)
+        return profile
+
+    def forget_profile(self, who: Principal, profile_id: str) -> None:
+        self._owned.pop((who.account_id, profile_id), None)
+
+
+def relay(response: ServiceResponse) -> Response:
+    """Answer the client with the service's status and body."""
+    headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in RELAYED_HEADERS}
+    headers.setdefault("content-type", "application/json")
+    return Response(content=response.body, status_code=response.status, headers=headers)
+
+
+def unavailable(service: str) -> ApiError:
+    return ApiError(
+        503,
+        f"{service.upper()}_UNAVAILABLE",
+        f"{service} is unavailable right now; the rest of cinemesh keeps working, try again shortly",
+        headers={"Retry-After": "5"},
+    )

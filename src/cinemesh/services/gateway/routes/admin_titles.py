@@ -1,0 +1,97 @@
+"""/api/v1/admin/titles: catalog administration (admin role only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+
+from cinemesh.contracts.maturity import Rating as MaturityRating
+from cinemesh.platform.auth import Principal
+from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.routes.catalog import title_id_path
+
+PLAIN = r"^[^\x00-\x1f\x7f]+$"
+Name = Annotated[str, Field(min_length=1, max_length=300, pattern=PLAIN)]
+Genre = Annotated[str, Field(min_length=1, max_length=40, pattern=PLAIN)]
+Person = Annotated[str, Field(min_length=1, max_length=120, pattern=PLAIN)]
+Synopsis = Annotated[str, Field(max_length=4000)]
+
+
+class TitleCreate(BaseModel):
+    title: Name
+    kind: Literal["movie", "series"]
+    genres: list[Genre] = Field(default_factory=list, max_length=10)
+    year: int | None = Field(None, ge=1870, le=2100)
+    maturity_rating: MaturityRating = "PG-13"
+    synopsis: Synopsis = ""
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    cast: list[Person] = Field(default_factory=list, max_length=50)
+    crew: list[Person] = Field(default_factory=list, max_length=50)
+    popularity: float = Field(0.0, ge=0, le=1e9)
+    available: bool = True
+
+
+class TitleUpdate(BaseModel):
+    title: Name | None = None
+    genres: list[Genre] | None = Field(None, max_length=10)
+    year: int | None = Field(None, ge=1870, le=2100)
+    maturity_rating: MaturityRating | None = None
+    synopsis: Synopsis | None = None
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    cast: list[Person] | None = Field(None, max_length=50)
+    crew: list[Person] | None = Field(None, max_length=50)
+    popularity: float | None = Field(None, ge=0, le=1e9)
+    available: bool | None = None
+
+
+class EpisodeCreate(BaseModel):
+    season: int = Field(ge=1, le=100)
+    number: int = Field(ge=1, le=1000)
+    name: Name
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    synopsis: Synopsis = ""
+
+
+def router(gateway: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/admin/titles", tags=["admin"])
+    admin_dep = Depends(gateway.admin)
+
+    async def to_catalog(request: Request, method: str, path: str, json: Any = None) -> Response:
+        return relay(await gateway.call("catalog", method, path, request=request, json=json))
+
+    @api.post("", status_code=201)
+    async def create_title(
+        body: TitleCreate, request: Request, _admin: Principal = admin_dep
+    ) -> Response:
+        """A new title → `{id, ...}`; search finds it moments later."""
+        return await to_catalog(request, "POST", "/v1/titles", body.model_dump())
+
+    @api.patch("/{title_id}")
+    async def update_title(
+        body: TitleUpdate,
+        request: Request,
+        title_id: str = title_id_path(),
+        _admin: Principal = admin_dep,
+    ) -> Response:
+        changes = body.model_dump(exclude_unset=True)
+        return await to_catalog(request, "PATCH", f"/v1/titles/{title_id}", changes)
+
+    @api.delete("/{title_id}", status_code=204)
+    async def delete_title(
+        request: Request, title_id: str = title_id_path(), _admin: Principal = admin_dep
+    ) -> Response:
+        return await to_catalog(request, "DELETE", f"/v1/titles/{title_id}")
+
+    @api.post("/{title_id}/episodes", status_code=201)
+    async def add_episode(
+        body: EpisodeCreate,
+        request: Request,
+        title_id: str = title_id_path(),
+        _admin: Principal = admin_dep,
+    ) -> Response:
+        path = f"/v1/titles/{title_id}/episodes"
+        return await to_catalog(request, "POST", path, body.model_dump())
+
+    return api

@@ -1,0 +1,108 @@
+"""/api/v1 media ingest (admin only): upload a title's source video, follow its encode job
+(encoder behind it). The upload streams through to the encoder as it arrives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from cinemesh.platform.auth import Principal
+from cinemesh.platform.errors import ApiError
+from cinemesh.services.gateway.core import Gateway, relay
+
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
+
+def id_path() -> Any:
+    """A fresh Path() for each parameter (FastAPI binds one to the first name it meets)."""
+    return Path(min_length=1, max_length=64, pattern=ID_PATTERN)
+
+
+UPLOAD_TIMEOUT_S = 6 * 3600.0
+MULTIPART_OVERHEAD = 64 * 1024
+EpisodeQuery = Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+def refuse_oversized(request: Request, limit: int) -> None:
+    """413 at once when the declared size is over the gateway's limit (the encoder enforces
+    its own limit on the bytes as they arrive)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
+        raise ApiError(
+            413,
+            "FILE_TOO_LARGE",
+            f"the upload is larger than the limit of {limit} bytes",
+            details={"limit_bytes": limit},
+        )
+
+
+def router(gateway: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/admin", tags=["admin", "media"])
+    admin_dep = Depends(gateway.admin)
+
+    async def require_title(request: Request, title_id: str) -> None:
+        """404 for a title the catalog does not know; if the catalog is down, go ahead (it
+        links the asset once `media.asset.ready` reaches it)."""
+        try:
+            found = await gateway.call(
+                "catalog", "GET", f"/v1/titles/{title_id}", request=request, timeout_s=2.0
+            )
+        except ApiError:
+            return
+        if found.status == 404:
+            raise ApiError(404, "TITLE_NOT_FOUND", f"there is no title {title_id}")
+
+    @api.post(
+        "/titles/{title_id}/media",
+        status_code=202,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def upload_media(
+        request: Request,
+        title_id: str = id_path(),
+        episode_id: str | None = EpisodeQuery,
+        _admin: Principal = admin_dep,
+    ) -> Response:
+        """Upload a source video (multipart field `file`) → 202 `{job_id}`."""
+        refuse_oversized(request, gateway.settings.max_upload_bytes)
+        await require_title(request, title_id)
+        headers = {
+            name: request.headers[name]
+            for name in ("content-type", "content-length")
+            if name in request.headers
+        }
+        return relay(
+            await gateway.call(
+                "encoder",
+                "POST",
+                f"/v1/titles/{title_id}/media",
+                request=request,
+                params={"episode_id": episode_id} if episode_id else None,
+                headers=headers,
+                body=request.stream(),
+                timeout_s=UPLOAD_TIMEOUT_S,
+            )
+        )
+
+    @api.get("/jobs/{job_id}")
+    async def get_job(
+        request: Request, job_id: str = id_path(), _admin: Principal = admin_dep
+    ) -> Any:
+        """An encode job: state, percent and, once ready, the ladder decision."""
+        return relay(await gateway.call("encoder", "GET", f"/v1/jobs/{job_id}", request=request))
+
+    return api

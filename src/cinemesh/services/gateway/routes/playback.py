@@ -1,0 +1,88 @@
+"""/api/v1/playback/sessions: press play, heartbeat, stop (playback behind it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from pydantic import BaseModel, Field
+
+from cinemesh.platform.auth import Principal
+from cinemesh.services.gateway.core import Gateway, relay
+
+SessionId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class StartBody(BaseModel):
+    profile_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    title_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    episode_id: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class HeartbeatBody(BaseModel):
+    position_s: float = Field(ge=0, le=24 * 3600)
+
+
+class Started(BaseModel):
+    session_id: str
+    manifest_url: str
+    manifest_path: str
+    edge_urls: list[str]
+    resume_position_s: float
+    max_height: int
+    duration_s: float
+    expires_at: str
+    lease_expires_at: str
+    heartbeat_interval_s: float
+
+
+def router(gateway: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/playback", tags=["playback"])
+    who_dep = Depends(gateway.principal)
+
+    @api.post("/sessions", status_code=201, response_model=Started)
+    async def start(body: StartBody, request: Request, who: Principal = who_dep) -> Response:
+        """403 MATURITY_RESTRICTED, 409 NOT_PLAYABLE, 429 STREAM_LIMIT over the plan's screens."""
+        await gateway.require_profile(request, who, body.profile_id)
+        return relay(
+            await gateway.call(
+                "playback",
+                "POST",
+                "/v1/sessions",
+                request=request,
+                json=body.model_dump(exclude_none=True),
+                timeout_s=2,
+            )
+        )
+
+    @api.post("/sessions/{session_id}/heartbeat")
+    async def heartbeat(
+        body: HeartbeatBody,
+        request: Request,
+        session_id: str = SessionId,
+        _who: Principal = who_dep,
+    ) -> Response:
+        return relay(
+            await gateway.call(
+                "playback",
+                "POST",
+                f"/v1/sessions/{session_id}/heartbeat",
+                request=request,
+                json=body.model_dump(),
+                idempotent=True,
+            )
+        )
+
+    @api.delete("/sessions/{session_id}", status_code=204)
+    async def stop(
+        request: Request, session_id: str = SessionId, _who: Principal = who_dep
+    ) -> Response:
+        return relay(
+            await gateway.call(
+                "playback",
+                "DELETE",
+                f"/v1/sessions/{session_id}",
+                request=request,
+                idempotent=True,  # stopping twice is stopping once
+            )
+        )
+
+    return api

@@ -1,0 +1,173 @@
+"""/api/v1/profiles: who is watching, My List and thumbs (profiles behind it). The profiles
+service itself answers 404 for another account's profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from cinemesh.contracts.maturity import Rating as MaturityRating
+from cinemesh.platform.auth import Principal
+from cinemesh.services.gateway.core import Gateway, relay
+
+ProfileId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+TitleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+# printable, and not only spaces
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    ),
+]
+Avatar = Annotated[str, Field(max_length=40, pattern=r"^[a-z0-9-]*$")]
+Language = Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+
+
+class ProfileCreate(BaseModel):
+    name: Name
+    kids: bool = False
+    maturity: MaturityRating | None = None
+    avatar: Avatar = "red"
+    language: Language = "en"
+
+
+class ProfileUpdate(BaseModel):
+    name: Name | None = None
+    kids: bool | None = None
+    maturity: MaturityRating | None = None
+    avatar: Avatar | None = None
+    language: Language | None = None
+
+
+class ProfileOut(BaseModel):
+    id: str
+    account_id: str
+    name: str
+    kids: bool
+    maturity: MaturityRating
+    avatar: str
+    language: str
+
+
+class ProfileList(BaseModel):
+    items: list[ProfileOut]
+
+
+class ListItem(BaseModel):
+    title_id: str
+    added_at: datetime
+
+
+class MyList(BaseModel):
+    items: list[ListItem]
+
+
+class ListChange(BaseModel):
+    title_id: str
+    in_list: bool
+
+
+class RatingBody(BaseModel):
+    rating: Literal["up", "down", "none"]
+
+
+class RatingOut(BaseModel):
+    title_id: str
+    rating: Literal["up", "down", "none"]
+
+
+def router(gateway: Gateway) -> APIRouter:
+    api = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
+    who_dep = Depends(gateway.principal)
+
+    async def call(request: Request, method: str, path: str, json: object = None) -> Response:
+        return relay(await gateway.call("profiles", method, path, request=request, json=json))
+
+    @api.get("", response_model=ProfileList)
+    async def list_profiles(request: Request, _who: Principal = who_dep) -> Response:
+        return await call(request, "GET", "/v1/profiles")
+
+    @api.post("", status_code=201, response_model=ProfileOut)
+    async def create_profile(
+        body: ProfileCreate, request: Request, _who: Principal = who_dep
+    ) -> Response:
+        """At most five profiles an account (409 PROFILE_LIMIT); kids profiles see kids titles only."""
+        return await call(request, "POST", "/v1/profiles", body.model_dump(exclude_none=True))
+
+    @api.get("/{profile_id}", response_model=ProfileOut)
+    async def get_profile(
+        request: Request, profile_id: str = ProfileId, _who: Principal = who_dep
+    ) -> Response:
+        return await call(request, "GET", f"/v1/profiles/{profile_id}")
+
+    @api.patch("/{profile_id}", response_model=ProfileOut)
+    async def update_profile(
+        body: ProfileUpdate, request: Request, profile_id: str = ProfileId, who: Principal = who_dep
+    ) -> Response:
+        gateway.forget_profile(who, profile_id)
+        return await call(
+            request, "PATCH", f"/v1/profiles/{profile_id}", body.model_dump(exclude_unset=True)
+        )
+
+    @api.delete("/{profile_id}", status_code=204)
+    async def delete_profile(
+        request: Request, profile_id: str = ProfileId, who: Principal = who_dep
+    ) -> Response:
+        gateway.forget_profile(who, profile_id)
+        return await call(request, "DELETE", f"/v1/profiles/{profile_id}")
+
+    @api.get("/{profile_id}/my-list", response_model=MyList)
+    async def my_list(
+        request: Request,
+        profile_id: str = ProfileId,
+        limit: int = Query(200, ge=1, le=1000),
+        _who: Principal = who_dep,
+    ) -> Response:
+        """The profile's list, most recently added first."""
+        return relay(
+            await gateway.call(
+                "profiles",
+                "GET",
+                f"/v1/profiles/{profile_id}/my-list",
+                request=request,
+                params={"limit": limit},
+            )
+        )
+
+    @api.put("/{profile_id}/my-list/{title_id}", response_model=ListChange)
+    async def add_to_list(
+        request: Request,
+        profile_id: str = ProfileId,
+        title_id: str = TitleId,
+        _who: Principal = who_dep,
+    ) -> Response:
+        return await call(request, "PUT", f"/v1/profiles/{profile_id}/my-list/{title_id}")
+
+    @api.delete("/{profile_id}/my-list/{title_id}", response_model=ListChange)
+    async def remove_from_list(
+        request: Request,
+        profile_id: str = ProfileId,
+        title_id: str = TitleId,
+        _who: Principal = who_dep,
+    ) -> Response:
+        return await call(request, "DELETE", f"/v1/profiles/{profile_id}/my-list/{title_id}")
+
+    @api.put("/{profile_id}/ratings/{title_id}", response_model=RatingOut)
+    async def rate(
+        body: RatingBody,
+        request: Request,
+        profile_id: str = ProfileId,
+        title_id: str = TitleId,
+        _who: Principal = who_dep,
+    ) -> Response:
+        """Thumbs up or down (`none` clears it)."""
+        return await call(
+            request, "PUT", f"/v1/profiles/{profile_id}/ratings/{title_id}", body.model_dump()
+        )
+
+    return api

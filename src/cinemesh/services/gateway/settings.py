@@ -1,0 +1,21 @@
+"""The gateway's own settings (`CINEMESH_GATEWAY_*`)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from cinemesh.platform.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CINEMESH_GATEWAY_", extra="ignore")
+
+    rate_per_ip: float = 200.0
+    burst_per_ip: float = 400.0
+    rate_per_account: float = 100.0
+    burst_per_account: float = 200.0
+    trust_forwarded_for: bool = False
+    home_deadline_ms: int = 300
+    dependency_deadline_ms: int = 200
+    fallback_ttl_s: float = 24 * 3600.0
+    max_upload_bytes: int = 2 * 1024**3

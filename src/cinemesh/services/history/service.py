@@ -1,0 +1,127 @@
+"""The history domain: resume positions, continue watching, and when a title counts as watched."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cinemesh.contracts.history import FINISHED_FRACTION, TitleWatched
+from cinemesh.contracts.playback import PlaybackProgress
+from cinemesh.services.history.models import Progress
+
+Stage = Callable[..., Awaitable[Any]]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def view(row: Progress) -> dict[str, Any]:
+    return {
+        "title_id": row.title_id,
+        "episode_id": row.episode_id or None,
+        "position_s": row.position_s,
+        "duration_s": row.duration_s,
+        "finished": row.finished,
+        "progress": round(row.position_s / row.duration_s, 4) if row.duration_s else 0.0,
+        "updated_at": _aware(row.updated_at).isoformat(),
+    }
+
+
+@dataclass
+class History:
+    stage: Stage
+
+    async def record(self, session: AsyncSession, progress: PlaybackProgress) -> None:
+        """Keep the newest position; announce `history.watched` the first time it passes 95%."""
+        at = _aware(datetime.fromisoformat(progress.at))
+        key = (progress.profile_id, progress.title_id, progress.episode_id or "")
+        row = await session.get(Progress, key)
+        if row is not None and _aware(row.updated_at) > at:
+            return  # an older event delivered late
+        finished = (
+            bool(progress.duration_s)
+            and progress.position_s >= FINISHED_FRACTION * progress.duration_s
+        )
+        if row is None:
+            row = Progress(
+                profile_id=key[0],
+                title_id=key[1],
+                episode_id=key[2],
+                account_id=progress.account_id,
+                position_s=progress.position_s,
+                duration_s=progress.duration_s,
+                finished=False,
+                updated_at=at,
+            )
+            session.add(row)
+        was_finished = row.finished
+        row.position_s, row.duration_s, row.updated_at = (
+            progress.position_s,
+            progress.duration_s,
+            at,
+        )
+        row.finished = finished
+        if finished and not was_finished:
+            event = TitleWatched(
+                profile_id=key[0],
+                title_id=key[1],
+                episode_id=progress.episode_id,
+                at=at.isoformat(),
+            )
+            await self.stage(session, TitleWatched.TYPE, event.model_dump(mode="json"), key=key[0])
+
+    async def forget(self, session: AsyncSession, *, profile_id: str) -> None:
+        """A deleted profile's history goes with it."""
+        await session.execute(delete(Progress).where(Progress.profile_id == profile_id))
+
+    async def _rows(
+        self, session: AsyncSession, *, account_id: str, profile_id: str
+    ) -> list[Progress]:
+        rows = await session.scalars(
+            select(Progress)
+            .where(Progress.profile_id == profile_id, Progress.account_id == account_id)
+            .order_by(Progress.updated_at.desc())
+        )
+        return list(rows)
+
+    async def continue_watching(
+        self, session: AsyncSession, *, account_id: str, profile_id: str
+    ) -> list[dict[str, Any]]:
+        """Most recent first, one entry per title, finished titles left out."""
+        seen: set[str] = set()
+        items = []
+        for row in await self._rows(session, account_id=account_id, profile_id=profile_id):
+            if row.title_id in seen:
+                continue
+            seen.add(row.title_id)
+            if not row.finished:
+                items.append(view(row))
+        return items
+
+    async def watched(
+        self, session: AsyncSession, *, account_id: str, profile_id: str
+    ) -> list[dict[str, Any]]:
+        rows = await self._rows(session, account_id=account_id, profile_id=profile_id)
+        return [view(r) for r in rows if r.finished]
+
+    async def progress(
+        self,
+        session: AsyncSession,
+        *,
+        account_id: str,
+        profile_id: str,
+        title_id: str,
+        episode_id: str | None,
+    ) -> dict[str, Any] | None:
+        rows = [
+            r
+            for r in await self._rows(session, account_id=account_id, profile_id=profile_id)
+            if r.title_id == title_id and (episode_id is None or r.episode_id == episode_id)
+        ]
+        return view(rows[0]) if rows else None

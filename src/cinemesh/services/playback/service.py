@@ -1,0 +1,214 @@
+"""The playback domain: who may start what, stream leases per plan, progress and stop."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cinemesh.contracts.identity import PLAN_MAX_HEIGHT, PLAN_STREAMS
+from cinemesh.contracts.maturity import allows
+from cinemesh.contracts.playback import PlaybackProgress, PlaybackStarted, PlaybackStopped
+from cinemesh.contracts.signed_urls import sign
+from cinemesh.platform.auth import Principal
+from cinemesh.platform.errors import ApiError, forbidden, not_found
+from cinemesh.services.playback.models import (
+    AccountStreams,
+    PlayableTitle,
+    PlaybackSession,
+    ReadyAsset,
+)
+
+Stage = Callable[..., Awaitable[Any]]
+MANIFEST_TTL_S = 6 * 3600
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ranked_edges(edge_urls: list[str], *, session_id: str, configured: bool) -> list[str]:
+    """Every edge, best first: a configured list keeps its order (nearest first); discovered
+    instances are rotated per session so players spread over them, the rest stay as fallbacks."""
+    if configured or len(edge_urls) < 2:
+        return list(edge_urls)
+    ordered = sorted(edge_urls)
+    turn = int(session_id[:8], 16) % len(ordered)
+    return ordered[turn:] + ordered[:turn]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who presses play: the profile and what it may watch."""
+
+    profile_id: str
+    account_id: str
+    maturity: str
+
+
+@dataclass
+class Playback:
+    stage: Stage
+    edge_key: bytes
+    lease: timedelta
+    manifest_ttl_s: int = MANIFEST_TTL_S
+
+    async def start(
+        self,
+        session: AsyncSession,
+        *,
+        who: Principal,
+        viewer: Viewer,
+        title_id: str,
+        episode_id: str | None,
+        edge_urls: list[str],
+        edges_configured: bool,
+        resume_s: float,
+    ) -> dict[str, Any]:
+        """Check entitlement, take a stream lease, and hand out a signed, capped manifest."""
+        if viewer.account_id != who.account_id:
+            raise not_found("profile")
+        asset = await session.get(ReadyAsset, (title_id, episode_id or ""))
+        title = await session.get(PlayableTitle, title_id)
+        if asset is None and title is None:
+            raise not_found("title")
+        if asset is None:
+            raise ApiError(409, "NOT_PLAYABLE", "this title has no ready video yet")
+        rating = title.maturity_rating if title else "NC-17"  # unknown yet: the strictest
+        if not allows(viewer.maturity, rating):
+            raise forbidden("MATURITY_RESTRICTED", "this title is not available on this profile")
+        if not edge_urls:
+            raise ApiError(
+                503,
+                "EDGE_UNAVAILABLE",
+                "no edge server is available; try again shortly",
+                headers={"Retry-After": "5"},
+            )
+        await self._take_stream(session, who)
+        now = _now()
+        record = PlaybackSession(
+            id=uuid.uuid4().hex,
+            account_id=who.account_id,
+            profile_id=viewer.profile_id,
+            title_id=title_id,
+            episode_id=episode_id or "",
+            asset_id=asset.asset_id,
+            duration_s=asset.duration_s,
+            position_s=min(resume_s, asset.duration_s),
+            started_at=now,
+            lease_expires_at=now + self.lease,
+            stopped_at=None,
+        )
+        session.add(record)
+        started = PlaybackStarted(
+            session_id=record.id,
+            account_id=who.account_id,
+            profile_id=record.profile_id,
+            title_id=title_id,
+            episode_id=episode_id,
+            at=now.isoformat(),
+        )
+        await self.stage(
+            session, PlaybackStarted.TYPE, started.model_dump(mode="json"), key=record.profile_id
+        )
+        max_height = PLAN_MAX_HEIGHT.get(who.plan, min(PLAN_MAX_HEIGHT.values()))
+        exp = int(time.time()) + self.manifest_ttl_s
+        path = sign(self.edge_key, asset.asset_id, exp, max_height=max_height)
+        edges = ranked_edges(edge_urls, session_id=record.id, configured=edges_configured)
+        return {
+            "session_id": record.id,
+            "manifest_url": edges[0] + path,
+            "manifest_path": path,
+            "edge_urls": edges,
+            "resume_position_s": record.position_s,
+            "duration_s": asset.duration_s,
+            "max_height": max_height,
+            "expires_at": datetime.fromtimestamp(exp, UTC).isoformat(),
+            "lease_expires_at": record.lease_expires_at.isoformat(),
+            "heartbeat_interval_s": max(1.0, self.lease.total_seconds() / 3),
+            "thumbnails_vtt": edges[0] + path.rsplit("/", 1)[0] + "/thumbs.vtt",
+        }
+
+    async def _take_stream(self, session: AsyncSession, who: Principal) -> None:
+        """Serialize starts per account (the upsert takes the row's write lock), then count."""
+        values = {"account_id": who.account_id, "touched_at": _now()}
+        dialect = session.bind.dialect.name if session.bind else "sqlite"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(AccountStreams).values(**values)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["account_id"], set_={"touched_at": values["touched_at"]}
+            )
+        )
+        active = await session.scalar(
+            select(func.count())
+            .select_from(PlaybackSession)
+            .where(
+                PlaybackSession.account_id == who.account_id,
+                PlaybackSession.stopped_at.is_(None),
+                PlaybackSession.lease_expires_at > _now(),
+            )
+        )
+        limit = PLAN_STREAMS.get(who.plan, 1)
+        if (active or 0) >= limit:
+            raise ApiError(
+                429,
+                "STREAM_LIMIT",
+                f"your {who.plan} plan streams on {limit} screen(s) at a time; stop another first",
+                headers={"Retry-After": str(int(self.lease.total_seconds()))},
+            )
+
+    async def _owned(
+        self, session: AsyncSession, who: Principal, session_id: str
+    ) -> PlaybackSession:
+        record = await session.get(PlaybackSession, session_id)
+        if record is None or record.account_id != who.account_id:
+            raise not_found("playback session")
+        return record
+
+    async def heartbeat(
+        self, session: AsyncSession, *, who: Principal, session_id: str, position_s: float
+    ) -> dict[str, Any]:
+        record = await self._owned(session, who, session_id)
+        if record.stopped_at is not None or _aware(record.lease_expires_at) < _now():
+            raise ApiError(410, "SESSION_ENDED", "this playback session ended; start playing again")
+        record.position_s = min(position_s, record.duration_s or position_s)
+        record.lease_expires_at = _now() + self.lease
+        await self._progress(session, record, PlaybackProgress)
+        return {
+            "session_id": record.id,
+            "position_s": record.position_s,
+            "lease_expires_at": record.lease_expires_at.isoformat(),
+        }
+
+    async def stop(self, session: AsyncSession, *, who: Principal, session_id: str) -> None:
+        record = await self._owned(session, who, session_id)
+        if record.stopped_at is None:
+            record.stopped_at = _now()
+            await self._progress(session, record, PlaybackStopped)
+
+    async def _progress(
+        self, session: AsyncSession, record: PlaybackSession, kind: type[PlaybackProgress]
+    ) -> None:
+        event = kind(
+            session_id=record.id,
+            account_id=record.account_id,
+            profile_id=record.profile_id,
+            title_id=record.title_id,
+            episode_id=record.episode_id or None,
+            position_s=record.position_s,
+            duration_s=record.duration_s,
+            at=_now().isoformat(),
+        )
+        await self.stage(session, kind.TYPE, event.model_dump(mode="json"), key=record.profile_id)

@@ -1,0 +1,155 @@
+"""profiles' internal API (`/v1`): every route acts for the account in the caller's token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cinemesh.platform.auth import Principal
+from cinemesh.platform.db import Database
+from cinemesh.platform.errors import conflict
+from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.profiles.schemas import (
+    ListItem,
+    ProfileCreate,
+    ProfileUpdate,
+    ProfileView,
+    RatingBody,
+    RatingView,
+)
+from cinemesh.services.profiles.service import MAX_PROFILES, Profiles, SlotTaken, view
+
+ProfileId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+TitleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+@asynccontextmanager
+async def changing(db: Database) -> AsyncIterator[AsyncSession]:
+    """One transaction; a concurrent change (say, the profile deleted meanwhile) is a 409."""
+    try:
+        async with db.transaction() as session:
+            yield session
+    except IntegrityError:
+        raise conflict("CONFLICT", "the profile changed meanwhile; try again") from None
+
+
+def profiles_router(runtime: ServiceRuntime, profiles: Profiles) -> APIRouter:
+    router = APIRouter(prefix="/v1/profiles")
+    db = runtime.db
+    assert db is not None
+    who_dep = Depends(runtime.principal)
+
+    @router.get("")
+    async def list_profiles(who: Principal = who_dep) -> dict[str, list[ProfileView]]:
+        async with db.session() as session:
+            return {
+                "items": [
+                    view(p) for p in await profiles.of_account(session, account_id=who.account_id)
+                ]
+            }
+
+    @router.post("", status_code=201)
+    async def create_profile(body: ProfileCreate, who: Principal = who_dep) -> ProfileView:
+        for _ in range(MAX_PROFILES):  # a racing create may take the chosen slot: pick again
+            try:
+                async with changing(db) as session:
+                    profile = await profiles.create(session, account_id=who.account_id, body=body)
+                return view(profile)
+            except SlotTaken:
+                continue
+        raise conflict("CONFLICT", "profiles changed meanwhile; try again")
+
+    @router.get("/{profile_id}")
+    async def get_profile(profile_id: str = ProfileId, who: Principal = who_dep) -> ProfileView:
+        async with db.session() as session:
+            return view(
+                await profiles.owned(session, account_id=who.account_id, profile_id=profile_id)
+            )
+
+    @router.patch("/{profile_id}")
+    async def update_profile(
+        body: ProfileUpdate, profile_id: str = ProfileId, who: Principal = who_dep
+    ) -> ProfileView:
+        async with changing(db) as session:
+            profile = await profiles.update(
+                session, account_id=who.account_id, profile_id=profile_id, body=body
+            )
+        return view(profile)
+
+    @router.delete("/{profile_id}", status_code=204)
+    async def delete_profile(profile_id: str = ProfileId, who: Principal = who_dep) -> Response:
+        async with changing(db) as session:
+            await profiles.delete(session, account_id=who.account_id, profile_id=profile_id)
+        return Response(status_code=204)
+
+    @router.get("/{profile_id}/my-list")
+    async def my_list(
+        profile_id: str = ProfileId,
+        limit: int = Query(200, ge=1, le=1000),
+        who: Principal = who_dep,
+    ) -> dict[str, list[ListItem]]:
+        async with db.session() as session:
+            profile = await profiles.owned(
+                session, account_id=who.account_id, profile_id=profile_id
+            )
+            entries = await profiles.my_list(session, profile=profile, limit=limit)
+            return {"items": [ListItem(title_id=e.title_id, added_at=e.added_at) for e in entries]}
+
+    @router.put("/{profile_id}/my-list/{title_id}")
+    async def add_to_list(
+        profile_id: str = ProfileId, title_id: str = TitleId, who: Principal = who_dep
+    ) -> dict[str, Any]:
+        async with changing(db) as session:
+            profile = await profiles.owned(
+                session, account_id=who.account_id, profile_id=profile_id
+            )
+            added = await profiles.add_to_list(session, profile=profile, title_id=title_id)
+        return {"title_id": title_id, "in_list": True, "added": added}
+
+    @router.delete("/{profile_id}/my-list/{title_id}")
+    async def remove_from_list(
+        profile_id: str = ProfileId, title_id: str = TitleId, who: Principal = who_dep
+    ) -> dict[str, Any]:
+        async with changing(db) as session:
+            profile = await profiles.owned(
+                session, account_id=who.account_id, profile_id=profile_id
+            )
+            removed = await profiles.remove_from_list(session, profile=profile, title_id=title_id)
+        return {"title_id": title_id, "in_list": False, "removed": removed}
+
+    @router.put("/{profile_id}/ratings/{title_id}")
+    async def rate(
+        body: RatingBody,
+        profile_id: str = ProfileId,
+        title_id: str = TitleId,
+        who: Principal = who_dep,
+    ) -> dict[str, str]:
+        async with changing(db) as session:
+            profile = await profiles.owned(
+                session, account_id=who.account_id, profile_id=profile_id
+            )
+            await profiles.rate(session, profile=profile, title_id=title_id, rating=body.rating)
+        return {"title_id": title_id, "rating": body.rating}
+
+    @router.get("/{profile_id}/ratings")
+    async def ratings(
+        profile_id: str = ProfileId, who: Principal = who_dep
+    ) -> dict[str, list[RatingView]]:
+        async with db.session() as session:
+            profile = await profiles.owned(
+                session, account_id=who.account_id, profile_id=profile_id
+            )
+            rows = await profiles.ratings(session, profile=profile)
+            return {
+                "items": [
+                    RatingView(title_id=r.title_id, rating=r.rating, rated_at=r.rated_at)
+                    for r in rows
+                ]
+            }
+
+    return router

@@ -1,0 +1,63 @@
+"""profiles' API payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from cinemesh.contracts.maturity import Rating as MaturityRating
+
+# printable, and not only spaces
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    ),
+]
+Avatar = Annotated[str, Field(max_length=40, pattern=r"^[a-z0-9-]*$")]
+Language = Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
+
+
+class ProfileCreate(BaseModel):
+    name: Name
+    kids: bool = False
+    maturity: MaturityRating | None = None
+    avatar: Avatar = "red"
+    language: Language = "en"
+
+
+class ProfileUpdate(BaseModel):
+    name: Name | None = None
+    kids: bool | None = None
+    maturity: MaturityRating | None = None
+    avatar: Avatar | None = None
+    language: Language | None = None
+
+
+class ProfileView(BaseModel):
+    id: str
+    account_id: str
+    name: str
+    kids: bool
+    maturity: MaturityRating
+    avatar: str
+    language: str
+
+
+class ListItem(BaseModel):
+    title_id: str
+    added_at: datetime
+
+
+class RatingBody(BaseModel):
+    rating: Literal["up", "down", "none"]
+
+
+class RatingView(BaseModel):
+    title_id: str
+    rating: Literal["up", "down"]
+    rated_at: datetime

@@ -1,0 +1,1 @@
+"""recommender: rows for a profile (top picks, because you watched X, trending), learned from viewing events."""

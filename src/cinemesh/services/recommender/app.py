@@ -1,0 +1,94 @@
+"""recommender: rows for a profile's home page, learned from what profiles watch.
+
+Consumes `history.watched`, `playback.progress`/`playback.stopped` (implicit signal),
+`profiles.rating.set`, `profiles.mylist.changed`, `profiles.profile.*` (subscribed as
+`profiles.>`) and `catalog.title.*`,
+each idempotently (event ids recorded in the same transaction). Trains a recency-weighted EASE
+model (collaborative.py) plus time-decayed trending, in the background every
+`CINEMESH_RECOMMENDER_RETRAIN_INTERVAL_S` seconds when the data changed, and on demand.
+Snapshots are shared under `<data_dir>/recommender/models/`; every instance serves the newest.
+
+API (internal; every call needs the service credential):
+
+- `GET /v1/rows?profile_id=P&maturity=PG-13&limit=20` ->
+  `{profile_id, maturity, model: {version, trained_at}, rows: [{id, title, items: [{title_id,
+  score, reason}]}]}`. Rows, in order, each only when it has items:
+  `top-picks` (collaborative picks with their reason, topped up with popular titles in the
+  profile's genres, then popular ones; a new profile gets what is popular at its maturity),
+  `because-you-watched:<title_id>` (up to two, for the latest titles finished or thumbed up),
+  `trending` (time-decayed popularity, half-life 7 days), `trending:<genre>` (two: the
+  profile's favourite genres, or the hottest ones for a new profile). Titles above `maturity`
+  (default: the profile's own limit from profile events, else NC-17) never appear; finished
+  and thumbed-down titles never appear; personal rows also leave out titles in progress, thumbed up and
+  in My List. `limit` is 1..100 items per row. 503 `MODEL_NOT_READY` only before the very
+  first model exists.
+- `POST /v1/retrain` -> trains now from the database and serves the result; the previous
+  snapshot answers until then. `{retrained, model}`.
+- `GET /v1/model` -> the serving snapshot: version, trained_at, profiles, titles, ...
+- `GET /v1/profiles/{profile_id}/interactions` -> what the service knows about a profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+
+from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.platform.settings import ServiceSettings, load_settings
+from cinemesh.services.recommender.api import RowsCache, router
+from cinemesh.services.recommender.collaborative import ModelParams
+from cinemesh.services.recommender.events import register_consumers
+from cinemesh.services.recommender.snapshot import ModelStore
+from cinemesh.services.recommender.training import ModelKeeper
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class RecommenderSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CINEMESH_RECOMMENDER_", extra="ignore")
+
+    retrain_interval_s: float = 60.0
+    poll_s: float = 2.0
+    rows_cache_s: float = 1.0
+    lam: float = ModelParams.lam
+    half_life: float = ModelParams.half_life
+    neighbours: int = ModelParams.neighbours
+
+
+def create_app() -> FastAPI:
+    settings = load_settings(RecommenderSettings)
+    runtime = ServiceRuntime(
+        "recommender", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
+    )
+    db = runtime.db
+    assert db is not None
+    keeper = ModelKeeper(
+        store=ModelStore(runtime.data_dir / "recommender" / "models"),
+        db=db,
+        params=ModelParams(settings.lam, settings.half_life, settings.neighbours),
+        interval_s=settings.retrain_interval_s,
+        poll_s=settings.poll_s,
+    )
+    register_consumers(runtime)
+    schedule: list[asyncio.Task[None]] = []
+
+    @runtime.on_startup
+    async def load_model() -> None:
+        await keeper.start()
+        schedule.append(asyncio.create_task(keeper.run_forever(), name="retrain"))
+
+    @runtime.on_shutdown
+    async def stop_schedule() -> None:
+        for task in schedule:
+            task.cancel()
+        await asyncio.gather(*schedule, return_exceptions=True)
+
+    async def model_loaded() -> None:
+        if keeper.current is None:
+            raise RuntimeError("no model yet")
+
+    runtime.ready_check("model", model_loaded)
+    return runtime.build_app(router(keeper=keeper, db=db, cache=RowsCache(settings.rows_cache_s)))

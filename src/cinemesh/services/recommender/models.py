@@ -1,0 +1,45 @@
+"""recommender's tables: what each profile did with each title, and the catalog view it
+needs for filtering (genres, maturity)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Interaction(Base):
+    """One profile and one title: every signal folded into a few columns."""
+
+    __tablename__ = "interactions"
+
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plays: Mapped[int] = mapped_column(Integer, default=0)  # history.watched events
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # furthest fraction played
+    rating: Mapped[int] = mapped_column(Integer, default=0)  # -1 down, 0 none, 1 up
+    in_list: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Title(Base):
+    __tablename__ = "titles"
+
+    title_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    genres: Mapped[list[str]] = mapped_column(JSON)
+    maturity_rating: Mapped[str] = mapped_column(String(16))
+    popularity: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Profile(Base):
+    __tablename__ = "profiles"
+
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    maturity: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+
+
+@pytest.fixture(scope="session")
+def embedded_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    nats = EmbeddedNats(tmp_path_factory.mktemp("nats"))
+    yield nats
+    nats.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, embedded_nats: EmbeddedNats) -> Iterator[Backend]:
+    """Each test that takes it runs twice: SQLite + embedded NATS, PostgreSQL + running NATS."""
+    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
+    yield chosen
+    if chosen.name == "postgres":
+        drop_test_databases(chosen.run_id)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder

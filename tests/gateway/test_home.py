@@ -1,0 +1,165 @@
+"""The home page composition on its own: each dependency's failure drops or replaces only its
+rows and is named in `degraded`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from cinemesh.platform.cache import MemoryCache
+from cinemesh.platform.http import Response
+from cinemesh.services.gateway.core import unavailable
+from cinemesh.services.gateway.home import HomePage
+from cinemesh.services.gateway.settings import GatewaySettings
+
+TITLES = {
+    f"t{n}": {
+        "id": f"t{n}",
+        "title": f"Title {n}",
+        "maturity_rating": "R" if n == 9 else "PG",
+        "genres": ["Horror" if n % 2 else "Comedy"],
+        "popularity": 100 - n,
+    }
+    for n in range(10)
+}
+
+
+class FakeGateway:
+    """Answers like the services would; `down` names services that fail."""
+
+    def __init__(self) -> None:
+        self.settings = GatewaySettings()
+        self.cache = MemoryCache()
+        self.down: set[str] = set()
+        self.calls: list[tuple[str, str]] = []
+
+    async def call(self, service: str, method: str, path: str, **kwargs: Any) -> Response:
+        self.calls.append((service, path))
+        if service in self.down:
+            raise unavailable(service)
+        return Response(200, {}, orjson.dumps(self.answer(service, path, kwargs)))
+
+    def answer(self, service: str, path: str, kwargs: dict[str, Any]) -> Any:
+        if service == "history":
+            return {"items": [{"title_id": "t1", "position_s": 30, "duration_s": 120}]}
+        if service == "profiles":
+            return {"items": [{"title_id": "t2"}, {"title_id": "t9"}]}
+        if service == "recommender":
+            return {
+                "rows": [
+                    {
+                        "id": "top-picks",
+                        "title": "Top picks",
+                        "items": [{"title_id": "t3", "reason": "x"}],
+                    },
+                    {
+                        "id": "trending",
+                        "title": "Trending",
+                        "items": [{"title_id": "t4", "reason": "y"}],
+                    },
+                ]
+            }
+        if path == "/v1/genres":
+            return {"genres": ["Horror", "Comedy"]}
+        if path == "/v1/titles":
+            genre = (kwargs.get("params") or {}).get("genre")
+            return {"items": [t for t in TITLES.values() if genre in (None, *t["genres"])]}
+        if path == "/v1/titles/batch":
+            return {"titles": [TITLES[i] for i in kwargs["json"]["ids"] if i in TITLES]}
+        raise AssertionError(path)
+
+
+def rows_by_id(page: dict[str, Any]) -> dict[str, list[str]]:
+    return {row["id"]: [item["id"] for item in row["items"]] for row in page["rows"]}
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
+
+
+async def build(gateway: FakeGateway, maturity: str = "NC-17") -> dict[str, Any]:
+    return await HomePage(gateway).build(None, {"id": "p1", "maturity": maturity})  # type: ignore[arg-type]
+
+
+async def test_all_rows_when_everything_answers(gateway: FakeGateway) -> None:
+    page = await build(gateway)
+    rows = rows_by_id(page)
+    assert page["degraded"] == []
+    assert rows["continue-watching"] == ["t1"] and rows["my-list"] == ["t2", "t9"]
+    assert rows["top-picks"] == ["t3"] and rows["trending"] == ["t4"]
+    assert "genre:Horror" in rows and "genre:Comedy" in rows
+    progress = page["rows"][0]["items"][0]
+    assert progress["progress"] == 0.25
+
+
+async def test_maturity_filter_applies_to_every_row(gateway: FakeGateway) -> None:
+    rows = rows_by_id(await build(gateway, maturity="PG"))
+    assert all("t9" not in ids for ids in rows.values())
+
+
+async def test_history_down_drops_only_its_row(gateway: FakeGateway) -> None:
+    gateway.down = {"history"}
+    page = await build(gateway)
+    assert page["degraded"] == ["history"]
+    assert "continue-watching" not in rows_by_id(page) and "top-picks" in rows_by_id(page)
+
+
+def age_cache(gateway: FakeGateway, seconds: float = 3600) -> None:
+    """Make every cached answer old enough to be refetched, keeping it as a fallback."""
+    for _expires, entry in gateway.cache._entries.values():
+        if isinstance(entry, dict) and "at" in entry:
+            entry["at"] -= seconds
+
+
+async def test_recommender_down_serves_the_profiles_last_rows(gateway: FakeGateway) -> None:
+    await build(gateway)
+    gateway.down = {"recommender"}
+    age_cache(gateway)
+    page = await build(gateway)
+    assert page["degraded"] == ["recommender"]
+    assert rows_by_id(page)["top-picks"] == ["t3"]
+
+
+async def test_recommender_down_for_a_new_profile_serves_trending(gateway: FakeGateway) -> None:
+    await build(gateway)  # trending seen for this maturity through another profile
+    gateway.down = {"recommender"}
+    page = await HomePage(gateway).build(None, {"id": "p2", "maturity": "NC-17"})  # type: ignore[arg-type]
+    assert page["degraded"] == ["recommender"]
+    assert "top-picks" not in rows_by_id(page)
+    assert rows_by_id(page)["trending"] == ["t4"]
+
+
+async def test_recommender_down_with_nothing_cached_still_has_catalog_rows(
+    gateway: FakeGateway,
+) -> None:
+    gateway.down = {"recommender"}
+    page = await build(gateway)
+    assert page["degraded"] == ["recommender"]
+    assert "popular" in rows_by_id(page) and "genre:Horror" in rows_by_id(page)
+
+
+async def test_catalog_down_serves_last_good_rows_and_titles(gateway: FakeGateway) -> None:
+    good = rows_by_id(await build(gateway))
+    gateway.down = {"catalog"}
+    age_cache(gateway)
+    page = await build(gateway)
+    assert page["degraded"] == ["catalog"]
+    assert rows_by_id(page) == good
+
+
+async def test_everything_down_is_still_an_answer(gateway: FakeGateway) -> None:
+    gateway.down = {"history", "profiles", "recommender", "catalog"}
+    page = await build(gateway)
+    assert page["rows"] == []
+    assert page["degraded"] == ["catalog", "history", "profiles", "recommender"]
+
+
+async def test_recent_answers_are_reused_under_load(gateway: FakeGateway) -> None:
+    await build(gateway)
+    first = len(gateway.calls)
+    await build(gateway)
+    second = len(gateway.calls) - first
+    assert second == 2, gateway.calls[first:]  # only history and my list are fetched every time

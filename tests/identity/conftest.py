@@ -1,0 +1,37 @@
+"""One platform per test module, on each backend: SQLite + embedded NATS, PostgreSQL + NATS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.platform import LocalPlatform
+
+SERVICES = ["registry", "identity", "profiles", "gateway"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(
+    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
+) -> Iterator[Backend]:
+    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
+    yield chosen
+    if chosen.name == "postgres":
+        drop_test_databases(chosen.run_id)
+
+
+@pytest.fixture(scope="module")
+def platform(
+    module_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalPlatform]:
+    """Two identity instances sharing the data dir: tokens, keys and lockouts hold across them."""
+    running = LocalPlatform(
+        tmp_path_factory.mktemp(f"identity-{module_backend.name}"),
+        services=SERVICES,
+        env=module_backend.env,
+        scale={"identity": 2},
+    ).start()
+    yield running
+    running.stop()

@@ -1,0 +1,137 @@
+"""The resilient client against real loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from cinemesh.platform.discovery import Instance
+from cinemesh.platform.http import CallPolicy, ServiceClient, ServiceUnavailable
+from cinemesh.platform.resilience import BreakerPolicy
+
+
+class FixedDiscovery:
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls
+
+    async def instances(self, service: str) -> list[Instance]:
+        return [Instance(service, f"i{n}", url) for n, url in enumerate(self.urls)]
+
+    async def all_instances(self) -> dict[str, list[Instance]]:
+        return {}
+
+
+class Backend:
+    """A loopback server whose behaviour the test sets."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.status = 200
+        self.delay_s = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        await asyncio.sleep(self.delay_s)
+        return web.json_response({"method": request.method}, status=self.status)
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[list[tuple[Backend, str]]]:
+    runners, found = [], []
+    for _ in range(2):
+        backend = Backend()
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", backend.handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runners.append(runner)
+        found.append((backend, f"http://127.0.0.1:{port}"))
+    yield found
+    for runner in runners:
+        await runner.cleanup()
+
+
+def client_for(urls: list[str], session: aiohttp.ClientSession, **policy: object) -> ServiceClient:
+    return ServiceClient(
+        "target",
+        caller="test",
+        discovery=FixedDiscovery(urls),
+        session=session,
+        policy=CallPolicy(**policy),
+        auth_headers={},
+    )  # type: ignore[arg-type]
+
+
+async def test_idempotent_call_is_retried_on_another_instance(servers) -> None:  # type: ignore[no-untyped-def]
+    (bad, bad_url), (good, good_url) = servers
+    bad.status = 503
+    async with aiohttp.ClientSession() as session:
+        client = client_for([bad_url, good_url], session, retries=2)
+        for _ in range(6):
+            response = await client.request("GET", "/x")
+            assert response.status == 200
+    assert good.calls == 6
+
+
+async def test_non_idempotent_call_is_not_retried(servers) -> None:  # type: ignore[no-untyped-def]
+    (bad, bad_url), _ = servers
+    bad.status = 503
+    async with aiohttp.ClientSession() as session:
+        client = client_for([bad_url], session, retries=3)
+        with pytest.raises(ServiceUnavailable):
+            await client.request("POST", "/x", json={})
+    assert bad.calls == 1
+
+
+async def test_deadline_bounds_a_slow_dependency(servers) -> None:  # type: ignore[no-untyped-def]
+    (slow, url), _ = servers
+    slow.delay_s = 2.0
+    async with aiohttp.ClientSession() as session:
+        client = client_for([url], session, timeout_s=0.2)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ServiceUnavailable):
+            await client.request("GET", "/x")
+        assert asyncio.get_running_loop().time() - started < 0.6
+
+
+async def test_client_errors_are_answers_not_failures(servers) -> None:  # type: ignore[no-untyped-def]
+    (backend, url), _ = servers
+    backend.status = 404
+    async with aiohttp.ClientSession() as session:
+        client = client_for([url], session, breaker=BreakerPolicy(consecutive_failures=1))
+        for _ in range(3):
+            assert (await client.request("GET", "/x")).status == 404
+        assert client.breaker.state == "closed"
+
+
+async def test_breaker_opens_then_recovers_without_a_manual_step(servers) -> None:  # type: ignore[no-untyped-def]
+    (backend, url), _ = servers
+    backend.status = 500
+    policy = BreakerPolicy(consecutive_failures=3, open_for_s=0.2)
+    async with aiohttp.ClientSession() as session:
+        client = client_for([url], session, retries=0, breaker=policy)
+        for _ in range(3):
+            with pytest.raises(ServiceUnavailable):
+                await client.request("GET", "/x")
+        calls = backend.calls
+        with pytest.raises(ServiceUnavailable, match="circuit open"):
+            await client.request("GET", "/x")
+        assert backend.calls == calls, "an open breaker must not call the dependency"
+        backend.status = 200
+        await asyncio.sleep(0.25)
+        assert (await client.request("GET", "/x")).status == 200
+        assert client.breaker.state == "closed"
+
+
+async def test_no_instances_is_unavailable_not_a_crash() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = client_for([], session)
+        with pytest.raises(ServiceUnavailable, match="no instances"):
+            await client.request("GET", "/x")

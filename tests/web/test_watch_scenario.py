@@ -1,0 +1,392 @@
+"""A member's evening, in a real browser against the whole platform: sign up, make a profile,
+search with a typo, open the title, watch (time advances, the rendition switches), find it in
+Continue watching; then the recommender dies and home still renders, without an error."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.platform import LocalPlatform
+from tests.web.catalog import SeededCatalog
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+PLAYER = "[data-testid=player]"
+
+
+def player_state(page: Any) -> dict[str, Any]:
+    return dict(
+        page.evaluate(
+            """() => {
+              const video = document.querySelector('video');
+              const player = document.querySelector('[data-testid=player]');
+              return {time: video ? video.currentTime : -1, ...(player ? player.dataset : {})};
+            }"""
+        )
+    )
+
+
+def wait_for(check: Any, *, timeout_s: float, every_s: float = 0.25) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every_s)
+    return last
+
+
+def sign_up_with_a_profile(page: Any, platform: LocalPlatform, artifacts: Path) -> None:
+    page.goto(platform.gateway + "/")
+    page.get_by_role("heading", name="Sign In").wait_for()
+    page.get_by_role("link", name="Sign up now").click()
+    page.fill("input[name=email]", f"viewer-{uuid.uuid4().hex[:10]}@example.com")
+    page.fill("input[name=password]", f"Pw-{uuid.uuid4().hex}")
+    page.screenshot(path=artifacts / "01-sign-up.png")
+    page.get_by_role("button", name="Create account").click()
+    page.locator("form.profile-form").wait_for()
+    page.fill("form.profile-form input[name=name]", "Eleven")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("heading", name="Who's watching?").wait_for()
+    page.screenshot(path=artifacts / "02-whos-watching.png")
+    page.locator(".profile-tile", has_text="Eleven").click()
+    page.locator(".home").wait_for()
+
+
+def search_and_open(page: Any, catalog: SeededCatalog, artifacts: Path) -> None:
+    page.locator("nav.mainnav").get_by_role("link", name="Search").click()
+    search = page.locator("#search-input")
+    search.wait_for()
+    search.press_sequentially("strangr", delay=60)  # as a person types: debounced
+    hit = page.locator(f'.search-results .card[data-title-id="{catalog.series_id}"]')
+    hit.wait_for(timeout=15_000)
+    assert "strangr" in page.url
+    page.screenshot(path=artifacts / "03-search.png")
+    hit.click()
+    page.locator(f'.title-page[data-title-id="{catalog.series_id}"]').wait_for()
+    page.get_by_role("heading", name="Episodes").wait_for()
+    page.screenshot(path=artifacts / "04-title.png")
+
+
+def watch(page: Any, artifacts: Path) -> dict[str, Any]:
+    page.locator(".title-actions .button-play").click()
+    page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
+    started_at = player_state(page)["time"]
+    advanced = wait_for(
+        lambda: player_state(page)["time"] >= started_at + 5 and player_state(page),
+        timeout_s=45,
+    )
+    assert advanced, f"the video did not advance 5 s: {player_state(page)}"
+    if int(player_state(page).get("switches", "0")) < 1:
+        current = player_state(page).get("level")
+        page.mouse.move(400, 300)
+        page.locator("[data-control=quality]").click()
+        page.screenshot(path=artifacts / "05-quality-menu.png")
+        other = page.locator(".quality-menu button[data-level]:not([data-level='-1'])")
+        choices = [other.nth(i) for i in range(other.count())]
+        target = next(c for c in choices if not c.inner_text().startswith(f"{current}p"))
+        target.click()
+    switched = wait_for(lambda: int(player_state(page).get("switches", "0")) >= 1, timeout_s=20)
+    state = player_state(page)
+    assert switched, f"no rendition switch: {state}"
+    assert int(state["levels"]) >= 2, state
+    page.mouse.move(400, 300)
+    seek = page.locator(".seek").bounding_box()
+    page.mouse.move(seek["x"] + seek["width"] * 0.5, seek["y"] + seek["height"] / 2)
+    page.screenshot(path=artifacts / "06-player.png")
+    return state
+
+
+def continue_watching_has(page: Any, platform: LocalPlatform, title_id: str) -> bool:
+    page.goto(platform.gateway + "/")
+    page.locator(".home").wait_for()
+    card = page.locator(f'[data-row-id="continue-watching"] .card[data-title-id="{title_id}"]')
+    return card.count() > 0
+
+
+def test_sign_up_search_watch_and_continue(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, artifacts: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else outside.append(request.url)
+        ),
+    )
+    try:
+        sign_up_with_a_profile(page, platform, artifacts)
+        search_and_open(page, catalog, artifacts)
+        state = watch(page, artifacts)
+        page.keyboard.press("Escape")  # back to the title; the player stops the session
+        page.locator(".title-page").wait_for()
+        found = wait_for(
+            lambda: continue_watching_has(page, platform, catalog.series_id),
+            timeout_s=30,
+            every_s=1,
+        )
+        page.screenshot(path=artifacts / "07-home-continue-watching.png", full_page=True)
+        assert found, "the title is not in Continue watching"
+        progress = page.locator(
+            f'[data-row-id="continue-watching"] .card[data-title-id="{catalog.series_id}"] .progress'
+        )
+        assert progress.count() == 1
+        assert not problems, problems
+        assert not outside, f"requests left the machine: {outside}"
+        assert state["time"] >= 5
+    finally:
+        context.close()
+
+
+def test_home_survives_the_recommender_dying(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, artifacts: Path
+) -> None:
+    names = {i["service"] for i in platform.instances()}
+    assert "recommender" in names, f"the platform runs no recommender yet: {sorted(names)}"
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        member = sign_in_new_member(platform)
+        page.goto(platform.gateway + "/login")
+        page.evaluate(
+            """([tokens, profile]) => {
+              localStorage.setItem('cinemesh.tokens', JSON.stringify(tokens));
+              localStorage.setItem('cinemesh.profile', JSON.stringify(profile));
+            }""",
+            [member["tokens"], member["profile"]],
+        )
+        page.goto(platform.gateway + "/")
+        page.locator(".rows .row").first.wait_for(timeout=15_000)
+        platform.control("POST", "/kill", json={"service": "recommender", "hold_s": 600})
+        time.sleep(11)  # past the gateway's fresh window for recommendations
+        page.goto(platform.gateway + "/")
+        page.locator(".rows .row").first.wait_for(timeout=15_000)
+        home = page.locator(".home")
+        page.screenshot(path=artifacts / "08-home-recommender-down.png", full_page=True)
+        assert page.locator(".rows .row .card").count() > 0
+        assert page.locator("[role=alert]").count() == 0
+        assert page.locator(".empty").count() == 0
+        degraded = home.get_attribute("data-degraded") or ""
+        assert "recommender" in degraded.split(), degraded
+        assert not dialogs and not problems, (dialogs, problems)
+    finally:
+        context.close()
+        platform.control("POST", "/revive", json={"service": "recommender"})
+
+
+def sign_in_new_member(platform: LocalPlatform) -> dict[str, Any]:
+    from tests.support.users import sign_up
+
+    member = sign_up(platform, profile="Hopper")
+    profile = httpx.get(
+        f"{platform.gateway}/api/v1/profiles/{member.profile_id}",
+        headers=member.headers,
+        timeout=10,
+    ).json()
+    return {
+        "tokens": {"access_token": member.access_token, "refresh_token": member.refresh_token},
+        "profile": profile,
+    }
+
+
+def signed_in_page(browser: Any, platform: LocalPlatform, who: Any, profile: Any = None) -> Any:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(platform.gateway + "/login")
+    page.evaluate(
+        """([tokens, profile]) => {
+          localStorage.setItem('cinemesh.tokens', JSON.stringify(tokens));
+          if (profile) localStorage.setItem('cinemesh.profile', JSON.stringify(profile));
+        }""",
+        [{"access_token": who.access_token, "refresh_token": who.refresh_token}, profile],
+    )
+    return page
+
+
+def test_rows_take_arrow_keys(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    member = sign_in_new_member(platform)
+    page = browser.new_context().new_page()
+    page.goto(platform.gateway + "/login")
+    page.evaluate(
+        """([tokens, profile]) => {
+          localStorage.setItem('cinemesh.tokens', JSON.stringify(tokens));
+          localStorage.setItem('cinemesh.profile', JSON.stringify(profile));
+        }""",
+        [member["tokens"], member["profile"]],
+    )
+    page.goto(platform.gateway + "/")
+    first_row = page.locator(".rows .row").first
+    first_row.locator(".card").first.focus()
+    page.keyboard.press("ArrowRight")
+    focused = page.evaluate("document.activeElement.dataset.titleId")
+    assert focused == first_row.locator(".card").nth(1).get_attribute("data-title-id")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.closest('.row').dataset.rowId") == (
+        page.locator(".rows .row").nth(1).get_attribute("data-row-id")
+    )
+    page.keyboard.press("Enter")
+    page.locator(".title-page").wait_for()
+    page.context.close()
+
+
+def test_ops_page_shows_services_and_its_chaos_buttons_work_for_an_admin(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, artifacts: Path
+) -> None:
+    from tests.support.users import login
+
+    boss = login(platform, catalog.admin.email, catalog.admin.password)
+    page = signed_in_page(browser, platform, boss)
+    try:
+        page.goto(platform.gateway + "/ops")
+        card = page.locator('.ops-card[data-service="search"]')
+        card.wait_for()
+        card.locator("[data-chaos=slow]").wait_for()
+        card.locator("[data-chaos=slow]").click()
+        search_url = platform.url_of("search")
+        slowed = wait_for(
+            lambda: (
+                httpx.get(f"{search_url}/internal/faults", headers=platform.headers, timeout=5)
+                .json()
+                .get("latency_ms")
+            ),
+            timeout_s=10,
+        )
+        assert slowed == 1500
+        page.screenshot(path=artifacts / "09-ops.png", full_page=True)
+        card.locator("[data-chaos=heal]").click()
+        healed = wait_for(
+            lambda: (
+                httpx.get(f"{search_url}/internal/faults", headers=platform.headers, timeout=5)
+                .json()
+                .get("latency_ms")
+                == 0
+            ),
+            timeout_s=10,
+        )
+        assert healed
+        assert page.locator('.ops-card[data-service="gateway"] [data-chaos]').count() == 0
+    finally:
+        page.context.close()
+
+
+def test_playback_fails_over_to_another_edge(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, artifacts: Path
+) -> None:
+    member = sign_in_new_member(platform)
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(platform.gateway + "/login")
+    page.evaluate(
+        """([tokens, profile]) => {
+          localStorage.setItem('cinemesh.tokens', JSON.stringify(tokens));
+          localStorage.setItem('cinemesh.profile', JSON.stringify(profile));
+        }""",
+        [member["tokens"], member["profile"]],
+    )
+    killed = None
+    try:
+        page.goto(f"{platform.gateway}/watch/{catalog.series_id}?episode={catalog.episode_ids[0]}")
+        page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
+        edges = page.evaluate("window.cinemeshPlayer.edges")
+        assert len(edges) >= 2, edges
+        in_use = page.evaluate("window.cinemeshPlayer.edges[window.cinemeshPlayer.edgeIndex]")
+        port = int(in_use.rsplit(":", 1)[1])
+        killed = next(i for i in platform.instances("edge") if i["port"] == port)
+        platform.control(
+            "POST", "/kill", json={"service": "edge", "instance": killed["instance"], "hold_s": 120}
+        )
+        # a new rendition needs a playlist and segments the player has not fetched yet
+        other = page.evaluate(
+            """() => {
+              const p = window.cinemeshPlayer;
+              const now = p.hls.currentLevel;
+              return p.hls.levels.findIndex((_, i) => i !== now);
+            }"""
+        )
+        page.evaluate(f"window.cinemeshPlayer.chooseLevel({other})")
+        before = player_state(page)["time"]
+        moved = wait_for(
+            lambda: player_state(page)["time"] >= before + 4 and player_state(page), timeout_s=40
+        )
+        state = player_state(page)
+        page.screenshot(path=artifacts / "10-player-after-failover.png")
+        assert moved, f"playback stalled after the edge died: {state}"
+        assert int(state.get("failovers", "0")) >= 1, state
+        assert state["state"] != "error", state
+    finally:
+        page.context.close()
+        if killed is not None:
+            platform.control("POST", "/revive", json={"service": "edge"})
+
+
+def open_as(browser: Any, platform: LocalPlatform, member: Any, path: str) -> Any:
+    profile = httpx.get(
+        f"{platform.gateway}/api/v1/profiles/{member.profile_id}",
+        headers=member.headers,
+        timeout=10,
+    ).json()
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(platform.gateway + "/login")
+    page.evaluate(
+        """([tokens, profile]) => {
+          localStorage.setItem('cinemesh.tokens', JSON.stringify(tokens));
+          localStorage.setItem('cinemesh.profile', JSON.stringify(profile));
+        }""",
+        [{"access_token": member.access_token, "refresh_token": member.refresh_token}, profile],
+    )
+    page.goto(platform.gateway + path)
+    return page
+
+
+def test_player_explains_stream_limit_and_profile_restrictions(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, artifacts: Path
+) -> None:
+    from tests.support.users import sign_up
+
+    watch_path = f"/watch/{catalog.series_id}?episode={catalog.episode_ids[0]}"
+    basic = sign_up(platform, plan="basic")
+    elsewhere = httpx.post(
+        f"{platform.gateway}/api/v1/playback/sessions",
+        json={
+            "profile_id": basic.profile_id,
+            "title_id": catalog.series_id,
+            "episode_id": catalog.episode_ids[0],
+        },
+        headers=basic.headers,
+        timeout=10,
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
+    page = open_as(browser, platform, basic, watch_path)
+    page.locator(f'{PLAYER}[data-code="STREAM_LIMIT"]').wait_for(timeout=15_000)
+    assert "Too many people are watching" in page.locator("[role=alert]").inner_text()
+    page.screenshot(path=artifacts / "11-stream-limit.png")
+    page.context.close()
+
+    kid = sign_up(platform, profile="Kiddo", kids=True)
+    page = open_as(browser, platform, kid, watch_path)
+    page.locator(f'{PLAYER}[data-state="refused"]').wait_for(timeout=15_000)
+    assert "Not available on this profile" in page.locator("[role=alert]").inner_text()
+    page.screenshot(path=artifacts / "12-kids-refused.png")
+    page.goto(f"{platform.gateway}/title/{catalog.series_id}")
+    page.get_by_text("Not available on this profile.").wait_for()
+    assert page.locator(".title-actions .button-play").count() == 0
+    page.context.close()
