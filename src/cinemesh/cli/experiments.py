@@ -182,7 +182,7 @@ async def sign_up_viewer(client: httpx.AsyncClient, gateway: str) -> Viewer:
     return Viewer(token, str(profile.json()["id"]))
 
 
-async def _playable_title(client: httpx.AsyncClient, gateway: str, viewer: Viewer) -> str:
+async def playable_title(client: httpx.AsyncClient, gateway: str, viewer: Viewer) -> str:
     home = await client.get(
         f"{gateway}/api/v1/home", params={"profile_id": viewer.profile_id}, headers=viewer.headers
     )
@@ -278,7 +278,7 @@ async def run_experiment(
             await asyncio.sleep(8)  # new instances register and pass health checks
         viewer = await sign_up_viewer(client, gateway)
         title_id = (
-            await _playable_title(client, gateway, viewer)
+            await playable_title(client, gateway, viewer)
             if experiment.traffic == "playback"
             else ""
         )
