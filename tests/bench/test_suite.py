@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cinemesh.benchsuite.suite import available, markdown
+from cinemesh.benchsuite.suite import available, markdown, run_one
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,3 +55,15 @@ def test_markdown_names_failures_instead_of_hiding_them() -> None:
         }
     )
     assert "| x | failed: exit 1: boom |" in table
+
+
+def test_a_benchmark_runs_without_demo_seeding_and_in_its_smoke_mode(tmp_path: Path) -> None:
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "env_bench.py").write_text(
+        "import json, os, sys\n"
+        "print(json.dumps({'seed': os.environ.get('CINEMESH_SEED_DEMO'), 'args': sys.argv[1:],"
+        " 'summary': []}))  # --tiny\n"
+    )
+    body = run_one(tmp_path, "env", mode="tiny", timeout_s=60)
+    assert body["seed"] == "off"
+    assert body["args"] == ["--tiny"]

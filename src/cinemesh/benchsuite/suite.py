@@ -3,7 +3,11 @@ JSON, and writes `bench/results/<date>.json`, a markdown table and PNG plots.
 
 A benchmark script prints one JSON object: `summary` rows (measurement, baseline, value,
 baseline_value, ratio, better, goal?) and optionally `plots` ([{title, x_label, y_label,
-series: [{name, x, y}]}]); it accepts `--quick` and `--tiny`."""
+series: [{name, x, y}]}]); it accepts `--quick` and `--tiny`.
+
+A platform a benchmark starts seeds no demo catalog (`CINEMESH_SEED_DEMO=off`) unless the
+benchmark asks for one itself: a first run's demo videos take both cores of a small machine
+for minutes and would be measured along with the benchmark."""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from cinemesh.cli.seeding import SEED_MODE_ENV
 
 Progress = Callable[[str], None]
 
@@ -42,7 +48,7 @@ def run_one(repo: Path, name: str, *, mode: str, timeout_s: float) -> dict[str, 
             text=True,
             timeout=timeout_s,
             cwd=repo,
-            env={**os.environ, "PYTHONPATH": str(repo)},
+            env={**os.environ, "PYTHONPATH": str(repo), SEED_MODE_ENV: "off"},
         )
     except subprocess.TimeoutExpired:
         return {
