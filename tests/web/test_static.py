@@ -74,10 +74,18 @@ def test_hls_js_comes_from_node_modules(client: TestClient) -> None:
     assert client.get("/static/vendor/other.js").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/title/abc", "/watch/abc?episode=e1", "/search", "/ops", "/x/y"])
+@pytest.mark.parametrize("path", ["/title/abc", "/watch/abc?episode=e1", "/search", "/ops", "/login"])
 def test_app_paths_fall_back_to_the_shell(client: TestClient, path: str) -> None:
     answer = client.get(path)
     assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert "/static/app.js" in answer.text
+
+
+@pytest.mark.parametrize("path", ["/x/y", "/v1/services", "/wp-login.php"])
+def test_unknown_pages_answer_the_shell_with_404(client: TestClient, path: str) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 404
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert "/static/app.js" in answer.text
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class StartupError(Exception):
     """A service cannot start; the message says what is wrong and what to do."""
@@ -33,6 +35,37 @@ class ApiError(Exception):
         if self.details is not None:
             error["details"] = self.details
         return {"error": error}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+ERROR_STATUSES = {
+    400: "Bad request",
+    401: "Not signed in, or the token is expired or invalid",
+    403: "Signed in, but not allowed",
+    404: "Not found, or not yours",
+    409: "Conflicts with the current state",
+    413: "Too large",
+    422: "The request breaks a rule; the code names it",
+    429: "Too many requests; see Retry-After",
+    503: "A dependency is unavailable; see Retry-After",
+}
+
+
+def error_responses() -> dict[int | str, dict[str, Any]]:
+    """The envelope, documented for every status an API answers errors with (for OpenAPI)."""
+    return {
+        status: {"model": ErrorEnvelope, "description": description}
+        for status, description in ERROR_STATUSES.items()
+    }
 
 
 def not_found(what: str) -> ApiError:

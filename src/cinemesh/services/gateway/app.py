@@ -8,6 +8,7 @@ import pkgutil
 
 from fastapi import FastAPI
 
+from cinemesh.platform.errors import error_responses
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import load_settings
 from cinemesh.services.gateway import routes
@@ -23,7 +24,9 @@ def create_app() -> FastAPI:
     for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):
         module = importlib.import_module(f"{routes.__name__}.{info.name}")
         routers.append(module.router(gateway))
-    app = runtime.build_app(*routers, title="cinemesh API", version="1")
+    app = runtime.build_app(
+        *routers, title="cinemesh API", version="1", responses=error_responses()
+    )
     app.state.gateway = gateway
     app.add_middleware(
         IpRateLimit,

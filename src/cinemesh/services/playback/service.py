@@ -85,8 +85,9 @@ class Playback:
             raise not_found("title")
         if asset is None:
             raise ApiError(409, "NOT_PLAYABLE", "this title has no ready video yet")
-        rating = title.maturity_rating if title else "NC-17"  # unknown yet: the strictest
-        if not allows(viewer.maturity, rating):
+        if title is None:  # its video arrived before its catalog entry: not playable yet
+            raise ApiError(409, "NOT_PLAYABLE", "this title is not in the catalog yet")
+        if not allows(viewer.maturity, title.maturity_rating):
             raise forbidden("MATURITY_RESTRICTED", "this title is not available on this profile")
         if not edge_urls:
             raise ApiError(

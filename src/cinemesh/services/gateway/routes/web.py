@@ -1,6 +1,8 @@
 """The web app at `/`: static ES modules, styles and the vendored hls.js, with the right content
-types and caching; any other non-API path answers index.html so the app's own router can
-take it (deep links work). `/api/...`, health, metrics and internal paths are never caught."""
+types and caching; the app's own paths answer index.html so its router can take them (deep
+links work), and any other non-API path answers the same shell with a 404 status, so the app
+shows its not-found page while crawlers, probes and scanners see the truth. `/api/...`,
+health, metrics and internal paths are never caught."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ CONTENT_TYPES = {
 }
 # App files change with each release and have no hashed names: revalidate (cheap, ETag).
 APP_CACHE = "no-cache"
+# First path segments of the routes in web/app.js; anything else is a 404 for the app to show.
+APP_SECTIONS = {"", "login", "signup", "profiles", "my-list", "title", "watch", "search", "ops"}
 # A vendored library only changes when package-lock.json does.
 VENDOR_CACHE = "public, max-age=86400"
 VENDOR_FILES = {"hls.min.js": ("hls.js", "dist/hls.min.js")}
@@ -149,8 +153,11 @@ def router(gateway: Gateway) -> APIRouter:
     api = APIRouter(include_in_schema=False)
     files = StaticFiles()
 
-    def shell(request: Request) -> Response:
-        return files.respond(request, WEB_DIR / "index.html", cache_control=APP_CACHE)
+    def shell(request: Request, *, found: bool = True) -> Response:
+        response = files.respond(request, WEB_DIR / "index.html", cache_control=APP_CACHE)
+        if not found and response.status_code == 200:
+            response.status_code = 404
+        return response
 
     @api.api_route("/static/vendor/{name}", methods=["GET", "HEAD"])
     async def vendor(request: Request, name: str) -> Response:
@@ -169,7 +176,7 @@ def router(gateway: Gateway) -> APIRouter:
 
     @api.api_route("/{path:webapp}", methods=["GET", "HEAD"])
     async def app_shell(request: Request, path: str) -> Response:
-        """index.html for every other path: deep links open in the app."""
-        return shell(request)
+        """index.html for every other path: deep links open in the app, unknown ones as 404."""
+        return shell(request, found=path.split("/", 1)[0] in APP_SECTIONS)
 
     return api
