@@ -10,7 +10,7 @@ many answers said a part was degraded. Between experiments the platform is left 
 (every instance healthy, home pages no longer degraded). Prints JSON.
 
 --tiny runs one experiment per kind of fault (kill, latency, errors, instance loss) with
-3 s periods; --quick runs every experiment with 5 s periods; full, 15 s periods."""
+3 s periods; --quick runs every experiment with 4 s periods; full, 15 s periods."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ TINY = ["recommender-down", "recommender-slow", "catalog-errors", "playback-inst
 EVERY = [n for n in EXPERIMENTS if n != "playback-instance-loss"] + ["playback-instance-loss"]
 MODES: dict[str, dict[str, Any]] = {
     "tiny": {"experiments": TINY, "seconds": 3.0, "rate": 10.0},
-    "quick": {"experiments": EVERY, "seconds": 5.0, "rate": 15.0},
+    "quick": {"experiments": EVERY, "seconds": 4.0, "rate": 15.0},
     "full": {"experiments": EVERY, "seconds": 15.0, "rate": 20.0},
 }
 DEMO_VIDEO_S = 2.0
@@ -180,7 +180,7 @@ def latency_plot(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="every experiment, 5 s periods")
+    parser.add_argument("--quick", action="store_true", help="every experiment, 4 s periods")
     parser.add_argument("--tiny", action="store_true", help="one experiment per fault, 3 s")
     parser.add_argument("experiments", nargs="*", help=f"a subset of: {', '.join(EXPERIMENTS)}")
     args = parser.parse_args()
