@@ -90,6 +90,20 @@ async def test_non_idempotent_call_is_not_retried(servers) -> None:  # type: ign
     assert bad.calls == 1
 
 
+async def test_a_call_that_could_not_connect_goes_to_another_instance(servers) -> None:  # type: ignore[no-untyped-def]
+    """A refused connection means the request never left, so even a POST may try elsewhere."""
+    from cinemesh.runner.layout import free_port
+
+    (good, good_url), _ = servers
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    async with aiohttp.ClientSession() as session:
+        client = client_for([dead_url, good_url], session, retries=2)
+        for _ in range(4):
+            response = await client.request("POST", "/x", json={})
+            assert response.status == 200
+    assert good.calls == 4
+
+
 async def test_deadline_bounds_a_slow_dependency(servers) -> None:  # type: ignore[no-untyped-def]
     (slow, url), _ = servers
     slow.delay_s = 2.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -305,3 +306,33 @@ def test_a_deleted_title_stops_being_playable(
             _stop(media_platform, member, answer.json()["session_id"])
         time.sleep(0.2)
     assert status == 404
+
+
+def test_a_retried_start_with_the_same_session_id_takes_one_stream(
+    media_platform: LocalPlatform, hls_package: Path
+) -> None:
+    """The gateway names each start, so a retry after an instance died mid-call is safe."""
+    member = sign_up(media_platform, plan="basic")
+    title = _title(media_platform, hls_package)
+    known = _play(media_platform, member, title)  # waits until playback knows the title
+    assert known.status_code == 201, known.text
+    _stop(media_platform, member, known.json()["session_id"])
+    headers = {**media_platform.headers, **member.headers}
+    body = {"profile_id": member.profile_id, "title_id": title.title_id}
+    named = {**body, "session_id": uuid.uuid4().hex}
+    answers = [
+        httpx.post(
+            media_platform.url_of("playback", n % 2) + "/v1/sessions",
+            json=named,
+            headers=headers,
+            timeout=10,
+        )
+        for n in range(2)
+    ]
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert answers[0].json()["session_id"] == answers[1].json()["session_id"] == named["session_id"]
+    other = {**body, "session_id": uuid.uuid4().hex}
+    second_stream = httpx.post(
+        media_platform.url_of("playback") + "/v1/sessions", json=other, headers=headers, timeout=10
+    )
+    assert second_stream.status_code == 429, "the retry must not have freed or taken a stream"

@@ -199,6 +199,7 @@ class ServiceClient:
                 raise ServiceUnavailable(self.target, "no instances registered")
             inst = self.balancer.pick(instances, avoid=tried)
             tried.add(inst.instance_id)
+            never_sent = False
             try:
                 response = await self._send(
                     inst, method, path, body, params, headers, remaining, total=len(instances)
@@ -206,9 +207,14 @@ class ServiceClient:
                 if response.status not in RETRYABLE_STATUSES and response.status < 500:
                     return response
                 last_error = f"answered {response.status}"
+            except aiohttp.ClientConnectorError as exc:
+                # No connection, so the request never left: another instance may take any call.
+                never_sent = body is None or isinstance(body, bytes)
+                last_error = str(exc)[:200] or type(exc).__name__
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 last_error = type(exc).__name__ if not str(exc) else str(exc)[:200]
-            if not (retryable and attempt < self.policy.retries and self.budget.try_spend()):
+            may_retry = retryable or never_sent
+            if not (may_retry and attempt < self.policy.retries and self.budget.try_spend()):
                 break
             await asyncio.sleep(min(backoff_s(attempt), max(0.0, deadline - time.monotonic())))
         raise ServiceUnavailable(self.target, last_error)

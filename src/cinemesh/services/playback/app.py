@@ -52,6 +52,7 @@ class StartRequest(BaseModel):
     profile_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     title_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     episode_id: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
+    session_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")  # makes retries safe
 
 
 class Heartbeat(BaseModel):
@@ -216,6 +217,7 @@ def create_app() -> FastAPI:
                 edge_urls=urls,
                 edges_configured=bool(settings.edge_urls),
                 resume_s=resume,
+                session_id=body.session_id,
             )
             await session.commit()
         return started

@@ -75,10 +75,22 @@ class Playback:
         edge_urls: list[str],
         edges_configured: bool,
         resume_s: float,
+        session_id: str | None = None,
     ) -> dict[str, Any]:
-        """Check entitlement, take a stream lease, and hand out a signed, capped manifest."""
+        """Check entitlement, take a stream lease, and hand out a signed, capped manifest.
+
+        A caller-chosen `session_id` makes the start safe to retry: asking again for a session
+        that already exists answers that session instead of taking a second stream."""
         if viewer.account_id != who.account_id:
             raise not_found("profile")
+        if session_id is not None:
+            existing = await session.get(PlaybackSession, session_id)
+            if existing is not None:
+                if existing.account_id != who.account_id or existing.title_id != title_id:
+                    raise ApiError(409, "SESSION_ID_TAKEN", "that session id is already used")
+                return self._answer(
+                    existing, who=who, edge_urls=edge_urls, edges_configured=edges_configured
+                )
         asset = await session.get(ReadyAsset, (title_id, episode_id or ""))
         title = await session.get(PlayableTitle, title_id)
         if asset is None and title is None:
@@ -99,7 +111,7 @@ class Playback:
         await self._take_stream(session, who)
         now = _now()
         record = PlaybackSession(
-            id=uuid.uuid4().hex,
+            id=session_id or uuid.uuid4().hex,
             account_id=who.account_id,
             profile_id=viewer.profile_id,
             title_id=title_id,
@@ -123,9 +135,20 @@ class Playback:
         await self.stage(
             session, PlaybackStarted.TYPE, started.model_dump(mode="json"), key=record.profile_id
         )
+        return self._answer(record, who=who, edge_urls=edge_urls, edges_configured=edges_configured)
+
+    def _answer(
+        self,
+        record: PlaybackSession,
+        *,
+        who: Principal,
+        edge_urls: list[str],
+        edges_configured: bool,
+    ) -> dict[str, Any]:
+        """What the player needs: the signed manifest on ranked edges, resume point, lease."""
         max_height = PLAN_MAX_HEIGHT.get(who.plan, min(PLAN_MAX_HEIGHT.values()))
         exp = int(time.time()) + self.manifest_ttl_s
-        path = sign(self.edge_key, asset.asset_id, exp, max_height=max_height)
+        path = sign(self.edge_key, record.asset_id, exp, max_height=max_height)
         edges = ranked_edges(edge_urls, session_id=record.id, configured=edges_configured)
         return {
             "session_id": record.id,
@@ -133,7 +156,7 @@ class Playback:
             "manifest_path": path,
             "edge_urls": edges,
             "resume_position_s": record.position_s,
-            "duration_s": asset.duration_s,
+            "duration_s": record.duration_s,
             "max_height": max_height,
             "expires_at": datetime.fromtimestamp(exp, UTC).isoformat(),
             "lease_expires_at": record.lease_expires_at.isoformat(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
@@ -42,14 +44,18 @@ def router(gateway: Gateway) -> APIRouter:
     async def start(body: StartBody, request: Request, who: Principal = who_dep) -> Response:
         """403 MATURITY_RESTRICTED, 409 NOT_PLAYABLE, 429 STREAM_LIMIT over the plan's screens."""
         await gateway.require_profile(request, who, body.profile_id)
+        # The session id is chosen here so that a retry on another instance, after one died
+        # mid-call, finds the session the first attempt made instead of taking a second stream.
+        start_once = {**body.model_dump(exclude_none=True), "session_id": uuid.uuid4().hex}
         return relay(
             await gateway.call(
                 "playback",
                 "POST",
                 "/v1/sessions",
                 request=request,
-                json=body.model_dump(exclude_none=True),
+                json=start_once,
                 timeout_s=2,
+                idempotent=True,
             )
         )
 
