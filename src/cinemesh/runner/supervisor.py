@@ -349,6 +349,8 @@ class Supervisor:
         if not self._authorized(request):
             return web.json_response({"error": "forbidden"}, status=403)
         body = await request.json()
+        if str(body.get("service")) not in self.slots:
+            return web.json_response({"error": f"no service {body.get('service')!r}"}, status=404)
         index = body.get("instance")
         pids = self.kill(
             str(body["service"]),
@@ -362,6 +364,8 @@ class Supervisor:
         if not self._authorized(request):
             return web.json_response({"error": "forbidden"}, status=403)
         body = await request.json()
+        if str(body.get("service")) not in self.slots:
+            return web.json_response({"error": f"no service {body.get('service')!r}"}, status=404)
         return web.json_response({"revived": await self.revive(str(body["service"]))})
 
     async def _api_shutdown(self, request: web.Request) -> web.Response:
