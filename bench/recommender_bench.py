@@ -71,7 +71,7 @@ MODES = {
     ),
     "quick": Mode(
         1000,
-        20,
+        12,
         1000,
         ("0",),
         {"genres": 16, "titles_per_genre": 100, "users": 1500, "per_user": 30},
