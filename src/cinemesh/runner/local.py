@@ -63,7 +63,11 @@ class LocalPlatform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._out = open(self.data_dir / "up.out", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(args, env=self.env, stdout=self._out, stderr=self._out)
-        self.wait_healthy(timeout_s=timeout_s)
+        try:
+            self.wait_healthy(timeout_s=timeout_s)
+        except BaseException:  # a platform that never became healthy must not outlive the test
+            self.stop()
+            raise
         return self
 
     @property
@@ -146,8 +150,12 @@ class LocalPlatform:
         self.cli("down", timeout_s=60)
         try:
             self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        except subprocess.TimeoutExpired:  # `down` found no state file: ask the supervisor itself
+            self.proc.terminate()  # SIGTERM: it stops its children before it exits
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self._out.close()
         self.proc = None
         if self.scale_run:
