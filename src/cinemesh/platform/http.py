@@ -213,6 +213,8 @@ class ServiceClient:
                 last_error = str(exc)[:200] or type(exc).__name__
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 last_error = type(exc).__name__ if not str(exc) else str(exc)[:200]
+            if never_sent and len(tried) >= len(instances):
+                break  # every instance refused the connection: a retry would be refused too
             may_retry = retryable or never_sent
             if not (may_retry and attempt < self.policy.retries and self.budget.try_spend()):
                 break
