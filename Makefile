@@ -17,13 +17,11 @@ install: $(STAMP)
 up: install
 	$(BIN)/cinemesh up
 
-# The API suites run twice: on the embedded defaults, then in the scale configuration
-# (PostgreSQL, the running NATS and Redis).
-SCALE_SUITES := tests/identity tests/profiles tests/catalog tests/search tests/playback tests/history
+# The scale configuration (PostgreSQL, the running NATS and Redis) is covered inside the one
+# run: every API, database and event suite is parametrized [sqlite] and [postgres].
 
 test: install lint contracts typecheck
 	$(BIN)/python -m pytest
-	CINEMESH_TEST_CONFIG=scale $(BIN)/python -m pytest $(wildcard $(SCALE_SUITES))
 
 lint: install
 	$(BIN)/ruff check src tests bench
