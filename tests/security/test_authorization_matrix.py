@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.playback.media import add_title, make_package, start_session
-from tests.support.backends import EmbeddedNats, make_backend
+from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, admin, sign_up
 
@@ -71,15 +71,10 @@ def public(answer: tuple[int, ...] = OK) -> dict[str, tuple[int, ...]]:
 def platform(
     tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
 ) -> Iterator[LocalPlatform]:
-    backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     running = LocalPlatform(
         tmp_path_factory.mktemp("authz"),
         services=SERVICES,
-        env={
-            **backend.env,
-            "CINEMESH_GATEWAY_RATE_PER_IP": "0",
-            "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
-        },
+        env=unthrottled_sqlite_env(embedded_nats.url),
     ).start(timeout_s=120)
     yield running
     running.stop()

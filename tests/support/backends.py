@@ -127,3 +127,14 @@ def drop_test_databases(run_id: str) -> None:
         asyncio.run(drop())
     except Exception:
         pass
+
+
+def unthrottled_sqlite_env(embedded_nats_url: str) -> dict[str, str]:
+    """SQLite with a NATS the test can publish to, and the gateway's rate limits off, for
+    tests that drive many requests through it."""
+    backend = make_backend("sqlite", embedded_nats_url=embedded_nats_url)
+    return {
+        **backend.env,
+        "CINEMESH_GATEWAY_RATE_PER_IP": "0",
+        "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
+    }

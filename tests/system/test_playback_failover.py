@@ -15,7 +15,7 @@ import pytest
 
 from cinemesh.platform.discovery import LEASE_S
 from tests.playback.media import add_title, make_package, start_session
-from tests.support.backends import EmbeddedNats, make_backend
+from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, sign_up
 
@@ -27,15 +27,10 @@ VIEWERS = 3
 def platform(
     tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
 ) -> Iterator[LocalPlatform]:
-    backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     running = LocalPlatform(
         tmp_path_factory.mktemp("playback-failover"),
         services=SERVICES,
-        env={
-            **backend.env,  # a NATS the test can publish the title's events to
-            "CINEMESH_GATEWAY_RATE_PER_IP": "0",
-            "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
-        },
+        env=unthrottled_sqlite_env(embedded_nats.url),
         scale={"playback": 3},
     ).start(timeout_s=120)
     yield running
