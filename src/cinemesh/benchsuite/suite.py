@@ -77,6 +77,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor(),
+        "load_average_1m_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -86,6 +87,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Machine: {results['machine']['cpus']} cores, Python {results['machine']['python']}, "
         f"mode `{results['mode']}`. Every ratio is measured against its baseline in the same run.",
+        *_load_line(results),
         "",
         "| benchmark | measurement | value | baseline | baseline value | ratio | goal |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -102,6 +104,19 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{row.get('goal', '')} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _load_line(results: dict[str, Any]) -> list[str]:
+    """How busy the machine was: other work on it moves every absolute number."""
+    found = results["machine"]
+    if "load_average_1m_start" not in found:
+        return []
+    return [
+        "",
+        f"Load average (1 min) {found['load_average_1m_start']} at the start and "
+        f"{found.get('load_average_1m_end', '?')} at the end; the suite took "
+        f"{results.get('wall_s', '?')} s.",
+    ]
 
 
 def _num(value: Any) -> str:
@@ -151,9 +166,12 @@ def run_suite(
         "machine": machine(),
         "benchmarks": {},
     }
+    started = time.monotonic()
     for index, name in enumerate(chosen, 1):
         progress(f"[{index}/{len(chosen)}] {name}")
         results["benchmarks"][name] = run_one(repo, name, mode=mode, timeout_s=timeout_s)
+    results["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
+    results["wall_s"] = round(time.monotonic() - started)
     out.mkdir(parents=True, exist_ok=True)
     stem = now.strftime("%Y-%m-%d")
     files = [out / f"{stem}.json", out / f"{stem}.md"]
