@@ -140,6 +140,10 @@ def plot(results: dict[str, Any], folder: Path, stem: str) -> list[Path]:
             ax.set_title(spec["title"])
             ax.set_xlabel(spec.get("x_label", ""))
             ax.set_ylabel(spec.get("y_label", ""))
+            if any(isinstance(x, str) for series in spec["series"] for x in series["x"]):
+                ax.tick_params(axis="x", labelrotation=20)  # names, not numbers: keep them apart
+                for label in ax.get_xticklabels():
+                    label.set_horizontalalignment("right")
             ax.grid(alpha=0.3)
             ax.legend()
             fig.tight_layout()
