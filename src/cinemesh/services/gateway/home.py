@@ -128,13 +128,15 @@ class HomePage:
     async def _through_cache(
         self, key: str, fresh_s: float, fetch: Callable[[], Awaitable[Any]]
     ) -> tuple[Any, bool]:
-        """A recent cached value, else fetch and remember; on failure the last value, stale."""
-        entry = await self.gw.cache.get(key)
+        """A recent cached value, else fetch and remember; on failure the last value, stale.
+        With `fresh_s` 0 the cache is read only when the fetch fails."""
+        entry = await self.gw.cache.get(key) if fresh_s > 0 else None
         if entry and time.time() - entry["at"] < fresh_s:
             return entry["value"], True
         try:
             value = await fetch()
         except (ApiError, ValueError, KeyError, TypeError):
+            entry = entry or await self.gw.cache.get(key)
             return (entry["value"] if entry else None), False
         await self._remember(key, value)
         return value, True
