@@ -239,6 +239,10 @@ def test_retraining_never_serves_an_empty_or_partial_model(
         producers.publish(*(watched("fan", t) for t in title_ids("horror")[:3]))
         wait_for(lambda: len(interactions(platform, "fan")) == 3)
         retrained_with_everything(platform, titles=len(catalog()))
+        # The other instance loads that snapshot on its next poll; until then it serves the one
+        # it trained at start, before any event had arrived.
+        trained = call(platform, "GET", "/v1/model")["version"]
+        wait_for(lambda: call(platform, "GET", "/v1/model", index=1)["version"] == trained, 10)
         limit = 8
         problems: list[str] = []
         versions: set[str] = set()
