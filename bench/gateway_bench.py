@@ -1,7 +1,10 @@
 """Gateway benchmarks, each beside its baseline in the same run:
 1. the load generator's own ceiling: wrk against nginx serving a home-page-sized JSON file;
 2. the home page through the gateway as load grows (requests/s, p50/p90/p99), many members
-   round-robin so caches behave as in real use;
+   round-robin so caches behave as in real use. Measured twice, on two platforms: as shipped,
+   where a busy profile's whole page may be reused for up to a second (the share of pages
+   reused is reported per level), and with that reuse off, so every page is built from the
+   services' answers;
 3. pass-through: a proxied title lookup through the gateway as a ratio to calling the catalog
    directly. Everything runs on 127.0.0.1 and stops by itself. Prints JSON."""
 
@@ -9,12 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import sys
 import tempfile
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from cinemesh.benchsuite.loadgen import Nginx, WrkResult, run_wrk
 from cinemesh.runner.local import LocalPlatform
@@ -82,128 +92,221 @@ end
 """
 
 
+BENCH_ENV = {
+    "CINEMESH_GATEWAY_RATE_PER_IP": "0",
+    "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
+    "CINEMESH_LOG_LEVEL": "warning",
+}
+NO_PAGE_REUSE = {"CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0"}
+
+
+@dataclass
+class HomeLevel:
+    """One load level of the home page, and the share of pages the gateway reused in it."""
+
+    wrk: WrkResult
+    reused: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.wrk.as_dict(), "pages_reused": self.reused}
+
+
+@contextmanager
+def seeded_platform(
+    members: int, env: dict[str, str]
+) -> Iterator[tuple[LocalPlatform, list[tuple[str, str]], str, bytes]]:
+    """A platform with a catalog and `members` viewers, and the first viewer's home page."""
+    data_dir = Path(tempfile.mkdtemp(prefix="cm-bench-gw-"))
+    platform = LocalPlatform(data_dir, env={**BENCH_ENV, **env})
+    platform.start()
+    try:
+        viewers, title_id = seed(platform, titles=60, members=members)
+        page = first_home_page(platform, *viewers[0])
+        yield platform, viewers, title_id, page
+    finally:
+        platform.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def first_home_page(platform: LocalPlatform, profile_id: str, token: str) -> bytes:
+    """The first whole page (services learn the new titles from events, which takes a moment)."""
+    deadline, page = time.monotonic() + 60, None
+    while time.monotonic() < deadline:
+        page = httpx.get(
+            f"{platform.gateway}/api/v1/home",
+            params={"profile_id": profile_id},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        if page.status_code == 200 and page.json()["rows"] and not page.json()["degraded"]:
+            return page.content
+        time.sleep(0.5)
+    raise AssertionError(
+        f"no whole home page within 60 s: {page and page.status_code} {page and page.text[:300]}"
+    )
+
+
+def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
+    text = httpx.get(f"{platform.url_of('gateway')}/metrics", timeout=10).text
+    counts = {"built": 0.0, "reused": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "cinemesh_gateway_home_pages_total":
+                counts[sample.labels["page"]] = sample.value
+    return counts
+
+
+def home_levels(
+    platform: LocalPlatform, viewers: list[tuple[str, str]], levels: list[int], seconds: float
+) -> list[HomeLevel]:
+    script = rotating_home_script(viewers)
+    measured = []
+    for connections in levels:
+        before = home_pages_counted(platform)
+        result = run_wrk(
+            f"{platform.gateway}/api/v1/home",
+            connections=connections,
+            seconds=seconds,
+            script=script,
+        )
+        after = home_pages_counted(platform)
+        built, reused = (after[k] - before[k] for k in ("built", "reused"))
+        measured.append(HomeLevel(result, round(reused / max(1.0, built + reused), 3)))
+    return measured
+
+
+def generator_ceiling(page: bytes, levels: list[int], seconds: float) -> WrkResult:
+    static_root = Path(tempfile.mkdtemp(prefix="cm-bench-gw-static-"))
+    (static_root / "home.json").write_bytes(page)
+    nginx = Nginx(static_root).start()
+    try:
+        return max(
+            (
+                run_wrk(f"{nginx.url}/home.json", connections=c, seconds=seconds)
+                for c in (max(levels), 64)
+            ),
+            key=lambda r: r.requests_per_s,
+        )
+    finally:
+        nginx.stop()
+        shutil.rmtree(static_root, ignore_errors=True)
+
+
 def run(mode: str) -> dict[str, Any]:
     seconds = {"tiny": 2, "quick": 5, "full": 15}[mode]
     levels = {"tiny": [8], "quick": [4, 16, 64], "full": [2, 4, 8, 16, 32, 64, 128]}[mode]
     members = {"tiny": 5, "quick": 50, "full": 200}[mode]
-    data_dir = Path(tempfile.mkdtemp(prefix="cm-bench-gw-"))
-    platform = LocalPlatform(
-        data_dir,
-        env={
-            "CINEMESH_GATEWAY_RATE_PER_IP": "0",
-            "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
-            "CINEMESH_LOG_LEVEL": "warning",
-        },
-    )
-    platform.start()
-    try:
-        viewers, title_id = seed(platform, titles=60, members=members)
-        pid, token = viewers[0]
-        auth = {"Authorization": f"Bearer {token}"}
-        page = httpx.get(
-            f"{platform.gateway}/api/v1/home", params={"profile_id": pid}, headers=auth, timeout=30
-        )
-        assert page.status_code == 200 and page.json()["rows"], page.text[:500]
-
-        static_root = data_dir / "static"
-        static_root.mkdir()
-        (static_root / "home.json").write_bytes(page.content)
-        nginx = Nginx(static_root).start()
-        try:
-            ceiling = max(
-                (
-                    run_wrk(f"{nginx.url}/home.json", connections=c, seconds=seconds)
-                    for c in (max(levels), 64)
-                ),
-                key=lambda r: r.requests_per_s,
-            )
-        finally:
-            nginx.stop()
-
-        script = rotating_home_script(viewers)
-        home = [
-            run_wrk(
-                f"{platform.gateway}/api/v1/home", connections=c, seconds=seconds, script=script
-            )
-            for c in levels
-        ]
-
-        service_headers = platform.headers
+    progress(f"gateway: home page with page reuse, {members} members, levels {levels}")
+    with seeded_platform(members, {}) as (platform, viewers, title_id, page):
+        ceiling = generator_ceiling(page, levels, seconds)
+        home = home_levels(platform, viewers, levels, seconds)
+        _pid, token = viewers[0]
         direct = run_wrk(
             f"{platform.url_of('catalog')}/v1/titles/{title_id}",
             connections=16,
             seconds=seconds,
-            headers=service_headers,
+            headers=platform.headers,
         )
         proxied = run_wrk(
             f"{platform.gateway}/api/v1/titles/{title_id}",
             connections=16,
             seconds=seconds,
-            headers=auth,
+            headers={"Authorization": f"Bearer {token}"},
         )
-    finally:
-        platform.stop()
-    return report(ceiling, home, direct, proxied, len(page.content))
+    progress("gateway: home page with page reuse off (every page built)")
+    with seeded_platform(members, NO_PAGE_REUSE) as (platform, viewers, _title, _page):
+        built = home_levels(platform, viewers, levels, seconds)
+    return report(ceiling, home, built, direct, proxied, len(page))
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def best_within_goal(levels: list[HomeLevel]) -> HomeLevel | None:
+    within = [lv for lv in levels if lv.wrk.p99_ms < 50 and not lv.wrk.errors]
+    return max(within, key=lambda lv: lv.wrk.requests_per_s) if within else None
+
+
+def row(
+    measurement: str,
+    value: Any,
+    *,
+    baseline: str = "-",
+    baseline_value: Any = None,
+    better: str = "higher",
+    **extra: Any,
+) -> dict[str, Any]:
+    ratio = round(value / baseline_value, 4) if value is not None and baseline_value else None
+    return {
+        "measurement": measurement,
+        "baseline": baseline,
+        "value": value,
+        "baseline_value": baseline_value,
+        "ratio": ratio,
+        "better": better,
+        **extra,
+    }
+
+
+def home_rows(levels: list[HomeLevel], label: str, ceiling: WrkResult) -> list[dict[str, Any]]:
+    best = max(levels, key=lambda lv: lv.wrk.requests_per_s)
+    within = best_within_goal(levels)
+    return [
+        row(
+            f"home page{label}, best requests/s",
+            best.wrk.requests_per_s,
+            baseline="generator ceiling",
+            baseline_value=ceiling.requests_per_s,
+        ),
+        row(
+            f"home page{label}, requests/s with p99 < 50 ms",
+            within.wrk.requests_per_s if within else 0.0,
+            goal=GOAL,
+        ),
+        row(
+            f"home page{label}, p99 ms at that load",
+            within.wrk.p99_ms if within else None,
+            better="lower",
+        ),
+        row(
+            f"home page{label}, share of pages reused at that load",
+            within.reused if within else None,
+            better="none",
+        ),
+    ]
 
 
 def report(
     ceiling: WrkResult,
-    home: list[WrkResult],
+    home: list[HomeLevel],
+    built: list[HomeLevel],
     direct: WrkResult,
     proxied: WrkResult,
     page_bytes: int,
 ) -> dict[str, Any]:
-    best = max(home, key=lambda r: r.requests_per_s)
-    within_goal = [r for r in home if r.p99_ms < 50 and not r.errors]
-    best_within = max(within_goal, key=lambda r: r.requests_per_s) if within_goal else None
+    configs = [("as shipped", home), ("every page built", built)]
     return {
         "benchmark": "gateway",
         "home_page_bytes": page_bytes,
         "generator_ceiling": ceiling.as_dict(),
-        "home": [r.as_dict() for r in home],
+        "home": [lv.as_dict() for lv in home],
+        "home_every_page_built": [lv.as_dict() for lv in built],
         "pass_through": {"direct": direct.as_dict(), "through_gateway": proxied.as_dict()},
         "summary": [
-            {
-                "measurement": "load generator ceiling, requests/s",
-                "baseline": "nginx, same-size JSON",
-                "value": ceiling.requests_per_s,
-                "baseline_value": None,
-                "ratio": None,
-                "better": "higher",
-            },
-            {
-                "measurement": "home page, best requests/s",
-                "baseline": "generator ceiling",
-                "value": best.requests_per_s,
-                "baseline_value": ceiling.requests_per_s,
-                "ratio": round(best.requests_per_s / ceiling.requests_per_s, 4),
-                "better": "higher",
-            },
-            {
-                "measurement": "home page, requests/s with p99 < 50 ms",
-                "baseline": "-",
-                "value": best_within.requests_per_s if best_within else 0.0,
-                "baseline_value": None,
-                "ratio": None,
-                "better": "higher",
-                "goal": GOAL,
-            },
-            {
-                "measurement": "home page p99 ms at that load",
-                "baseline": "-",
-                "value": best_within.p99_ms if best_within else None,
-                "baseline_value": None,
-                "ratio": None,
-                "better": "lower",
-            },
-            {
-                "measurement": "title lookup through the gateway, requests/s",
-                "baseline": "catalog called directly",
-                "value": proxied.requests_per_s,
-                "baseline_value": direct.requests_per_s,
-                "ratio": round(proxied.requests_per_s / direct.requests_per_s, 3),
-                "better": "higher",
-            },
+            row(
+                "load generator ceiling, requests/s",
+                ceiling.requests_per_s,
+                baseline="nginx, same-size JSON",
+            ),
+            *home_rows(home, "", ceiling),
+            *home_rows(built, " (page reuse off)", ceiling)[:3],
+            row(
+                "title lookup through the gateway, requests/s",
+                proxied.requests_per_s,
+                baseline="catalog called directly",
+                baseline_value=direct.requests_per_s,
+            ),
         ],
         "plots": [
             {
@@ -212,20 +315,12 @@ def report(
                 "y_label": "ms",
                 "series": [
                     {
-                        "name": "p50",
-                        "x": [r.connections for r in home],
-                        "y": [r.p50_ms for r in home],
-                    },
-                    {
-                        "name": "p90",
-                        "x": [r.connections for r in home],
-                        "y": [r.p90_ms for r in home],
-                    },
-                    {
-                        "name": "p99",
-                        "x": [r.connections for r in home],
-                        "y": [r.p99_ms for r in home],
-                    },
+                        "name": f"{pct} {name}",
+                        "x": [lv.wrk.connections for lv in levels],
+                        "y": [getattr(lv.wrk, f"{pct}_ms") for lv in levels],
+                    }
+                    for name, levels in configs
+                    for pct in ("p50", "p99")
                 ],
             },
             {
@@ -234,10 +329,11 @@ def report(
                 "y_label": "requests/s",
                 "series": [
                     {
-                        "name": "gateway /home",
-                        "x": [r.connections for r in home],
-                        "y": [r.requests_per_s for r in home],
+                        "name": f"gateway /home, {name}",
+                        "x": [lv.wrk.connections for lv in levels],
+                        "y": [lv.wrk.requests_per_s for lv in levels],
                     }
+                    for name, levels in configs
                 ],
             },
         ],

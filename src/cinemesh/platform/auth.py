@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ JWT_ISSUER = "cinemesh-identity"
 JWT_AUDIENCE = "cinemesh"
 JWT_ALGORITHMS = ["EdDSA", "ES256"]
 JWKS_REFRESH_MIN_S = 30.0
+VERIFIED_TOKENS_KEPT = 20_000
 
 
 def load_service_key(*, data_dir: Path, configured: str) -> bytes:
@@ -65,8 +67,25 @@ class TokenVerifier:
         self._jwks_file = jwks_file
         self._keys: dict[str, Any] = {}
         self._last_refresh = 0.0
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
+        """The token's account. A token already verified is not checked again until it
+        expires: one page view presents it to several services, and the check is costly."""
+        seen = self._verified.get(token)
+        if seen is not None:
+            expires_at, principal = seen
+            if time.time() < expires_at:
+                return principal
+            del self._verified[token]
+            raise token_expired()
+        principal, expires_at = await self._check(token)
+        self._verified[token] = (expires_at, principal)
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _check(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -87,22 +106,18 @@ class TokenVerifier:
                 options={"require": ["exp", "iat", "sub"]},
             )
         except jwt.ExpiredSignatureError:
-            raise ApiError(
-                401,
-                "TOKEN_EXPIRED",
-                "the access token has expired; refresh it",
-                headers={"WWW-Authenticate": "Bearer"},
-            ) from None
+            raise token_expired() from None
         except jwt.PyJWTError:
             raise unauthorized("the access token is not valid") from None
         if claims.get("typ") != "access":
             raise unauthorized("that token is not an access token")
-        return Principal(
+        principal = Principal(
             account_id=str(claims["sub"]),
             role=str(claims.get("role", "member")),
             plan=str(claims.get("plan", "basic")),
             email=str(claims.get("email", "")),
         )
+        return principal, float(claims["exp"])
 
     async def _key(self, kid: str) -> Any:
         if kid in self._keys:
@@ -126,6 +141,15 @@ class TokenVerifier:
                     self._keys[entry["kid"]] = jwt.PyJWK(entry).key
                 except (jwt.PyJWTError, KeyError):
                     log.warning("skipping an unusable JWKS entry")
+
+
+def token_expired() -> ApiError:
+    return ApiError(
+        401,
+        "TOKEN_EXPIRED",
+        "the access token has expired; refresh it",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def bearer_token(request: Request) -> str:

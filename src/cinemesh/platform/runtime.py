@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,6 +48,12 @@ PlainHandler = Callable[[Event], Awaitable[None]]
 
 log = logger("cinemesh.runtime")
 SHUTDOWN_STEP_S = 3.0
+NO_NATIVE_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 class ServiceRuntime:
@@ -293,6 +300,9 @@ class ServiceRuntime:
         app = FastAPI(
             title=title or f"cinemesh {self.name}",
             lifespan=self.lifespan,
+            # PlatformMiddleware already makes the request span and the metrics; FastAPI's
+            # own telemetry would make a second set of spans on every request.
+            telemetry=NO_NATIVE_TELEMETRY,
             **fastapi_kwargs,
         )
         app.state.runtime = self

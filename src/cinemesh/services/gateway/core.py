@@ -16,6 +16,7 @@ from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.http import ServiceUnavailable
 from cinemesh.platform.ratelimit import TokenBuckets, retry_after_header
 from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.gateway.recent_pages import RecentPages
 from cinemesh.services.gateway.settings import GatewaySettings
 
 OWNERSHIP_TTL_S = 30.0
@@ -35,6 +36,7 @@ class Gateway:
             rate_per_s=settings.rate_per_account, burst=settings.burst_per_account
         )
         self.ip_limits = TokenBuckets(rate_per_s=settings.rate_per_ip, burst=settings.burst_per_ip)
+        self.home_pages = RecentPages(settings.home_page_fresh_s)
         self._owned: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def principal(self, request: Request) -> Principal:
@@ -91,6 +93,16 @@ class Gateway:
             )
         except ServiceUnavailable:
             raise unavailable(service) from None
+        finally:
+            self._note_change(request)
+
+    def _note_change(self, request: Request | None) -> None:
+        """A member's write went through: their kept home pages may be out of date now."""
+        if request is None or request.method in ("GET", "HEAD"):
+            return
+        who = getattr(request.state, "principal", None)
+        if who is not None:
+            self.home_pages.forget(who.account_id)
 
     async def require_profile(
         self, request: Request, who: Principal, profile_id: str

@@ -17,5 +17,7 @@ class GatewaySettings(ServiceSettings):
     trust_forwarded_for: bool = False
     home_deadline_ms: int = 300
     dependency_deadline_ms: int = 200
+    # How long a profile's whole home page may be reused under load (0: build every page).
+    home_page_fresh_s: float = 1.0
     fallback_ttl_s: float = 24 * 3600.0
     max_upload_bytes: int = 2 * 1024**3

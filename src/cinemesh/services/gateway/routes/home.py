@@ -4,25 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+from prometheus_client import Counter
 
 from cinemesh.platform.auth import Principal
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.home import HomePage
 
+HOME_PAGES = Counter(
+    "cinemesh_gateway_home_pages_total",
+    "Home pages answered, by whether the page was built or a page under a second old reused",
+    ["page"],
+)
+
 
 def router(gateway: Gateway) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["home"])
     page = HomePage(gateway)
+    recent = gateway.home_pages
 
-    @api.get("/home")
+    @api.get("/home", response_model=dict[str, Any])
     async def home(
         request: Request,
         profile_id: str = Query(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
         who: Principal = Depends(gateway.principal),
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Rows for the profile; `degraded` names the services whose rows were dropped or replaced."""
         profile = await gateway.require_profile(request, who, profile_id)
-        return await page.build(request, {**profile, "id": profile_id})
+        body = recent.get(who.account_id, profile_id)
+        HOME_PAGES.labels("built" if body is None else "reused").inc()
+        if body is None:
+            started = recent.now()
+            built = await page.build(request, {**profile, "id": profile_id})
+            body = orjson.dumps(built)
+            if not built["degraded"]:
+                recent.keep(who.account_id, profile_id, body, built_from=started)
+        return Response(content=body, media_type="application/json")
 
     return api
