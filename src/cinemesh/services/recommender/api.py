@@ -56,8 +56,8 @@ def router(*, keeper: ModelKeeper, db: Database, cache: RowsCache) -> APIRouter:
         cached = cache.get(key)
         if cached is not None:
             return cached
-        async with db.session() as session:
-            history = await profile_history(session, profile_id)
+        async with db.engine.connect() as conn:
+            history = await profile_history(conn, profile_id)
         limit_to = maturity or history.maturity or ADULT_MAX
         body = {
             "profile_id": profile_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +25,8 @@ class Interaction(Base):
     rating: Mapped[int] = mapped_column(Integer, default=0)  # -1 down, 0 none, 1 up
     in_list: Mapped[bool] = mapped_column(Boolean, default=False)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    __table_args__ = (Index("ix_interactions_profile_recent", "profile_id", "last_at"),)
 
 
 class Title(Base):

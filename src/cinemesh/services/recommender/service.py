@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import FINISHED_FRACTION, TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.contracts.profiles import MyListChanged, ProfileUpserted, TitleRated
+from cinemesh.services.recommender.collaborative import RECENT_ITEMS
 from cinemesh.services.recommender.models import Interaction, Profile, Title
 
 RATINGS = {"up": 1, "down": -1, "none": 0}
@@ -133,7 +134,8 @@ async def forget_profile(session: AsyncSession, profile_id: str) -> None:
 # --- what the models read ------------------------------------------------------------------
 @dataclass
 class ProfileHistory:
-    """A profile as the rows see it: positive signals newest first, and what to leave out."""
+    """A profile as the rows see it: positive signals newest first (from the database, the
+    newest RECENT_ITEMS, all the models score), and what to leave out."""
 
     profile_id: str
     positives: list[tuple[str, float]] = field(default_factory=list)
@@ -150,31 +152,64 @@ class ProfileHistory:
         return self.finished | self.started | self.disliked | self.liked | self.listed
 
 
-async def profile_history(session: AsyncSession, profile_id: str) -> ProfileHistory:
-    rows = await session.scalars(
-        select(Interaction)
-        .where(Interaction.profile_id == profile_id)
-        .order_by(Interaction.last_at.desc(), Interaction.title_id)
+# Which (profile, title) rows fall in each set, as SQL, so a profile is read in two statements
+# whatever its length: the sets come back as one aggregated string each, the positives as
+# the newest RECENT_ITEMS rows. Each must agree with `signal_weight` and `ProfileHistory`.
+_I = Interaction.__table__.c
+FINISHED = (_I.plays > 0) | (_I.progress >= FINISHED_FRACTION)
+STARTED = ~FINISHED & (_I.progress > 0)
+DISLIKED = _I.rating < 0
+LIKED = _I.rating > 0
+LISTED = _I.in_list.is_(True)
+POSITIVE = (_I.rating >= 0) & ((_I.plays > 0) | (_I.progress > 0) | LIKED | LISTED)
+SEPARATOR = "\x1f"  # never in an id: ids are printable
+
+
+def _titles_where(condition: ColumnElement[bool]) -> ColumnElement[str]:
+    return func.aggregate_strings(case((condition, _I.title_id)), SEPARATOR)
+
+
+def _split(joined: str | None) -> set[str]:
+    return set(joined.split(SEPARATOR)) if joined else set()
+
+
+async def profile_history(
+    conn: AsyncConnection, profile_id: str, *, recent: int = RECENT_ITEMS
+) -> ProfileHistory:
+    """What the rows need of one profile: its `recent` newest positive signals and the sets of
+    titles to leave out, in two statements that return about `recent` rows at most."""
+    maturity = select(Profile.maturity).where(Profile.profile_id == profile_id)
+    sets = (
+        await conn.execute(
+            select(
+                _titles_where(FINISHED),
+                _titles_where(STARTED),
+                _titles_where(DISLIKED),
+                _titles_where(LIKED),
+                _titles_where(LISTED),
+                maturity.scalar_subquery(),
+            ).where(_I.profile_id == profile_id)
+        )
+    ).one()
+    newest = await conn.execute(
+        select(_I.title_id, _I.plays, _I.progress, _I.rating, _I.in_list)
+        .where(_I.profile_id == profile_id, POSITIVE)
+        .order_by(_I.last_at.desc(), _I.title_id)
+        .limit(recent)
     )
-    history = ProfileHistory(profile_id)
-    for row in rows:
-        weight = row_weight(row)
-        if weight > 0:
-            history.positives.append((row.title_id, weight))
-        if row.plays > 0 or row.progress >= FINISHED_FRACTION:
-            history.finished.add(row.title_id)
-        elif row.progress > 0:
-            history.started.add(row.title_id)
-        if row.rating < 0:
-            history.disliked.add(row.title_id)
-        elif row.rating > 0:
-            history.liked.add(row.title_id)
-        if row.in_list:
-            history.listed.add(row.title_id)
-    history.maturity = await session.scalar(
-        select(Profile.maturity).where(Profile.profile_id == profile_id)
+    return ProfileHistory(
+        profile_id,
+        positives=[
+            (title, signal_weight(plays=plays, progress=progress, rating=rating, in_list=listed))
+            for title, plays, progress, rating, listed in newest
+        ],
+        finished=_split(sets[0]),
+        started=_split(sets[1]),
+        disliked=_split(sets[2]),
+        liked=_split(sets[3]),
+        listed=_split(sets[4]),
+        maturity=sets[5],
     )
-    return history
 
 
 async def interaction_view(session: AsyncSession, profile_id: str) -> list[dict[str, Any]]:
