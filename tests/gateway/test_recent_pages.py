@@ -1,8 +1,10 @@
-"""The gateway's one-second reuse of whole home pages: kept only while fresh, never across a
-member's own change, and off when its window is 0."""
+"""The gateway's reuse of recent whole home pages: served while fresh, rebuilt in the
+background once stale, rebuilt first once old, built once however many ask, kept only briefly
+when degraded, never kept across a member's own change, and off when its window is 0."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +21,27 @@ class Clock:
         return self.t
 
 
+class Builder:
+    """Builds pages "v1", "v2", ...; `whole` False makes the next ones degraded."""
+
+    def __init__(self) -> None:
+        self.builds = 0
+        self.whole = True
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self) -> tuple[bytes, bool]:
+        self.builds += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        return f"v{self.builds}".encode(), self.whole
+
+
+async def settle() -> None:
+    """Let a background rebuild run to its end (its task, then its done callback)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
@@ -26,14 +49,70 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
-def test_a_page_is_reused_only_within_its_window(clock: Clock) -> None:
-    pages = RecentPages(fresh_s=1.0)
-    pages.keep("acct", "p1", b"page", built_from=clock())
-    clock.t += 0.9
-    assert pages.get("acct", "p1") == b"page"
-    assert pages.get("acct", "p2") is None and pages.get("other", "p1") is None
-    clock.t += 0.2
-    assert pages.get("acct", "p1") is None
+def test_fresh_pages_are_reused_stale_ones_refreshed_behind_old_ones_rebuilt_first(
+    clock: Clock,
+) -> None:
+    pages, build = RecentPages(fresh_s=1.0), Builder()
+
+    async def scenario() -> list[tuple[bytes, str]]:
+        seen = [await pages.page("acct", "p1", build)]
+        clock.t += 0.5
+        seen.append(await pages.page("acct", "p1", build))  # fresh
+        clock.t += 0.7
+        seen.append(await pages.page("acct", "p1", build))  # stale: old page, rebuild behind
+        await settle()
+        seen.append(await pages.page("acct", "p1", build))  # the rebuilt page
+        clock.t += 5
+        seen.append(await pages.page("acct", "p1", build))  # too old: rebuilt first
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        (b"v1", "built"),
+        (b"v1", "reused"),
+        (b"v1", "reused"),
+        (b"v2", "reused"),
+        (b"v3", "built"),
+    ]
+
+
+def test_many_requests_for_one_page_build_it_once(clock: Clock) -> None:
+    pages, build = RecentPages(fresh_s=1.0), Builder()
+
+    async def scenario() -> list[tuple[bytes, str]]:
+        build.gate = asyncio.Event()
+        waiting = [asyncio.ensure_future(pages.page("acct", "p1", build)) for _ in range(20)]
+        await asyncio.sleep(0)
+        build.gate.set()
+        return list(await asyncio.gather(*waiting))
+
+    assert asyncio.run(scenario()) == [(b"v1", "built")] * 20
+    assert build.builds == 1
+
+
+def test_a_degraded_page_is_reused_briefly_and_never_served_stale(clock: Clock) -> None:
+    pages, build = RecentPages(fresh_s=1.0), Builder()
+
+    async def scenario() -> list[tuple[bytes, str]]:
+        seen = [await pages.page("acct", "p1", build)]
+        build.whole = False
+        clock.t += 1.2
+        seen.append(await pages.page("acct", "p1", build))  # stale whole page, rebuild behind
+        await settle()
+        seen.append(await pages.page("acct", "p1", build))  # the degraded one, just made
+        clock.t += 0.3
+        seen.append(await pages.page("acct", "p1", build))  # past a quarter: rebuilt first
+        build.whole = True
+        clock.t += 0.3
+        seen.append(await pages.page("acct", "p1", build))  # recovered
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        (b"v1", "built"),
+        (b"v1", "reused"),
+        (b"v2", "reused"),
+        (b"v3", "built"),
+        (b"v4", "built"),
+    ]
 
 
 def test_a_change_forgets_the_members_pages_and_refuses_pages_built_before_it(
@@ -54,10 +133,13 @@ def test_a_change_forgets_the_members_pages_and_refuses_pages_built_before_it(
     assert pages.get("acct", "p1") == b"new"
 
 
-def test_a_zero_window_keeps_nothing(clock: Clock) -> None:
-    pages = RecentPages(fresh_s=0)
-    pages.keep("acct", "p1", b"page", built_from=clock())
-    assert pages.get("acct", "p1") is None
+def test_a_zero_window_builds_every_page(clock: Clock) -> None:
+    pages, build = RecentPages(fresh_s=0), Builder()
+
+    async def twice() -> list[tuple[bytes, str]]:
+        return [await pages.page("acct", "p1", build) for _ in range(2)]
+
+    assert asyncio.run(twice()) == [(b"v1", "built"), (b"v2", "built")]
 
 
 @pytest.mark.parametrize(
@@ -69,8 +151,7 @@ def test_a_members_write_through_the_gateway_forgets_their_pages(
     gateway = Gateway.__new__(Gateway)
     gateway.home_pages = RecentPages(fresh_s=1.0)
     gateway.home_pages.keep("acct", "p1", b"page", built_from=clock())
-    request = SimpleNamespace(
-        method=method, state=SimpleNamespace(principal=SimpleNamespace(account_id="acct"))
-    )
+    member = SimpleNamespace(account_id="acct")
+    request = SimpleNamespace(method=method, state=SimpleNamespace(principal=member))
     gateway._note_change(request)  # type: ignore[arg-type]
     assert (gateway.home_pages.get("acct", "p1") is None) is forgotten

@@ -4,6 +4,8 @@ and what users saw in each period (Netflix's ChAP in miniature)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from cinemesh.contracts.identity import PLAN_STREAMS
 from cinemesh.runner.layout import Layout
 
 Say = Callable[[str], Any]
@@ -160,6 +163,12 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
+def viewer_count(rate: float) -> int:
+    """Enough members that the load stays within each one's stream limit (premium: 4) even
+    when a session takes two seconds: more viewers, not one viewer on many screens."""
+    return max(2, math.ceil(rate * 2 / PLAN_STREAMS["premium"]))
+
+
 async def sign_up_viewer(client: httpx.AsyncClient, gateway: str) -> Viewer:
     email = f"chaos-{uuid.uuid4().hex[:10]}@example.com"
     password = f"Chaos-{uuid.uuid4().hex}"
@@ -194,9 +203,16 @@ async def playable_title(client: httpx.AsyncClient, gateway: str, viewer: Viewer
 
 
 def _request_maker(
-    traffic: str, client: httpx.AsyncClient, gateway: str, viewer: Viewer, title_id: str
+    traffic: str, client: httpx.AsyncClient, gateway: str, viewers: list[Viewer], title_id: str
 ) -> Callable[[], Awaitable[httpx.Response]]:
+    """Requests for `traffic`, each as the next viewer in turn."""
+    turn = itertools.count()
+
+    def next_viewer() -> Viewer:
+        return viewers[next(turn) % len(viewers)]
+
     async def home() -> httpx.Response:
+        viewer = next_viewer()
         return await client.get(
             f"{gateway}/api/v1/home",
             params={"profile_id": viewer.profile_id},
@@ -204,11 +220,13 @@ def _request_maker(
         )
 
     async def search() -> httpx.Response:
+        viewer = next_viewer()
         return await client.get(
             f"{gateway}/api/v1/search", params={"q": "the"}, headers=viewer.headers
         )
 
     async def playback() -> httpx.Response:
+        viewer = next_viewer()
         started = await client.post(
             f"{gateway}/api/v1/playback/sessions",
             headers=viewer.headers,
@@ -276,13 +294,13 @@ async def run_experiment(
             await _control(layout, "/scale", {"service": service, "count": count})
         if experiment.scale:
             await asyncio.sleep(8)  # new instances register and pass health checks
-        viewer = await sign_up_viewer(client, gateway)
+        viewers = [await sign_up_viewer(client, gateway) for _ in range(viewer_count(rate))]
         title_id = (
-            await playable_title(client, gateway, viewer)
+            await playable_title(client, gateway, viewers[0])
             if experiment.traffic == "playback"
             else ""
         )
-        make_request = _request_maker(experiment.traffic, client, gateway, viewer, title_id)
+        make_request = _request_maker(experiment.traffic, client, gateway, viewers, title_id)
         control_period, fault_period = Period("control"), Period(f"fault: {experiment.description}")
         say(f"control period: {seconds:.0f}s of {experiment.traffic} traffic at {rate:.0f}/s")
         await _load(control_period, make_request, seconds=seconds, rate=rate)

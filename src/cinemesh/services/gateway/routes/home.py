@@ -14,7 +14,7 @@ from cinemesh.services.gateway.home import HomePage
 
 HOME_PAGES = Counter(
     "cinemesh_gateway_home_pages_total",
-    "Home pages answered, by whether the page was built or a page under a second old reused",
+    "Home pages answered, by whether the page was built or a recent one reused",
     ["page"],
 )
 
@@ -32,14 +32,13 @@ def router(gateway: Gateway) -> APIRouter:
     ) -> Response:
         """Rows for the profile; `degraded` names the services whose rows were dropped or replaced."""
         profile = await gateway.require_profile(request, who, profile_id)
-        body = recent.get(who.account_id, profile_id)
-        HOME_PAGES.labels("built" if body is None else "reused").inc()
-        if body is None:
-            started = recent.now()
+
+        async def build() -> tuple[bytes, bool]:
             built = await page.build(request, {**profile, "id": profile_id})
-            body = orjson.dumps(built)
-            if not built["degraded"]:
-                recent.keep(who.account_id, profile_id, body, built_from=started)
+            return orjson.dumps(built), not built["degraded"]
+
+        body, how = await recent.page(who.account_id, profile_id, build)
+        HOME_PAGES.labels(how).inc()
         return Response(content=body, media_type="application/json")
 
     return api
