@@ -2,11 +2,12 @@
 
 Consumes `history.watched`, `playback.progress`/`playback.stopped` (implicit signal),
 `profiles.rating.set`, `profiles.mylist.changed`, `profiles.profile.*` (subscribed as
-`profiles.>`) and `catalog.title.*`,
-each idempotently (event ids recorded in the same transaction). Trains a recency-weighted EASE
-model (collaborative.py) plus time-decayed trending, in the background every
-`CINEMESH_RECOMMENDER_RETRAIN_INTERVAL_S` seconds when the data changed, and on demand.
-Snapshots are shared under `<data_dir>/recommender/models/`; every instance serves the newest.
+`profiles.>`) and `catalog.title.*`, in batches: one transaction per batch, which also records
+the event ids, so a redelivered event changes nothing (events.py). Trains a recency-weighted
+EASE model (collaborative.py) plus time-decayed trending in a trainer process of its own
+(training.py), every `CINEMESH_RECOMMENDER_RETRAIN_INTERVAL_S` seconds when the data changed,
+and on demand. Snapshots are shared under `<data_dir>/recommender/models/`; every instance
+serves the newest.
 
 API (internal; every call needs the service credential):
 
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
         for task in schedule:
             task.cancel()
         await asyncio.gather(*schedule, return_exceptions=True)
+        await keeper.close()
 
     async def model_loaded() -> None:
         if keeper.current is None:

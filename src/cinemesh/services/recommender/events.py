@@ -1,63 +1,286 @@
-"""What the recommender consumes. Each handler runs in a transaction that also records the
-event id, so a redelivered event changes nothing; a malformed payload is logged and skipped."""
+"""What the recommender consumes, and how: in batches.
+
+Each subscription pulls up to BATCH events at a time from its durable JetStream consumer
+(shared by every instance) and folds the whole batch in one transaction, which also records
+every event id (skipping ids already recorded), so a redelivered event changes nothing. The
+messages are acknowledged only after the commit: a crash before it redelivers the batch, a
+crash after it redelivers events whose ids are already recorded. If a batch fails, its events
+are retried one transaction each, so one event that cannot be stored holds back only itself
+(retried with backoff, given up after MAX_DELIVERIES like every consumer). A malformed
+payload is logged and skipped.
+
+One transaction per event, as the chassis' `consume` does, cost about 5 statements and a
+commit per event: 2,700 events took about 8 s and 22,700 took 83 s (SQLite) and 165 s
+(PostgreSQL) on the shared 2-core machine. A batch costs a handful of statements and one
+commit."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import trace
+from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.history import TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress, PlaybackStopped
 from cinemesh.contracts.profiles import MyListChanged, ProfileDeleted, ProfileUpserted, TitleRated
-from cinemesh.platform.events import Event
-from cinemesh.platform.observability import logger
+from cinemesh.platform.db import Database
+from cinemesh.platform.events import MAX_DELIVERIES, Event, EventBus
+from cinemesh.platform.observability import EVENTS_CONSUMED, extract_trace_context, logger
+from cinemesh.platform.outbox import processed_table
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.recommender import service
+from cinemesh.services.recommender.service import Fold
 
 log = logger("recommender.events")
+tracer = trace.get_tracer("recommender.events")
+
+BATCH = 256
+SERVICE = "recommender"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    pattern: str
+    durable: str  # the JetStream consumer every instance pulls from
+    consumer: str  # the name handled event ids are recorded under
+
+
+# The names the chassis' per-event consumers used, so a running deployment resumes where it was.
+SUBSCRIPTIONS = (
+    Subscription("history.watched", "recommender--history_watched", "recommender.on_watched"),
+    Subscription("playback.*", "recommender--playback__", "recommender.on_playback"),
+    Subscription("profiles.>", "recommender--profiles__", "recommender.on_profiles"),
+    Subscription("catalog.title.*", "recommender--catalog_title__", "recommender.on_catalog"),
+)
+
+PAYLOADS: dict[str, type[BaseModel]] = {
+    TitleWatched.TYPE: TitleWatched,
+    PlaybackProgress.TYPE: PlaybackProgress,
+    PlaybackStopped.TYPE: PlaybackProgress,  # the same fields; the last position counts
+    TitleRated.TYPE: TitleRated,
+    MyListChanged.TYPE: MyListChanged,
+    ProfileUpserted.TYPE: ProfileUpserted,
+    ProfileDeleted.TYPE: ProfileDeleted,
+    TitleUpserted.TYPE: TitleUpserted,
+    TitleDeleted.TYPE: TitleDeleted,
+}
 
 
 def register_consumers(runtime: ServiceRuntime) -> None:
-    @runtime.consume("history.watched")
-    async def on_watched(session: AsyncSession, event: Event) -> None:
-        await _apply(session, event)
+    """Start one batch consumer per subscription once the bus is up; stop them at shutdown."""
+    assert runtime.db is not None
+    db = runtime.db
+    tasks: list[asyncio.Task[None]] = []
 
-    @runtime.consume("playback.*")
-    async def on_playback(session: AsyncSession, event: Event) -> None:
-        await _apply(session, event)
+    async def consume_all() -> None:
+        await runtime.bus_ready.wait()
+        assert runtime.bus is not None
+        for sub in SUBSCRIPTIONS:
+            consumer = BatchConsumer(runtime.bus, db, sub)
+            tasks.append(asyncio.create_task(consumer.run(), name=sub.durable))
 
-    @runtime.consume("profiles.>")
-    async def on_profiles(session: AsyncSession, event: Event) -> None:
-        await _apply(session, event)
+    @runtime.on_startup
+    async def start_consumers() -> None:
+        tasks.append(asyncio.create_task(consume_all(), name="recommender-consumers"))
 
-    @runtime.consume("catalog.title.*")
-    async def on_catalog(session: AsyncSession, event: Event) -> None:
-        await _apply(session, event)
+    @runtime.on_shutdown
+    async def stop_consumers() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _apply(session: AsyncSession, event: Event) -> None:
+class BatchConsumer:
+    """Pulls one subscription's events and folds them a batch per transaction."""
+
+    def __init__(self, bus: EventBus, db: Database, sub: Subscription, batch: int = BATCH) -> None:
+        self.bus = bus
+        self.db = db
+        self.sub = sub
+        self.batch = batch
+
+    async def run(self) -> None:
+        pull = await self.bus.js.pull_subscribe(
+            self.bus.subject(self.sub.pattern),
+            durable=self.sub.durable,
+            stream=self.bus.events_stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=30,
+                max_deliver=MAX_DELIVERIES + 1,
+                deliver_policy=DeliverPolicy.ALL,
+            ),
+        )
+        while True:
+            try:
+                msgs = await pull.fetch(batch=self.batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event fetch failed, retrying", error=str(exc) or type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            await self.handle(msgs)
+
+    async def handle(self, msgs: list[Msg]) -> None:
+        received: list[tuple[Msg, Event]] = []
+        for msg in msgs:
+            try:
+                received.append((msg, Event.from_bytes(msg.data)))
+            except Exception:
+                log.error("dropping an event that is not an envelope", subject=msg.subject)
+                await _settle(msg, ack=True)
+        if not received:
+            return
+        events = [evt for _, evt in received]
+        links = [_link(msg) for msg, _ in received]
+        with tracer.start_as_current_span(
+            f"consume {self.sub.pattern}", links=[link for link in links if link]
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(events))
+            try:
+                async with self.db.transaction() as session:
+                    await fold_events(session, consumer=self.sub.consumer, events=events)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "a batch of events failed, retrying each alone",
+                    consumer=self.sub.consumer,
+                    events=len(events),
+                    error=str(exc) or type(exc).__name__,
+                )
+                for msg, evt in received:
+                    await self.handle_one(msg, evt)
+                return
+        for msg, evt in received:
+            EVENTS_CONSUMED.labels(SERVICE, evt.type, "ok").inc()
+            await _settle(msg, ack=True)
+
+    async def handle_one(self, msg: Msg, evt: Event) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await fold_events(session, consumer=self.sub.consumer, events=[evt])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            EVENTS_CONSUMED.labels(SERVICE, evt.type, "error").inc()
+            attempt = _delivery_count(msg)
+            if attempt >= MAX_DELIVERIES:
+                log.error("giving up on an event", type=evt.type, id=evt.id, error=str(exc))
+                await _settle(msg, ack=True)
+            else:
+                log.warning("event handler failed, will retry", type=evt.type, error=str(exc))
+                await _settle(msg, ack=False, delay=min(30.0, 0.2 * 2**attempt))
+            return
+        EVENTS_CONSUMED.labels(SERVICE, evt.type, "ok").inc()
+        await _settle(msg, ack=True)
+
+
+async def fold_events(session: AsyncSession, *, consumer: str, events: list[Event]) -> None:
+    """Record the events' ids for `consumer` and fold, in order, those not recorded before."""
+    fresh = await mark_new(session, consumer=consumer, event_ids=[e.id for e in events])
+    payloads: list[BaseModel] = []
+    seen: set[str] = set()
+    for evt in events:
+        if evt.id not in fresh or evt.id in seen:
+            continue
+        seen.add(evt.id)
+        kind = PAYLOADS.get(evt.type)
+        if kind is None:
+            continue  # a type the recommender does not use
+        try:
+            payloads.append(kind.model_validate(evt.data))
+        except ValueError as exc:
+            log.error("skipping a malformed event", type=evt.type, id=evt.id, error=str(exc))
+    fold = Fold(session)
+    await fold.load(
+        keys={(p.profile_id, p.title_id) for p in payloads if _is_signal(p)},  # type: ignore[attr-defined]
+        titles={p.title_id for p in payloads if isinstance(p, TitleUpserted)},
+        profiles={p.profile_id for p in payloads if isinstance(p, ProfileUpserted)},
+    )
+    for payload in payloads:
+        try:
+            await apply(fold, payload)
+        except ValueError as exc:  # an unreadable timestamp; nothing of it was applied
+            log.error("skipping a malformed event", payload=type(payload).__name__, error=str(exc))
+
+
+def _is_signal(payload: BaseModel) -> bool:
+    return isinstance(payload, TitleWatched | PlaybackProgress | TitleRated | MyListChanged)
+
+
+async def apply(fold: Fold, payload: BaseModel) -> None:
+    """Fold one event's payload into the batch's rows."""
+    if isinstance(payload, TitleWatched):
+        service.record_watched(fold, payload)
+    elif isinstance(payload, PlaybackProgress):
+        service.record_progress(fold, payload)
+    elif isinstance(payload, TitleRated):
+        service.record_rating(fold, payload)
+    elif isinstance(payload, MyListChanged):
+        service.record_my_list(fold, payload)
+    elif isinstance(payload, ProfileUpserted):
+        service.record_profile(fold, payload)
+    elif isinstance(payload, ProfileDeleted):
+        await service.forget_profile(fold, payload.profile_id)
+    elif isinstance(payload, TitleUpserted):
+        service.record_title(fold, payload)
+    elif isinstance(payload, TitleDeleted):
+        await service.forget_title(fold, payload.title_id)
+
+
+async def mark_new(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
+    """Record the ids `consumer` handles in this transaction; returns those it had not yet.
+    The first statement of the transaction writes, so SQLite takes its write lock at once."""
+    if not event_ids:
+        return set()
+    now = datetime.now(UTC)
+    rows = [
+        {"consumer": consumer, "event_id": event_id, "processed_at": now}
+        for event_id in dict.fromkeys(event_ids)
+    ]
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = await session.execute(
+        insert(processed_table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(processed_table.c.event_id)
+    )
+    return set(inserted.scalars())
+
+
+def _link(msg: Msg) -> trace.Link | None:
+    context = trace.get_current_span(extract_trace_context(dict(msg.headers or {})))
+    span_context = context.get_span_context()
+    return trace.Link(span_context) if span_context.is_valid else None
+
+
+def _delivery_count(msg: Msg) -> int:
     try:
-        await apply_event(session, event)
-    except ValueError as exc:  # a ValidationError or an unreadable timestamp
-        log.error("skipping a malformed event", type=event.type, id=event.id, error=str(exc))
+        return int(msg.metadata.num_delivered)
+    except Exception:
+        return 1
 
 
-async def apply_event(session: AsyncSession, event: Event) -> None:
-    """Fold one event into the tables; types the recommender does not use are ignored."""
-    data = event.data
-    if event.type == TitleWatched.TYPE:
-        await service.record_watched(session, TitleWatched.model_validate(data))
-    elif event.type in (PlaybackProgress.TYPE, PlaybackStopped.TYPE):
-        await service.record_progress(session, PlaybackProgress.model_validate(data))
-    elif event.type == TitleRated.TYPE:
-        await service.record_rating(session, TitleRated.model_validate(data))
-    elif event.type == MyListChanged.TYPE:
-        await service.record_my_list(session, MyListChanged.model_validate(data))
-    elif event.type == ProfileUpserted.TYPE:
-        await service.record_profile(session, ProfileUpserted.model_validate(data))
-    elif event.type == ProfileDeleted.TYPE:
-        await service.forget_profile(session, ProfileDeleted.model_validate(data).profile_id)
-    elif event.type == TitleUpserted.TYPE:
-        await service.record_title(session, TitleUpserted.model_validate(data))
-    elif event.type == TitleDeleted.TYPE:
-        await service.forget_title(session, TitleDeleted.model_validate(data).title_id)
+async def _settle(msg: Msg, *, ack: bool, delay: float | None = None) -> None:
+    try:
+        if ack:
+            await msg.ack()
+        else:
+            await msg.nak(delay=delay)
+    except Exception as exc:  # the connection dropped: JetStream will redeliver
+        log.debug("could not settle a message", error=str(exc))

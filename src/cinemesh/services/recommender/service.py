@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy import ColumnElement, case, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cinemesh.contracts.catalog import TitleUpserted
@@ -60,53 +60,101 @@ def row_weight(row: Interaction) -> float:
 
 
 # --- events in ---------------------------------------------------------------------------
-async def _row(session: AsyncSession, profile_id: str, title_id: str, at: datetime) -> Interaction:
-    row = await session.get(Interaction, (profile_id, title_id), with_for_update=True)
-    if row is None:
-        row = Interaction(
-            profile_id=profile_id,
-            title_id=title_id,
-            plays=0,
-            progress=0.0,
-            rating=0,
-            in_list=False,
-            last_at=at,
-        )
-        session.add(row)
-    elif moment(row.last_at) < at:
-        row.last_at = at
-    return row
+Key = tuple[str, str]  # (profile_id, title_id)
 
 
-async def record_watched(session: AsyncSession, event: TitleWatched) -> None:
-    row = await _row(session, event.profile_id, event.title_id, moment(event.at))
+class Fold:
+    """The rows a batch of events changes: loaded with one query per table before the first
+    event, changed in memory in event order, written by the session's flush at commit. Events
+    folded one after another through one Fold leave the tables as one transaction per event
+    would."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.interactions: dict[Key, Interaction] = {}
+        self.titles: dict[str, Title] = {}
+        self.profiles: dict[str, Profile] = {}
+
+    async def load(self, *, keys: set[Key], titles: set[str], profiles: set[str]) -> None:
+        """Read (and on PostgreSQL lock, in key order) the rows the events will change."""
+        if keys:
+            found = await self.session.scalars(
+                select(Interaction)
+                .where(tuple_(Interaction.profile_id, Interaction.title_id).in_(sorted(keys)))
+                .order_by(Interaction.profile_id, Interaction.title_id)
+                .with_for_update()
+            )
+            self.interactions.update({(r.profile_id, r.title_id): r for r in found})
+        if titles:
+            rows = await self.session.scalars(
+                select(Title)
+                .where(Title.title_id.in_(sorted(titles)))
+                .order_by(Title.title_id)
+                .with_for_update()
+            )
+            self.titles.update({r.title_id: r for r in rows})
+        if profiles:
+            found_profiles = await self.session.scalars(
+                select(Profile)
+                .where(Profile.profile_id.in_(sorted(profiles)))
+                .order_by(Profile.profile_id)
+                .with_for_update()
+            )
+            self.profiles.update({r.profile_id: r for r in found_profiles})
+
+    def interaction(self, profile_id: str, title_id: str, at: datetime) -> Interaction:
+        row = self.interactions.get((profile_id, title_id))
+        if row is None:
+            row = Interaction(
+                profile_id=profile_id,
+                title_id=title_id,
+                plays=0,
+                progress=0.0,
+                rating=0,
+                in_list=False,
+                last_at=at,
+            )
+            self.session.add(row)
+            self.interactions[(profile_id, title_id)] = row
+        elif moment(row.last_at) < at:
+            row.last_at = at
+        return row
+
+    def forget(self, rows: list[Any]) -> None:
+        """Rows a delete statement is about to remove: out of the session and the fold."""
+        for row in rows:
+            self.session.expunge(row)
+
+
+def record_watched(fold: Fold, event: TitleWatched) -> None:
+    row = fold.interaction(event.profile_id, event.title_id, moment(event.at))
     row.plays += 1
     row.progress = max(row.progress, 1.0)
 
 
-async def record_progress(session: AsyncSession, event: PlaybackProgress) -> None:
+def record_progress(fold: Fold, event: PlaybackProgress) -> None:
     if event.duration_s <= 0:
         return
     fraction = min(1.0, max(0.0, event.position_s / event.duration_s))
-    row = await _row(session, event.profile_id, event.title_id, moment(event.at))
+    row = fold.interaction(event.profile_id, event.title_id, moment(event.at))
     row.progress = max(row.progress, fraction)
 
 
-async def record_rating(session: AsyncSession, event: TitleRated) -> None:
-    row = await _row(session, event.profile_id, event.title_id, moment(event.at))
+def record_rating(fold: Fold, event: TitleRated) -> None:
+    row = fold.interaction(event.profile_id, event.title_id, moment(event.at))
     row.rating = RATINGS[event.rating]
 
 
-async def record_my_list(session: AsyncSession, event: MyListChanged) -> None:
-    row = await _row(session, event.profile_id, event.title_id, moment(event.at))
+def record_my_list(fold: Fold, event: MyListChanged) -> None:
+    row = fold.interaction(event.profile_id, event.title_id, moment(event.at))
     row.in_list = event.action == "added"
 
 
-async def record_title(session: AsyncSession, event: TitleUpserted) -> None:
-    row = await session.get(Title, event.title_id, with_for_update=True)
+def record_title(fold: Fold, event: TitleUpserted) -> None:
+    row = fold.titles.get(event.title_id)
     if row is None:
-        row = Title(title_id=event.title_id)
-        session.add(row)
+        row = fold.titles[event.title_id] = Title(title_id=event.title_id)
+        fold.session.add(row)
     row.name = event.title[:300]
     row.genres = list(event.genres)
     row.maturity_rating = event.maturity_rating
@@ -114,21 +162,31 @@ async def record_title(session: AsyncSession, event: TitleUpserted) -> None:
     row.updated_at = datetime.now(UTC)
 
 
-async def forget_title(session: AsyncSession, title_id: str) -> None:
-    await session.execute(delete(Title).where(Title.title_id == title_id))
+async def forget_title(fold: Fold, title_id: str) -> None:
+    fold.forget([fold.titles.pop(title_id)] if title_id in fold.titles else [])
+    await fold.session.execute(
+        delete(Title).where(Title.title_id == title_id),
+        execution_options={"synchronize_session": False},
+    )
 
 
-async def record_profile(session: AsyncSession, event: ProfileUpserted) -> None:
-    row = await session.get(Profile, event.profile_id, with_for_update=True)
+def record_profile(fold: Fold, event: ProfileUpserted) -> None:
+    row = fold.profiles.get(event.profile_id)
     if row is None:
-        session.add(Profile(profile_id=event.profile_id, maturity=event.maturity))
-    else:
-        row.maturity = event.maturity
+        row = fold.profiles[event.profile_id] = Profile(profile_id=event.profile_id)
+        fold.session.add(row)
+    row.maturity = event.maturity
 
 
-async def forget_profile(session: AsyncSession, profile_id: str) -> None:
-    await session.execute(delete(Interaction).where(Interaction.profile_id == profile_id))
-    await session.execute(delete(Profile).where(Profile.profile_id == profile_id))
+async def forget_profile(fold: Fold, profile_id: str) -> None:
+    gone = [key for key in fold.interactions if key[0] == profile_id]
+    fold.forget([fold.interactions.pop(key) for key in gone])
+    fold.forget([fold.profiles.pop(profile_id)] if profile_id in fold.profiles else [])
+    for statement in (
+        delete(Interaction).where(Interaction.profile_id == profile_id),
+        delete(Profile).where(Profile.profile_id == profile_id),
+    ):
+        await fold.session.execute(statement, execution_options={"synchronize_session": False})
 
 
 # --- what the models read ------------------------------------------------------------------
@@ -249,21 +307,35 @@ class TrainingData:
         return f"{len(self.interactions)}:{total}:{latest}:{digest}"
 
 
-async def training_data(session: AsyncSession) -> TrainingData:
+async def training_data(conn: AsyncConnection) -> TrainingData:
+    """Every positive signal and the catalog view, read as plain rows (no ORM objects)."""
+    signals = await conn.execute(
+        select(
+            _I.profile_id, _I.title_id, _I.plays, _I.progress, _I.rating, _I.in_list, _I.last_at
+        ).where(POSITIVE)
+    )
     interactions = [
-        (r.profile_id, r.title_id, row_weight(r), moment(r.last_at).timestamp())
-        for r in await session.scalars(select(Interaction))
-        if row_weight(r) > 0
+        (
+            profile_id,
+            title_id,
+            signal_weight(plays=plays, progress=progress, rating=rating, in_list=listed),
+            moment(last_at).timestamp(),
+        )
+        for profile_id, title_id, plays, progress, rating, listed, last_at in signals
     ]
+    t = Title.__table__.c
+    catalog = await conn.execute(
+        select(t.title_id, t.name, t.genres, t.maturity_rating, t.popularity, t.updated_at)
+    )
     titles = [
         {
-            "title_id": t.title_id,
-            "name": t.name,
-            "genres": list(t.genres or []),
-            "maturity_rating": t.maturity_rating,
-            "popularity": t.popularity,
-            "updated_at": moment(t.updated_at).isoformat(),
+            "title_id": title_id,
+            "name": name,
+            "genres": list(genres or []),
+            "maturity_rating": maturity_rating,
+            "popularity": popularity,
+            "updated_at": moment(updated_at).isoformat(),
         }
-        for t in await session.scalars(select(Title))
+        for title_id, name, genres, maturity_rating, popularity, updated_at in catalog
     ]
     return TrainingData(interactions, titles)

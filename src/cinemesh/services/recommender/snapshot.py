@@ -49,23 +49,34 @@ class Snapshot:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        ids = self.model.item_ids
-        self.allowed = [
-            np.array([i in self.titles and self.titles[i].level <= lvl for i in ids], dtype=bool)
-            for lvl in range(len(RATINGS))
-        ]
+        """Per maturity level: which model items may be shown, and the trending lists. Done
+        with arrays, since it runs in the serving process each time a snapshot is loaded."""
+        never = len(RATINGS)  # a level no request asks for: items outside the catalog
+        item_levels = np.array(
+            [self.titles[i].level if i in self.titles else never for i in self.model.item_ids],
+            dtype=np.int8,
+        )
+        self.allowed = [item_levels <= lvl for lvl in range(len(RATINGS))]
+        levels = np.array([self.titles[t].level for t, _ in self.trending], dtype=np.int8)
+        in_genre: dict[str, list[int]] = {}
+        for position, (title_id, _score) in enumerate(self.trending):
+            for genre in self.titles[title_id].genres:
+                in_genre.setdefault(genre, []).append(position)
+        positions = {genre: np.array(found) for genre, found in in_genre.items()}
         self.trending_at: list[list[tuple[str, float]]] = []
         self.genre_trending_at: list[dict[str, list[tuple[str, float]]]] = []
         for lvl in range(len(RATINGS)):
-            fits = [(t, s) for t, s in self.trending if self.titles[t].level <= lvl]
-            self.trending_at.append(fits[:TRENDING_KEPT])
-            by_genre: dict[str, list[tuple[str, float]]] = {}
-            for title_id, score in fits:
-                for genre in self.titles[title_id].genres:
-                    kept = by_genre.setdefault(genre, [])
-                    if len(kept) < TRENDING_KEPT:
-                        kept.append((title_id, score))
-            self.genre_trending_at.append(by_genre)
+            self.trending_at.append(self._kept(np.flatnonzero(levels <= lvl)))
+            self.genre_trending_at.append(
+                {
+                    genre: kept
+                    for genre, found in positions.items()
+                    if (kept := self._kept(found[levels[found] <= lvl]))
+                }
+            )
+
+    def _kept(self, positions: np.ndarray) -> list[tuple[str, float]]:
+        return [self.trending[p] for p in positions[:TRENDING_KEPT].tolist()]
 
     def name(self, title_id: str) -> str:
         found = self.titles.get(title_id)

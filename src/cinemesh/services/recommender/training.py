@@ -1,10 +1,26 @@
 """Keeping a model in service: load the newest snapshot any instance published, retrain on a
-schedule and on demand, and swap the new snapshot in only once it is complete."""
+schedule and on demand, and swap the new snapshot in only once it is complete.
+
+Retraining runs in a trainer process of its own (spawned once, at a lower CPU priority): it
+reads every interaction, fits, and publishes the snapshot to the shared folder; the serving
+process then loads that snapshot in a thread. Reading 100k interactions and fitting takes
+seconds of mostly Python work, and done in the serving process it held the GIL and the event
+loop while requests waited. Only the very first model, when nothing is served yet, is
+trained in the serving process."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import itertools
+import multiprocessing
+import os
+import signal
 import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from cinemesh.platform.db import Database
@@ -14,6 +30,118 @@ from cinemesh.services.recommender.service import TrainingData, training_data
 from cinemesh.services.recommender.snapshot import ModelStore, Snapshot, build_snapshot
 
 log = logger("recommender.training")
+
+TRAINER_NICENESS = 10
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What the trainer process needs: where the data is, where snapshots go, how to fit."""
+
+    database_url: str
+    store_root: str
+    params: ModelParams
+    force: bool
+
+
+def train(job: TrainingJob) -> dict[str, Any]:
+    """Train from the database now (force) or only if the data changed since the newest
+    snapshot, and publish the result. With force, wait for another instance's training."""
+    store = ModelStore(Path(job.store_root))
+    data = asyncio.run(_read(job.database_url))
+    latest = store.latest()
+    if not job.force and latest and latest.get("fingerprint") == data.fingerprint:
+        return {"retrained": False, "reason": "no new data"}
+    with store.training_lock(wait=job.force) as mine:
+        if not mine:
+            return {"retrained": False, "reason": "another instance is training"}
+        snapshot = build_snapshot(data, params=job.params)
+        store.publish(snapshot)
+    return {"retrained": True, "version": snapshot.version}
+
+
+async def _read(database_url: str) -> TrainingData:
+    db = Database(database_url, pool_size=1)
+    try:
+        async with db.engine.connect() as conn:
+            return await training_data(conn)
+    finally:
+        await db.dispose()
+
+
+class TrainerError(RuntimeError):
+    """The trainer process failed a job or died during it."""
+
+
+class Trainer:
+    """One long-lived child process that runs `train` jobs one at a time, spawned on first
+    use (imports take a second or two) and again if it dies."""
+
+    def __init__(self) -> None:
+        self._process: BaseProcess | None = None
+        self._pipe: Connection | None = None
+        self._ids = itertools.count(1)
+
+    def spawn(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        self._process = context.Process(
+            target=_trainer_main, args=(theirs,), name="recommender-trainer", daemon=True
+        )
+        self._process.start()
+        theirs.close()
+        self._pipe = ours
+
+    async def run(self, job: TrainingJob) -> dict[str, Any]:
+        self.spawn()
+        assert self._pipe is not None
+        job_id = next(self._ids)
+        self._pipe.send((job_id, job))
+        return await asyncio.to_thread(self._answer_to, self._pipe, job_id)
+
+    @staticmethod
+    def _answer_to(pipe: Connection, job_id: int) -> dict[str, Any]:
+        while True:  # an answer to an abandoned job may come first: skip it
+            try:
+                answered, outcome = pipe.recv()
+            except (EOFError, OSError):
+                raise TrainerError("the trainer process died") from None
+            if answered == job_id:
+                break
+        if "error" in outcome:
+            raise TrainerError(outcome["error"])
+        return dict(outcome)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(timeout=2)
+            self._process = None
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+
+
+def _trainer_main(pipe: Connection) -> None:
+    """The trainer process: yield the CPU to serving, die with the service, run jobs."""
+    os.nice(TRAINER_NICENESS)
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: it still ends when the service's end of the pipe closes
+        pass
+    while True:
+        try:
+            job_id, job = pipe.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        try:
+            outcome = train(job)
+        except Exception as exc:
+            outcome = {"error": f"training failed: {type(exc).__name__}: {exc}"}
+        pipe.send((job_id, outcome))
 
 
 class ModelKeeper:
@@ -37,58 +165,55 @@ class ModelKeeper:
         self.current: Snapshot | None = None
         self._training = asyncio.Lock()
         self._last_attempt = 0.0
+        self._trainer = Trainer()
 
     async def start(self) -> None:
-        """Serve the newest published snapshot; train one first if there is none."""
+        """Serve the newest published snapshot; train one first if there is none (here: no
+        request can wait on it, since nothing is served before it exists)."""
         await self.refresh()
         if self.current is None:
-            await self.retrain(force=True)
+            async with self._training:
+                self._last_attempt = time.monotonic()
+                outcome = await asyncio.to_thread(train, self._job(force=True))
+                await self._serve_published(outcome)
+        self._trainer.spawn()  # now, so that the first retrain need not wait for it
 
     async def refresh(self) -> bool:
         """Load the newest published snapshot if it is not the one serving."""
         pointer = self.store.latest()
         if pointer is None or (self.current and self.current.version == pointer["version"]):
             return False
+        return await self._load(pointer["version"])
+
+    async def _load(self, version: str) -> bool:
         try:
-            loaded = await asyncio.to_thread(self.store.load, pointer["version"])
+            loaded = await asyncio.to_thread(self.store.load, version)
         except (ModelFileError, FileNotFoundError) as exc:  # pruned or being written: next poll
-            log.warning("could not load a snapshot", version=pointer["version"], error=str(exc))
+            log.warning("could not load a snapshot", version=version, error=str(exc))
             return False
         if self.current is None or loaded.version > self.current.version:
             self.current = loaded
-            log.info("serving a new snapshot", version=loaded.version)
+            log.info("serving a new snapshot", **loaded.describe())
             return True
         return False
 
     async def retrain(self, *, force: bool) -> dict[str, Any]:
-        """Train from the database now (force) or only if the data changed since the newest
-        snapshot. With force, wait for another instance's training to end first."""
+        """Train in the trainer process (see `train`), then serve what it published."""
         async with self._training:
             self._last_attempt = time.monotonic()
-            async with self.db.session() as session:
-                data = await training_data(session)
-            latest = self.store.latest()
-            if not force and latest and latest.get("fingerprint") == data.fingerprint:
-                await self.refresh()
-                return {"retrained": False, "reason": "no new data", "model": self.describe()}
-            snapshot = await asyncio.to_thread(self._train_and_publish, data, force)
-            if snapshot is None:
-                return {
-                    "retrained": False,
-                    "reason": "another instance is training",
-                    "model": self.describe(),
-                }
-            self.current = snapshot
-            log.info("trained a new snapshot", **snapshot.describe())
-            return {"retrained": True, "model": self.describe()}
+            outcome = await self._trainer.run(self._job(force=force))
+            await self._serve_published(outcome)
+            return {**outcome, "model": self.describe()}
 
-    def _train_and_publish(self, data: TrainingData, wait: bool) -> Snapshot | None:
-        with self.store.training_lock(wait=wait) as mine:
-            if not mine:
-                return None
-            snapshot = build_snapshot(data, params=self.params)
-            self.store.publish(snapshot)
-            return snapshot
+    async def _serve_published(self, outcome: dict[str, Any]) -> None:
+        version = outcome.pop("version", None)
+        if version is not None:
+            await self._load(version)
+        else:
+            await self.refresh()
+
+    def _job(self, *, force: bool) -> TrainingJob:
+        return TrainingJob(self.db.url, str(self.store.root), self.params, force)
 
     async def run_forever(self) -> None:
         """Poll for snapshots other instances published; retrain when the interval passed."""
@@ -102,6 +227,10 @@ class ModelKeeper:
                 raise
             except Exception as exc:  # the database is away: keep serving the old model
                 log.warning("scheduled retraining failed", error=str(exc) or type(exc).__name__)
+
+    async def close(self) -> None:
+        """Stop the trainer process; a training under way ends with it."""
+        await asyncio.to_thread(self._trainer.stop)
 
     def describe(self) -> dict[str, Any] | None:
         return self.current.describe() if self.current else None
