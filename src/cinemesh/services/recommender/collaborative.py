@@ -100,13 +100,11 @@ class ItemModel:
             blocked |= ~allowed
         found: list[Pick] = []
         if len(idx):
-            rows = self.weights[idx]
-            contributions = rows.multiply(vals[:, None]).tocsc()
-            scores = np.asarray(contributions.sum(axis=0)).ravel()
+            scores, columns, contributions, owners = self._contributions(idx, vals)
             scores[blocked] = 0.0
             candidates = np.flatnonzero(scores > 0)
             best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
-            strongest = np.asarray(contributions[:, best].toarray()).argmax(axis=0)
+            strongest = self._strongest(best, columns, contributions, owners)
             for item, top in zip(best, strongest, strict=True):
                 found.append(
                     Pick(self.item_ids[item], float(scores[item]), self.item_ids[idx[top]])
@@ -120,6 +118,37 @@ class ItemModel:
                 if not blocked[item] and name not in taken and self.popularity[item] > 0:
                     found.append(Pick(name, 0.0, None))
         return found
+
+    def _contributions(
+        self, idx: np.ndarray, vals: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Scores h @ W from W's rows as arrays (no sparse-matrix objects: a request's worth
+        of scipy indexing cost more than the arithmetic), and each product's column, value
+        and history position."""
+        w = self.weights
+        starts, lengths = w.indptr[idx], w.indptr[idx + 1] - w.indptr[idx]
+        owners = np.repeat(np.arange(len(idx)), lengths)
+        offsets = np.arange(len(owners)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        taken = np.repeat(starts, lengths) + offsets
+        columns = w.indices[taken]
+        contributions = w.data[taken] * vals[owners]
+        summed = np.bincount(columns, weights=contributions, minlength=len(self.item_ids))
+        scores = summed.astype(np.float32)
+        return scores, columns, contributions, owners
+
+    @staticmethod
+    def _strongest(
+        best: np.ndarray, columns: np.ndarray, contributions: np.ndarray, owners: np.ndarray
+    ) -> list[int]:
+        """For each of `best`, the history position that added most (the newest on a tie)."""
+        if not len(best):
+            return []
+        mask = np.isin(columns, best)
+        cols, values, who = columns[mask], contributions[mask], owners[mask]
+        order = np.lexsort((who, -values, cols))
+        first = order[np.flatnonzero(np.r_[True, cols[order][1:] != cols[order][:-1]])]
+        by_column = dict(zip(cols[first].tolist(), who[first].tolist(), strict=True))
+        return [by_column[c] for c in best.tolist()]
 
     def similar(self, item: str, *, k: int, allowed: np.ndarray | None = None) -> list[Pick]:
         """The items `item` points to most strongly (its row of W)."""
