@@ -195,7 +195,7 @@ class HomePage:
             sources.degraded.add("catalog")
 
     async def _hydrate(self, request: Request, sources: HomeSources) -> dict[str, dict[str, Any]]:
-        """Full titles for every id the rows mention: one batch call, cache when it fails."""
+        """Compact titles for every id the rows mention: one batch call, cache when it fails."""
         ids = {str(i.get("title_id")) for i in sources.continue_watching or []}
         ids |= set(sources.my_list or [])
         for row in sources.recommended or []:
@@ -205,7 +205,7 @@ class HomePage:
             *(sources.popular or []),
             *(t for row in sources.genre_rows or [] for t in row["items"]),
         ]:
-            titles[str(title.get("id"))] = title
+            titles.setdefault(str(title.get("id")), _compact(title))
         missing = sorted(ids - set(titles))
         if missing:
             titles.update(await self._batch(request, missing, sources))
@@ -239,8 +239,9 @@ class HomePage:
             if response.status != 200:
                 raise ValueError(response.status)
             for title in _items(response.json()):
-                found[str(title["id"])] = _compact(title)
-                await self._remember(f"title:{title['id']}", _compact(title))
+                compact = _compact(title)
+                found[str(title["id"])] = compact
+                await self._remember(f"title:{title['id']}", compact)
         except (ApiError, ValueError, KeyError, TypeError):
             sources.degraded.add("catalog")
             found.update(stale)
@@ -254,7 +255,7 @@ class HomePage:
             for title_id, extra in ids_and_extras:
                 title = titles.get(title_id)
                 if title and allows(maturity, str(title.get("maturity_rating", "NC-17"))):
-                    out.append({**_compact(title), **extra})
+                    out.append({**title, **extra} if extra else title)
             return out[:ROW_LENGTH]
 
         rows: list[dict[str, Any]] = []
