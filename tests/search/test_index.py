@@ -111,3 +111,13 @@ def test_edit_distance(a: str, b: str, distance: int) -> None:
 
 def test_highlight_escapes_everything_else() -> None:
     assert highlight("<b>Tom & Jerry</b>", {"tom"}) == "&lt;b&gt;<em>Tom</em> &amp; Jerry&lt;/b&gt;"
+
+
+def test_paging_through_equal_keys_shows_every_title_once() -> None:
+    index = TitleIndex()
+    for n in range(250):
+        index.upsert(doc(f"t{n}", f"Tied {n % 7}", popularity=float(n % 3)))
+    seen: list[str] = []
+    for offset in range(0, 250, 100):
+        seen += found(index, "tied", limit=100, offset=offset)
+    assert len(seen) == 250 and len(set(seen)) == 250

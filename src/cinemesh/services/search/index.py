@@ -218,23 +218,26 @@ class TitleIndex:
         return heapq.nlargest(MAX_PREFIX_EXPANSION, words, key=lambda w: self.postings[w].size)
 
     def _rank(self, matched: np.ndarray, scores: np.ndarray, *, end: int) -> list[int]:
-        """The first `end` matched slots by relevance, then popularity, then title."""
+        """The first `end` matched slots by relevance, then popularity, then slot (the order
+        titles were last written in): a total order, so paging through equal keys never skips a title
+        or shows one twice."""
         if matched.size == 0 or end <= 0:
             return []
         popularity = self.columns.popularity[matched]
-        key = np.round(scores[matched].astype(np.float64) * 1000) + popularity / (
-            popularity.max() + 1.0
+        rank = -(
+            np.round(scores[matched].astype(np.float64) * 1000)
+            + popularity / (popularity.max() + 1.0)
         )
+        chosen = np.arange(matched.size)
         if matched.size > end:
-            top = np.argpartition(-key, end - 1)[:end]
-        else:
-            top = np.arange(matched.size)
-        ordered = sorted(top.tolist(), key=lambda i: (-key[i], self._title_of(int(matched[i]))))
-        return [int(matched[i]) for i in ordered]
-
-    def _title_of(self, slot: int) -> str:
-        doc = self.docs[slot]
-        return doc.title if doc is not None else ""
+            boundary = np.partition(rank, end - 1)[end - 1]
+            above, tied = np.flatnonzero(rank < boundary), np.flatnonzero(rank == boundary)
+            wanted = end - above.size
+            if tied.size > wanted:  # of a tie at the cut, the earliest slots make it
+                tied = tied[np.argpartition(matched[tied], wanted - 1)[:wanted]]
+            chosen = np.concatenate([above, tied])
+        ordered = chosen[np.lexsort((matched[chosen], rank[chosen]))]
+        return [int(slot) for slot in matched[ordered[:end]]]
 
     def _hit(self, slot: int, score: float, words: set[str]) -> dict[str, Any]:
         doc = self.docs[slot]
