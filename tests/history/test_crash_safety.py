@@ -17,7 +17,7 @@ import httpx
 
 from cinemesh.contracts.history import TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress
-from cinemesh.platform.events import Event, EventBus
+from cinemesh.platform.events import SHARED_ACK_WAIT_S, Event, EventBus
 from tests.catalog.api import start_platform
 from tests.playback.media import collect
 from tests.support.backends import Backend
@@ -31,8 +31,8 @@ KILL_AFTER_S = 1.5
 LOAD_S = 4.0
 EVENTS_PER_S = 150
 # JetStream redelivers what the killed instance had fetched but not acknowledged after the
-# consumer's ack wait (30 s), so the last of those events may show only that late
-CAUGHT_UP_WITHIN_S = 45.0
+# consumer's ack wait, so the last of those events may show only that late
+CAUGHT_UP_WITHIN_S = SHARED_ACK_WAIT_S + 15.0
 
 
 @dataclass

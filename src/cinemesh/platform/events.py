@@ -34,6 +34,10 @@ log = logger("cinemesh.events")
 tracer = trace.get_tracer("cinemesh.events")
 
 MAX_DELIVERIES = 20
+# How long a fetched, unacknowledged event waits before another instance gets it: the time a
+# crash delays what the dead instance had fetched. A batch handled slower than this is handed
+# out again, which idempotent consumers absorb.
+SHARED_ACK_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ class EventBus:
             stream=self.events_stream,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=30,
+                ack_wait=SHARED_ACK_WAIT_S,
                 max_deliver=MAX_DELIVERIES + 1,
                 deliver_policy=DeliverPolicy.ALL,
             ),
