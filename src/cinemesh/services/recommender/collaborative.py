@@ -11,11 +11,11 @@ plain EASE on a temporal split; pruning to 100 neighbours costs nothing measurab
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import scipy.sparse as sp
 
 from cinemesh.services.recommender import algorithms
@@ -157,15 +157,14 @@ class ItemModel:
             return []
         start, end = self.weights.indptr[n], self.weights.indptr[n + 1]
         scores, columns = self.weights.data[start:end], self.weights.indices[start:end]
-        order = np.argsort(-scores, kind="stable")
-        found = []
-        for j, score in zip(columns[order].tolist(), scores[order].tolist(), strict=True):
-            if allowed is not None and not allowed[j]:
-                continue
-            found.append(Pick(self.item_ids[j], float(score), item))
-            if len(found) >= k:
-                break
-        return found
+        if allowed is not None:
+            keep = allowed[columns]
+            scores, columns = scores[keep], columns[keep]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [
+            Pick(self.item_ids[j], score, item)
+            for j, score in zip(columns[order].tolist(), scores[order].tolist(), strict=True)
+        ]
 
     def batch_scores(self, history: sp.csr_matrix) -> np.ndarray:
         """Dense scores for many users at once (rows of `history` already recency-weighted)."""
@@ -183,12 +182,12 @@ class ItemModel:
             popularity=self.popularity,
         )
         meta = {"format": FORMAT, "params": asdict(self.params), "item_ids": self.item_ids}
-        (folder / "items.json").write_text(json.dumps(meta))
+        (folder / "items.json").write_bytes(orjson.dumps(meta))
 
     @classmethod
     def load(cls, folder: Path) -> ItemModel:
         try:
-            meta = json.loads((folder / "items.json").read_text())
+            meta = orjson.loads((folder / "items.json").read_bytes())
             with np.load(folder / "weights.npz", allow_pickle=False) as arrays:
                 n = len(meta["item_ids"])
                 weights = sp.csr_matrix(

@@ -117,7 +117,9 @@ def because_you_watched(
         for pick in snapshot.model.similar(
             anchor, k=limit + len(seen), allowed=snapshot.allowed[lvl]
         ):
-            if len(row.items) < limit and pick.item not in seen:
+            if len(row.items) >= limit:
+                break
+            if pick.item not in seen:
                 row.add(pick.item, pick.score, f"because you watched {name}")
         anchor_genres = set(snapshot.titles[anchor].genres)
         for title_id, _score in snapshot.trending_at[lvl]:

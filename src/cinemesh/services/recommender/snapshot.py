@@ -6,7 +6,6 @@ then `latest.json` is replaced atomically, so a reader never sees half a model."
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from cinemesh.contracts.maturity import RATINGS, level
 from cinemesh.services.recommender.collaborative import ItemModel, ModelFileError, ModelParams
@@ -140,7 +140,7 @@ class ModelStore:
 
     def latest(self) -> dict[str, Any] | None:
         try:
-            found = json.loads(self.pointer.read_text())
+            found = orjson.loads(self.pointer.read_bytes())
         except (FileNotFoundError, ValueError):
             return None
         return found if isinstance(found, dict) and "version" in found else None
@@ -161,7 +161,7 @@ class ModelStore:
             ],
             "trending": snapshot.trending,
         }
-        (staging / "snapshot.json").write_text(json.dumps(meta))
+        (staging / "snapshot.json").write_bytes(orjson.dumps(meta))
         os.replace(staging, self.root / snapshot.version)
         pointer = {
             "version": snapshot.version,
@@ -169,14 +169,14 @@ class ModelStore:
             "fingerprint": snapshot.fingerprint,
         }
         temporary = self.root / f".latest-{uuid.uuid4().hex}.json"
-        temporary.write_text(json.dumps(pointer))
+        temporary.write_bytes(orjson.dumps(pointer))
         os.replace(temporary, self.pointer)
         self._prune(keep=snapshot.version)
 
     def load(self, version: str) -> Snapshot:
         folder = self.root / version
         try:
-            meta = json.loads((folder / "snapshot.json").read_text())
+            meta = orjson.loads((folder / "snapshot.json").read_bytes())
         except (OSError, ValueError) as exc:
             raise ModelFileError(f"snapshot {version} is unreadable: {exc}") from None
         titles = {

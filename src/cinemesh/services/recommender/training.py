@@ -1,7 +1,8 @@
 """Keeping a model in service: load the newest snapshot any instance published, retrain on a
 schedule and on demand, and swap the new snapshot in only once it is complete.
 
-Retraining runs in a trainer process of its own (spawned once, at a lower CPU priority): it
+Retraining runs in a trainer process of its own (spawned once, at a lower CPU priority, with
+one BLAS thread; trainer.py): it
 reads every interaction, fits, and publishes the snapshot to the shared folder; the serving
 process then loads that snapshot in a thread. Reading 100k interactions and fitting takes
 seconds of mostly Python work, and done in the serving process it held the GIL and the event
@@ -11,11 +12,9 @@ trained in the serving process."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
+import gc
 import itertools
 import multiprocessing
-import os
-import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -25,14 +24,12 @@ from typing import Any
 
 from cinemesh.platform.db import Database
 from cinemesh.platform.observability import logger
+from cinemesh.services.recommender import trainer
 from cinemesh.services.recommender.collaborative import ModelFileError, ModelParams
 from cinemesh.services.recommender.service import TrainingData, training_data
 from cinemesh.services.recommender.snapshot import ModelStore, Snapshot, build_snapshot
 
 log = logger("recommender.training")
-
-TRAINER_NICENESS = 10
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ class Trainer:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         self._process = context.Process(
-            target=_trainer_main, args=(theirs,), name="recommender-trainer", daemon=True
+            target=trainer.main, args=(theirs,), name="recommender-trainer", daemon=True
         )
         self._process.start()
         theirs.close()
@@ -125,13 +122,8 @@ class Trainer:
             self._pipe = None
 
 
-def _trainer_main(pipe: Connection) -> None:
-    """The trainer process: yield the CPU to serving, die with the service, run jobs."""
-    os.nice(TRAINER_NICENESS)
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not Linux: it still ends when the service's end of the pipe closes
-        pass
+def answer_jobs(pipe: Connection) -> None:
+    """The trainer process' loop (started by trainer.main): run each job, send its outcome."""
     while True:
         try:
             job_id, job = pipe.recv()
@@ -187,7 +179,7 @@ class ModelKeeper:
 
     async def _load(self, version: str) -> bool:
         try:
-            loaded = await asyncio.to_thread(self.store.load, version)
+            loaded = await self._load_uncollected(version)
         except (ModelFileError, FileNotFoundError) as exc:  # pruned or being written: next poll
             log.warning("could not load a snapshot", version=version, error=str(exc))
             return False
@@ -196,6 +188,24 @@ class ModelKeeper:
             log.info("serving a new snapshot", **loaded.describe())
             return True
         return False
+
+    async def _load_uncollected(self, version: str) -> Snapshot:
+        """Load in a thread with the cyclic collector paused, then freeze what was loaded.
+
+        A snapshot is some 20k objects that live until the next one: loading them set off a
+        full collection each time (15-20 ms holding the GIL, so the event loop waited), and
+        every later full collection walked them again. Frozen, they are never walked; the
+        snapshot holds no reference cycles, so it is freed when replaced all the same. The
+        cost: cyclic garbage made by requests during the load is frozen too, never freed
+        (a few objects a load)."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return await asyncio.to_thread(self.store.load, version)
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
 
     async def retrain(self, *, force: bool) -> dict[str, Any]:
         """Train in the trainer process (see `train`), then serve what it published."""
