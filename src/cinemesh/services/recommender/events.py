@@ -34,7 +34,7 @@ from cinemesh.contracts.history import TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress, PlaybackStopped
 from cinemesh.contracts.profiles import MyListChanged, ProfileDeleted, ProfileUpserted, TitleRated
 from cinemesh.platform.db import Database
-from cinemesh.platform.events import MAX_DELIVERIES, Event, EventBus
+from cinemesh.platform.events import MAX_DELIVERIES, SHARED_ACK_WAIT_S, Event, EventBus
 from cinemesh.platform.observability import EVENTS_CONSUMED, extract_trace_context, logger
 from cinemesh.platform.outbox import processed_table
 from cinemesh.platform.runtime import ServiceRuntime
@@ -116,7 +116,7 @@ class BatchConsumer:
             stream=self.bus.events_stream,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=30,
+                ack_wait=SHARED_ACK_WAIT_S,  # the chassis' consumers' own settings
                 max_deliver=MAX_DELIVERIES + 1,
                 deliver_policy=DeliverPolicy.ALL,
             ),
