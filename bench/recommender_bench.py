@@ -6,9 +6,25 @@
   process' max RSS growth) of a snapshot (the served model + trending) on every interaction;
 - rows in-process: the domain alone (snapshot + a profile history -> every row), rows/s and
   p50/p99, for users of the data set with their real histories;
-- rows over HTTP: a real recommender process (SQLite, embedded NATS) fed a slice of the data
-  as `history.watched` and `catalog.title.upserted` events, `GET /v1/rows` p50/p99 and
-  requests/s (goal p99 < 10 ms), with the short answer cache off and (not --tiny) on.
+- rows over HTTP: a real recommender process (SQLite, embedded NATS) fed the data as
+  `catalog.title.upserted` and `history.watched` events (quick and full: every MovieLens
+  profile, so histories up to 2,698 titles), how fast it consumes them, then `GET /v1/rows`
+  for profiles drawn at random, with the short answer cache off and (full) on.
+
+How the HTTP part loads the service, since on a 2-core machine the load decides the p99:
+- `one connection`: one request at a time (closed loop, concurrency 1): latency with no
+  queueing at all, and the most requests/s one client gets;
+- `fixed rate` (the goal's measurement): an open loop at a stated rate (quick: 100
+  requests/s, evenly spaced) over a small pool of connections (quick: 4). Each latency is
+  counted from the moment the request was due, not from when a connection was free, so a
+  stall shows up in full instead of hiding behind the requests it held back;
+- `while retraining`: the same fixed rate while `POST /v1/retrain` runs back to back and new
+  `history.watched` events arrive (quick: 200/s): serving must not stall when the model is
+  retrained or events are consumed.
+Latencies are measured by the client (aiohttp on uvloop, same machine, loopback), so they
+include the HTTP round trip and the client's own wake-ups (about 1 ms at 50 requests/s on an
+idle machine, less when busier); the service's own histogram (`/metrics`) is reported beside
+them as the share of requests it answered within 10 ms.
 
 The data is MovieLens latest-small (../shared/data/movielens-latest-small) when it is there;
 --tiny, and any mode without it, use a generated interaction set instead, and the output's
@@ -19,15 +35,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
+import multiprocessing
 import random
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +55,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+import nats
+import uvloop
+from prometheus_client.parser import text_string_to_metric_families
 
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import TitleWatched
@@ -59,31 +83,31 @@ Record = tuple[str, str, float, float]  # user, item, weight, unix seconds
 @dataclass(frozen=True)
 class Mode:
     requests: int  # in-process rows
-    http_users: int
-    http_requests: int
+    http_users: int | None  # profiles fed to the service (None: every one)
+    sequential: int  # requests over one connection, one at a time
+    rate: float  # requests/s of the fixed-rate measurements
+    connections: int
+    steady_s: float  # how long the fixed rate runs alone
+    busy_s: float  # and while retraining back to back and consuming new events
+    late_events_per_s: float
     caches: tuple[str, ...]  # CINEMESH_RECOMMENDER_ROWS_CACHE_S values to run over HTTP
     generated: dict[str, int]  # the generated world's size, when it is used
 
 
 MODES = {
     "tiny": Mode(
-        300, 20, 300, ("0",), {"genres": 8, "titles_per_genre": 25, "users": 300, "per_user": 20}
+        300, 40, 200, 50, 2, 2, 3, 50, ("0",),
+        {"genres": 8, "titles_per_genre": 25, "users": 300, "per_user": 20},
     ),
     "quick": Mode(
-        1000,
-        12,
-        1000,
-        ("0",),
+        1000, None, 1000, 100, 4, 10, 15, 200, ("0",),
         {"genres": 16, "titles_per_genre": 100, "users": 1500, "per_user": 30},
     ),
     "full": Mode(
-        5000,
-        200,
-        5000,
-        ("0", "1"),
+        5000, None, 5000, 200, 4, 30, 45, 200, ("0", "1"),
         {"genres": 20, "titles_per_genre": 250, "users": 5000, "per_user": 40},
     ),
-}
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -248,29 +272,34 @@ def in_process(world: World, snapshot: Any, requests: int) -> dict[str, Any]:
 
 
 # --- rows over HTTP --------------------------------------------------------------------------------
-async def publish(url: str, events: list[Event]) -> None:
+async def publish(url: str, events: list[Event], *, in_flight: int = 256) -> None:
+    """Publish every event, up to `in_flight` awaiting JetStream's acknowledgement at once."""
     bus = EventBus(url, service="bench", namespace="cinemesh")
     await bus.connect()
     try:
-        for evt in events:
-            await bus.publish(evt)
+        for start in range(0, len(events), in_flight):
+            await asyncio.gather(*(bus.publish(e) for e in events[start : start + in_flight]))
     finally:
         await bus.close()
 
 
-def events_for(world: World, users: int) -> tuple[list[str], list[Event], list[Event]]:
-    """The chosen profiles, their interactions as `history.watched`, and the catalog titles
-    they touch as `catalog.title.upserted`."""
+def watched_event(profile: str, title: str, at: float) -> Event:
+    moment = datetime.fromtimestamp(at, UTC).isoformat()
+    payload = TitleWatched(profile_id=profile, title_id=title, at=moment)
+    return Event(type=payload.TYPE, data=payload.model_dump(mode="json"))
+
+
+def events_for(world: World, users: int | None) -> tuple[list[str], list[Event], list[Event]]:
+    """The chosen profiles (every one when `users` is None), their interactions as
+    `history.watched`, and the catalog titles they touch as `catalog.title.upserted`."""
     everyone = sorted({r[0] for r in world.records})
-    chosen = set(random.Random(9).sample(everyone, min(users, len(everyone))))
+    chosen = set(everyone if users is None else random.Random(9).sample(everyone, users))
     titles = {t["title_id"]: t for t in world.titles}
     watched, used = [], set()
     for user, title, _weight, at in world.records:
         if user in chosen:
             used.add(title)
-            moment = datetime.fromtimestamp(at, UTC).isoformat()
-            payload = TitleWatched(profile_id=user, title_id=title, at=moment)
-            watched.append(Event(type=payload.TYPE, data=payload.model_dump(mode="json")))
+            watched.append(watched_event(user, title, at))
     upserts = [
         Event(
             type=TitleUpserted.TYPE,
@@ -288,10 +317,191 @@ def events_for(world: World, users: int) -> tuple[list[str], list[Event], list[E
     return sorted(chosen), upserts, watched
 
 
+async def unconsumed(url: str) -> int:
+    """Events the recommender's consumers have not acknowledged yet."""
+    nc = await nats.connect(url)
+    try:
+        infos = await nc.jetstream().consumers_info("cinemesh_EVENTS")
+        return sum(
+            int(i.num_pending or 0) + int(i.num_ack_pending or 0)
+            for i in infos
+            if i.name.startswith("recommender")
+        )
+    finally:
+        await nc.close()
+
+
+def wait_until_consumed(url: str, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    time.sleep(0.5)
+    while asyncio.run(unconsumed(url)) > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the recommender did not consume the events in {timeout_s:.0f} s")
+        time.sleep(0.25)
+
+
+class Requests:
+    """`GET /v1/rows` for profiles drawn at random (seeded), timed by the client."""
+
+    def __init__(self, base: str, headers: dict[str, str], profiles: list[str]) -> None:
+        self.url = base + "/v1/rows"
+        self.headers = headers
+        rng = random.Random(5)
+        self.profiles = [rng.choice(profiles) for _ in range(100_000)]
+
+    async def _get(self, session: aiohttp.ClientSession, n: int) -> None:
+        params: dict[str, str | int] = {
+            "profile_id": self.profiles[n % len(self.profiles)],
+            "limit": 20,
+        }
+        async with session.get(self.url, params=params) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET /v1/rows answered {response.status}: {body[:200]!r}")
+
+    def _session(self, connections: int) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            headers=self.headers, connector=aiohttp.TCPConnector(limit=connections)
+        )
+
+    async def one_connection(self, count: int) -> dict[str, Any]:
+        samples = []
+        async with self._session(1) as session:
+            for n in range(20):  # warm up the connection and the service
+                await self._get(session, n)
+            started = time.perf_counter()
+            for n in range(count):
+                began = time.perf_counter()
+                await self._get(session, n)
+                samples.append(time.perf_counter() - began)
+            total = time.perf_counter() - started
+        return {
+            "requests": count,
+            "connections": 1,
+            "requests_per_s": round(count / total, 1),
+            **percentiles(samples),
+        }
+
+    async def fixed_rate(self, rate: float, connections: int, seconds: float) -> dict[str, Any]:
+        """Evenly spaced requests at `rate`; each latency counts from when it was due."""
+        count = max(1, int(rate * seconds))
+        async with self._session(connections) as session:
+            for n in range(connections * 5):
+                await self._get(session, n)
+            start = time.perf_counter() + 0.05
+
+            async def due(n: int) -> float:
+                scheduled = start + n / rate
+                await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+                await self._get(session, n)
+                return time.perf_counter() - scheduled
+
+            samples = await asyncio.gather(*(due(n) for n in range(count)))
+        return {
+            "requests": count,
+            "rate_per_s": rate,
+            "connections": connections,
+            **percentiles(list(samples)),
+        }
+
+
+def publish_late(url: str, records: list[Record], per_s: float, stop: Any, published: Any) -> None:
+    """New `history.watched` events at `per_s` until `stop` is set: copies of real histories
+    under new profile ids. Runs in a process of its own, so that making and sending events
+    never holds the measuring client's GIL."""
+
+    async def run() -> None:
+        bus = EventBus(url, service="bench-late", namespace="cinemesh")
+        await bus.connect()
+        try:
+            tick, per_tick = 0.1, max(1, round(per_s * 0.1))
+            while not stop.is_set():
+                began = time.perf_counter()
+                batch = []
+                for _ in range(per_tick):
+                    user, title, _w, _at = records[published.value % len(records)]
+                    batch.append(watched_event(f"late-{user}", title, time.time()))
+                    published.value += 1
+                await asyncio.gather(*(bus.publish(e) for e in batch))
+                await asyncio.sleep(max(0.0, tick - (time.perf_counter() - began)))
+        finally:
+            await bus.close()
+
+    asyncio.run(run())
+
+
+class Background:
+    """While the fixed rate runs: `POST /v1/retrain` back to back (a thread that mostly waits),
+    and new events at a steady rate (`publish_late`, in another process)."""
+
+    def __init__(self, base: str, headers: dict[str, str], nats_url: str, world: World) -> None:
+        self.base, self.headers, self.nats_url, self.world = base, headers, nats_url, world
+        self.stop = threading.Event()
+        self.retrains: list[float] = []
+        self.published = 0
+
+    def retrain_forever(self) -> None:
+        with httpx.Client(headers=self.headers, timeout=300) as client:
+            while not self.stop.is_set():
+                began = time.perf_counter()
+                client.post(self.base + "/v1/retrain").raise_for_status()
+                self.retrains.append(round(time.perf_counter() - began, 2))
+
+    @contextmanager
+    def running(self, late_events_per_s: float) -> Iterator[None]:
+        context = multiprocessing.get_context("spawn")
+        stop, published = context.Event(), context.Value("l", 0)
+        publisher = context.Process(
+            target=publish_late,
+            args=(self.nats_url, self.world.records[:20_000], late_events_per_s, stop, published),
+            daemon=True,
+        )
+        retrainer = threading.Thread(target=self.retrain_forever, daemon=True)
+        publisher.start()
+        retrainer.start()
+        try:
+            time.sleep(2.0)  # the publisher's imports, and the first retrain under way
+            yield
+        finally:
+            self.stop.set()
+            stop.set()
+            retrainer.join(timeout=300)
+            publisher.join(timeout=30)
+            self.published = int(published.value)
+
+
+def service_latency(client: httpx.Client, base: str) -> dict[float, float]:
+    """The service's own histogram of `GET /v1/rows` latency: cumulative count per bucket."""
+    text = client.get(base + "/metrics").text
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.endswith("_bucket") and sample.labels.get("route") == "/v1/rows":
+                if family.name == "cinemesh_http_request_duration_seconds":
+                    buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def service_side(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
+    counts = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
+    total = counts.get(float("inf"), 0.0)
+    if not total:
+        return {}
+    p99_bound = next(le for le, n in counts.items() if n >= 0.99 * total)
+    return {
+        "service_share_within_10ms": round(counts.get(0.01, 0.0) / total, 4),
+        "service_p99_at_most_ms": p99_bound * 1000,
+    }
+
+
 def over_http(world: World, mode: Mode) -> dict[str, Any]:
     profiles, upserts, watched = events_for(world, mode.http_users)
     pairs = len({(e.data["profile_id"], e.data["title_id"]) for e in watched})
-    results: dict[str, Any] = {"profiles": len(profiles), "watched_events": len(watched)}
+    results: dict[str, Any] = {
+        "profiles": len(profiles),
+        "events": len(upserts) + len(watched),
+        "longest_history": max(Counter(e.data["profile_id"] for e in watched).values()),
+    }
     for cache_s in mode.caches:
         with tempfile.TemporaryDirectory() as folder, nats_server(Path(folder) / "js") as url:
             platform = LocalPlatform(
@@ -304,44 +514,61 @@ def over_http(world: World, mode: Mode) -> dict[str, Any]:
                 },
             ).start()
             try:
-                began = time.perf_counter()
-                asyncio.run(publish(url, upserts + watched))
-                base = platform.url_of("recommender")
-                with httpx.Client(headers=platform.headers, timeout=30) as client:
-                    results["model"] = wait_for_model(client, base, interactions=pairs)
-                    results["events_to_model_s"] = round(time.perf_counter() - began, 1)
-                    for n in range(min(20, mode.http_requests)):  # warm up the connection
-                        client.get(base + "/v1/rows", params={"profile_id": profiles[n % 5]})
-                    samples = []
-                    started = time.perf_counter()
-                    for n in range(mode.http_requests):
-                        began = time.perf_counter()
-                        got = client.get(
-                            base + "/v1/rows",
-                            params={"profile_id": profiles[n % len(profiles)], "limit": 20},
-                        )
-                        samples.append(time.perf_counter() - began)
-                        assert got.status_code == 200, got.text
-                    total = time.perf_counter() - started
+                results.update(feed(platform, url, upserts + watched, pairs=pairs))
                 key = "no_cache" if cache_s == "0" else f"cache_{cache_s}s"
-                results[key] = {
-                    "requests": mode.http_requests,
-                    "requests_per_s_one_client": round(mode.http_requests / total, 1),
-                    **percentiles(samples),
-                }
+                results[key] = measure(platform, url, world, profiles, mode)
             finally:
                 platform.stop()
     return results
 
 
-def wait_for_model(client: httpx.Client, base: str, *, interactions: int) -> dict[str, Any]:
-    """Retrain until the model holds every published interaction (events arrive over time)."""
-    deadline = time.monotonic() + 300
-    while True:
+def feed(platform: LocalPlatform, url: str, events: list[Event], *, pairs: int) -> dict[str, Any]:
+    """Publish the events, wait until they are consumed, train once on all of them."""
+    began = time.perf_counter()
+    asyncio.run(publish(url, events))
+    published = time.perf_counter() - began
+    wait_until_consumed(url)
+    consumed = time.perf_counter() - began
+    base = platform.url_of("recommender")
+    with httpx.Client(headers=platform.headers, timeout=300) as client:
         model: dict[str, Any] = client.post(base + "/v1/retrain").json()["model"]
-        if model["interactions"] >= interactions or time.monotonic() > deadline:
-            return model
-        time.sleep(0.5)
+    if model["interactions"] < pairs:
+        raise RuntimeError(f"the model holds {model['interactions']} of {pairs} interactions")
+    return {
+        "publish_s": round(published, 1),
+        "events_consumed_s": round(consumed, 1),
+        "events_per_s": round(len(events) / consumed),
+        "model": model,
+    }
+
+
+def measure(
+    platform: LocalPlatform, url: str, world: World, profiles: list[str], mode: Mode
+) -> dict[str, Any]:
+    base = platform.url_of("recommender")
+    requests = Requests(base, platform.headers, profiles)
+    out: dict[str, Any] = {}
+    # The client holds the data set and its events (a million objects): out of its collector's
+    # sight, so that no full collection of the client's own pauses a measured request.
+    gc.collect()
+    gc.freeze()
+    with httpx.Client(headers=platform.headers, timeout=30) as client:
+        before = service_latency(client, base)
+        out["one_connection"] = uvloop.run(requests.one_connection(mode.sequential))
+        out["one_connection"].update(service_side(before, service_latency(client, base)))
+        before = service_latency(client, base)
+        steady = requests.fixed_rate(mode.rate, mode.connections, mode.steady_s)
+        out["fixed_rate"] = uvloop.run(steady)
+        out["fixed_rate"].update(service_side(before, service_latency(client, base)))
+        background = Background(base, platform.headers, url, world)
+        before = service_latency(client, base)
+        with background.running(mode.late_events_per_s):
+            busy = uvloop.run(requests.fixed_rate(mode.rate, mode.connections, mode.busy_s))
+        busy.update(service_side(before, service_latency(client, base)))
+        busy["retrains_s"] = background.retrains
+        busy["late_events_published"] = background.published
+        out["while_retraining"] = busy
+    return out
 
 
 @contextmanager
@@ -419,25 +646,56 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
     http = report.get("rows_over_http")
     if http is None:
         return rows
-    rows.append(
+    steady, busy = http["no_cache"]["fixed_rate"], http["no_cache"]["while_retraining"]
+    at_rate = f"{steady['rate_per_s']:g} requests/s over {steady['connections']} connections"
+    rows += [
         {
-            "measurement": "GET /v1/rows over HTTP, p99 ms (no answer cache)",
+            "measurement": f"GET /v1/rows over HTTP, p99 ms at {at_rate} (no answer cache)",
             "baseline": "goal",
-            "value": http["no_cache"]["p99_ms"],
+            "value": steady["p99_ms"],
             "baseline_value": GOAL_MS,
-            "ratio": round(http["no_cache"]["p99_ms"] / GOAL_MS, 3),
+            "ratio": round(steady["p99_ms"] / GOAL_MS, 3),
             "better": "lower",
             "goal": f"p99 < {GOAL_MS:g} ms",
-        }
-    )
+        },
+        {
+            "measurement": (
+                f"GET /v1/rows over HTTP, p99 ms at {at_rate} while retraining back to back "
+                f"and consuming {report['mode_late_events_per_s']:g} new events/s"
+            ),
+            "baseline": "goal",
+            "value": busy["p99_ms"],
+            "baseline_value": GOAL_MS,
+            "ratio": round(busy["p99_ms"] / GOAL_MS, 3),
+            "better": "lower",
+            "goal": f"p99 < {GOAL_MS:g} ms",
+        },
+        {
+            "measurement": "GET /v1/rows over HTTP, p99 ms, one connection, one request at a time",
+            "baseline": "-",
+            "value": http["no_cache"]["one_connection"]["p99_ms"],
+            "baseline_value": None,
+            "ratio": None,
+            "better": "lower",
+        },
+        {
+            "measurement": f"events consumed per second ({http['events']} events, SQLite)",
+            "baseline": "-",
+            "value": http["events_per_s"],
+            "baseline_value": None,
+            "ratio": None,
+            "better": "higher",
+        },
+    ]
     if "cache_1s" in http:
+        cached = http["cache_1s"]["fixed_rate"]["p99_ms"]
         rows.append(
             {
-                "measurement": "GET /v1/rows over HTTP, p99 ms (1 s answer cache)",
+                "measurement": f"GET /v1/rows over HTTP, p99 ms at {at_rate} (1 s answer cache)",
                 "baseline": "no answer cache",
-                "value": http["cache_1s"]["p99_ms"],
-                "baseline_value": http["no_cache"]["p99_ms"],
-                "ratio": round(http["cache_1s"]["p99_ms"] / http["no_cache"]["p99_ms"], 3),
+                "value": cached,
+                "baseline_value": steady["p99_ms"],
+                "ratio": round(cached / steady["p99_ms"], 3),
                 "better": "lower",
             }
         )
@@ -504,6 +762,7 @@ def main() -> None:
         if not args.skip_http:
             with phase(phases, "rows_over_http"):
                 report["rows_over_http"] = over_http(world, mode)
+                report["mode_late_events_per_s"] = mode.late_events_per_s
         report["phase_s"] = phases
     summary = summarize(report)
     plots = [quality_plot(report["quality"])]

@@ -12,7 +12,7 @@ import os
 import signal
 from multiprocessing.connection import Connection
 
-NICENESS = 10
+NICENESS = 19  # the most a process can yield: training may take longer, serving must not
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 PR_SET_PDEATHSIG = 1
 
