@@ -25,6 +25,9 @@ class Interaction(Base):
     rating: Mapped[int] = mapped_column(Integer, default=0)  # -1 down, 0 none, 1 up
     in_list: Mapped[bool] = mapped_column(Boolean, default=False)
     last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # when rating and in_list were set: a late, older event must not undo a newer one
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    listed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (Index("ix_interactions_profile_recent", "profile_id", "last_at"),)
 

@@ -148,13 +148,22 @@ def record_progress(fold: Fold, event: PlaybackProgress) -> None:
 
 
 def record_rating(fold: Fold, event: TitleRated) -> None:
-    row = fold.interaction(event.profile_id, event.title_id, moment(event.at))
-    row.rating = RATINGS[event.rating]
+    at = moment(event.at)
+    row = fold.interaction(event.profile_id, event.title_id, at)
+    if newer(at, row.rated_at):
+        row.rating, row.rated_at = RATINGS[event.rating], at
 
 
 def record_my_list(fold: Fold, event: MyListChanged) -> None:
-    row = fold.interaction(event.profile_id, event.title_id, moment(event.at))
-    row.in_list = event.action == "added"
+    at = moment(event.at)
+    row = fold.interaction(event.profile_id, event.title_id, at)
+    if newer(at, row.listed_at):
+        row.in_list, row.listed_at = event.action == "added", at
+
+
+def newer(at: datetime, last_set: datetime | None) -> bool:
+    """Whether a signal from `at` replaces what was set at `last_set` (ties: the later event)."""
+    return last_set is None or at >= moment(last_set)
 
 
 def record_title(fold: Fold, event: TitleUpserted) -> None:
