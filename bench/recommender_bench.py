@@ -20,7 +20,9 @@ How the HTTP part loads the service, since on a 2-core machine the load decides 
   stall shows up in full instead of hiding behind the requests it held back;
 - `while retraining`: the same fixed rate while `POST /v1/retrain` runs back to back and new
   `history.watched` events arrive (quick: 200/s): serving must not stall when the model is
-  retrained or events are consumed.
+  retrained or events are consumed. A stress case: the service retrains at most once a
+  minute on its own, and here the trainer, the publisher, NATS and the client share the
+  service's 2 cores.
 Latencies are measured by the client (aiohttp on uvloop, same machine, loopback), so they
 include the HTTP round trip and the client's own wake-ups (about 1 ms at 50 requests/s on an
 idle machine, less when busier); the service's own histogram (`/metrics`) is reported beside
