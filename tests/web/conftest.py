@@ -65,3 +65,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
 @pytest.fixture(scope="module")
 def catalog(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> SeededCatalog:
     return seed(platform, tmp_path_factory.mktemp("media"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test reports what the services logged as going wrong."""
+    outcome = yield
+    report = outcome.get_result()
+    running = getattr(item, "funcargs", {}).get("platform")
+    if report.failed and isinstance(running, LocalPlatform):
+        report.sections.append(("service log problems", running.problems()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -14,20 +15,33 @@ def secrets_dir(data_dir: Path) -> Path:
 
 
 def read_or_create_secret(path: Path, *, nbytes: int = 32) -> bytes:
-    """Return the secret at `path`, creating it atomically with mode 0600 if absent."""
+    """Return the secret at `path`, creating it with mode 0600 if absent."""
+    return read_or_create_file(path, lambda: secrets.token_urlsafe(nbytes).encode()).strip()
+
+
+def read_or_create_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The file at `path`; the first process to get here writes `make()` there (0600),
+    whole or not at all, and every racing process reads the winner's bytes."""
     try:
-        return path.read_bytes().strip()
+        return path.read_bytes()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_urlsafe(nbytes).encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process won the race
-        return path.read_bytes().strip()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(value)
-    return value
+        handle.write(make())
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        # Linking a whole file is atomic and exclusive; creating the target and then writing
+        # it let a racing instance read it empty and sign with an empty key.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes()
 
 
 def write_private_file(path: Path, content: bytes) -> None:

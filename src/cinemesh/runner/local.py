@@ -4,6 +4,7 @@ helpers to look at it and break it: used by the system tests and the benchmarks.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import httpx
 
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, load_service_key, service_token
 from cinemesh.runner.layout import Layout, free_port
+
+PROBLEM_WORDS = re.compile(r"error|warning|exception|traceback|critical", re.IGNORECASE)
 
 
 class LocalPlatform:
@@ -143,6 +146,17 @@ class LocalPlatform:
             return self.layout.log_file(service, index).read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def problems(self, *, per_log: int = 20) -> str:
+        """The last error and warning lines of every service's log, for a failed test's report."""
+        found: list[str] = []
+        for path in sorted(self.layout.logs_dir.glob("*.log")):
+            lines = path.read_text(errors="replace").splitlines()
+            bad = [line for line in lines if PROBLEM_WORDS.search(line)]
+            if bad:
+                found.append(f"--- {path.name}")
+                found.extend(line[:500] for line in bad[-per_log:])
+        return "\n".join(found)
 
     def stop(self) -> None:
         if self.proc is None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cinemesh.platform.auth import JWT_AUDIENCE, JWT_ISSUER
 from cinemesh.platform.errors import StartupError
+from cinemesh.platform.secrets import read_or_create_file
 
 KEY_FILE = "identity-signing-key.pem"
 KEY_SETTING = "CINEMESH_IDENTITY_SIGNING_KEY_PEM"
@@ -35,7 +36,11 @@ class SigningKey:
     @classmethod
     def load_or_create(cls, *, secrets: Path, configured_pem: str) -> SigningKey:
         """From the setting (a Kubernetes Secret), else the shared data dir, else a new one."""
-        pem = configured_pem.encode() if configured_pem else _read_or_create(secrets / KEY_FILE)
+        pem = (
+            configured_pem.encode()
+            if configured_pem
+            else read_or_create_file(secrets / KEY_FILE, _new_pem)
+        )
         try:
             private = serialization.load_pem_private_key(pem, password=None)
         except (ValueError, TypeError):
@@ -82,26 +87,7 @@ def _public_raw(private: Ed25519PrivateKey) -> bytes:
     )
 
 
-def _read_or_create(path: Path) -> bytes:
-    """The key at `path`; the first instance to start creates it (0600), whole or not at all."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    pem = Ed25519PrivateKey.generate().private_bytes(
+def _new_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(tmp, path)  # atomic and exclusive: a racing instance keeps the winner's key
-    except FileExistsError:
-        pem = path.read_bytes()
-    finally:
-        tmp.unlink(missing_ok=True)
-    return pem
