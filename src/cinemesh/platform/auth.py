@@ -40,6 +40,11 @@ def service_token(key: bytes) -> str:
     return hmac.new(key, b"cinemesh-service-v1", hashlib.sha256).hexdigest()
 
 
+def is_service_token(presented: str, expected: str) -> bool:
+    """Compared in constant time, so the answer's timing tells nothing of the credential."""
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
 def is_service_call(headers: Any, expected_token: str) -> bool:
     presented = headers.get(SERVICE_TOKEN_HEADER, "")
     return bool(presented) and hmac.compare_digest(presented, expected_token)

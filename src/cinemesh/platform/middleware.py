@@ -13,7 +13,7 @@ import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from cinemesh.platform.auth import SERVICE_TOKEN_HEADER
+from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
 from cinemesh.platform.faults import FaultState
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, extract_trace_context
 
@@ -39,7 +39,7 @@ class PlatformMiddleware:
     ) -> None:
         self.app = app
         self.service = service
-        self.service_token = service_token.encode()
+        self.service_token = service_token
         self.faults = faults
         self.public = public
 
@@ -55,9 +55,8 @@ class PlatformMiddleware:
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         needs_credential = not self.public or path.startswith("/internal/")
-        if needs_credential and headers.get(SERVICE_TOKEN_HEADER.lower(), "").encode() != (
-            self.service_token
-        ):
+        presented = headers.get(SERVICE_TOKEN_HEADER.lower(), "")
+        if needs_credential and not is_service_token(presented, self.service_token):
             await _send_error(
                 send,
                 403,

@@ -15,7 +15,12 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, load_service_key, service_token
+from cinemesh.platform.auth import (
+    SERVICE_TOKEN_HEADER,
+    is_service_token,
+    load_service_key,
+    service_token,
+)
 from cinemesh.platform.errors import StartupError
 from cinemesh.platform.settings import PlatformSettings, load_settings
 from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
@@ -324,7 +329,8 @@ class Supervisor:
         )
 
     def _authorized(self, request: web.Request) -> bool:
-        return request.headers.get(SERVICE_TOKEN_HEADER) == self.auth_headers[SERVICE_TOKEN_HEADER]
+        presented = request.headers.get(SERVICE_TOKEN_HEADER, "")
+        return is_service_token(presented, self.auth_headers[SERVICE_TOKEN_HEADER])
 
     async def _api_status(self, _request: web.Request) -> web.Response:
         return web.json_response(

@@ -5,7 +5,6 @@ ASGI layers in between. Health, metrics and fault injection answer as on every s
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from cinemesh.contracts.signed_urls import InvalidMediaUrl, MediaPath, verify
-from cinemesh.platform.auth import SERVICE_TOKEN_HEADER
+from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
 from cinemesh.platform.faults import FaultSpec
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, logger
 from cinemesh.platform.runtime import ServiceRuntime
@@ -233,7 +232,7 @@ class EdgeServer:
     async def faults(self, request: web.Request) -> web.Response:
         """`/internal/faults` as on every service: the service credential only."""
         presented = request.headers.get(SERVICE_TOKEN_HEADER, "")
-        if not hmac.compare_digest(presented.encode(), self.runtime.service_token.encode()):
+        if not is_service_token(presented, self.runtime.service_token):
             return error(
                 403, "SERVICE_CREDENTIAL_REQUIRED", "this endpoint is for cinemesh services only"
             )
