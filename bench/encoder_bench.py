@@ -142,6 +142,11 @@ def package_content(source: Path, store: MediaStore, *, preset: str, tag: str) -
     }
 
 
+def vmaf_per_kbps(best_vmaf: float, total_kbps: float) -> float:
+    """The quality a viewer gets at best, per kbit/s the ladder costs to store and serve."""
+    return round(best_vmaf / max(total_kbps, 1), 4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -198,6 +203,18 @@ def main() -> None:
                     result["per_title_total_kbps"] / result["fixed_ladder_total_kbps"], 3
                 ),
                 "better": "lower",
+            }
+        )
+        per_title = vmaf_per_kbps(result["best_vmaf_per_title"], result["per_title_total_kbps"])
+        fixed = vmaf_per_kbps(result["best_vmaf_fixed"], result["fixed_ladder_total_kbps"])
+        summary.append(
+            {
+                "measurement": f"best VMAF per ladder kbit/s stored, {kind} content (per-title)",
+                "baseline": "fixed ladder (every rung)",
+                "value": per_title,
+                "baseline_value": fixed,
+                "ratio": round(per_title / fixed, 3),
+                "better": "higher",
             }
         )
     plots = [
