@@ -146,14 +146,32 @@ def first_home_page(platform: LocalPlatform, profile_id: str, token: str) -> byt
     )
 
 
-def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
+def gateway_counts(platform: LocalPlatform, sample_name: str, label: str) -> dict[str, float]:
+    """A counter of the gateway's, summed by one label."""
     text = httpx.get(f"{platform.url_of('gateway')}/metrics", timeout=10).text
-    counts = {"built": 0.0, "reused": 0.0}
+    counts: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "cinemesh_gateway_home_pages_total":
-                counts[sample.labels["page"]] = sample.value
+            if sample.name == sample_name:
+                key = sample.labels[label]
+                counts[key] = counts.get(key, 0.0) + sample.value
     return counts
+
+
+def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
+    counts = gateway_counts(platform, "cinemesh_gateway_home_pages_total", "page")
+    return {"built": counts.get("built", 0.0), "reused": counts.get("reused", 0.0)}
+
+
+def statuses_during(platform: LocalPlatform, run: Any) -> tuple[Any, dict[str, int]]:
+    """`run()`'s result and the statuses the gateway answered meanwhile (wrk counts only
+    how many were not 2xx, or failed on the socket)."""
+    name = "cinemesh_http_requests_total"
+    before = gateway_counts(platform, name, "status")
+    result = run()
+    after = gateway_counts(platform, name, "status")
+    changed = {k: int(v - before.get(k, 0.0)) for k, v in after.items()}
+    return result, {k: v for k, v in sorted(changed.items()) if v}
 
 
 def home_levels(
@@ -207,16 +225,21 @@ def run(mode: str) -> dict[str, Any]:
             seconds=seconds,
             headers=platform.headers,
         )
-        proxied = run_wrk(
-            f"{platform.gateway}/api/v1/titles/{title_id}",
-            connections=16,
-            seconds=seconds,
-            headers={"Authorization": f"Bearer {token}"},
+        proxied, proxied_statuses = statuses_during(
+            platform,
+            lambda: run_wrk(
+                f"{platform.gateway}/api/v1/titles/{title_id}",
+                connections=16,
+                seconds=seconds,
+                headers={"Authorization": f"Bearer {token}"},
+            ),
         )
     progress("gateway: home page with page reuse off (every page built)")
     with seeded_platform(members, NO_PAGE_REUSE) as (platform, viewers, _title, _page):
         built = home_levels(platform, viewers, levels, seconds)
-    return report(ceiling, home, built, direct, proxied, len(page))
+    result = report(ceiling, home, built, direct, proxied, len(page))
+    result["pass_through"]["gateway_statuses"] = proxied_statuses
+    return result
 
 
 def progress(message: str) -> None:

@@ -21,6 +21,7 @@ from cinemesh.platform.events import SHARED_ACK_WAIT_S, Event, EventBus
 from tests.catalog.api import start_platform
 from tests.playback.media import collect
 from tests.support.backends import Backend
+from tests.support.event_load import publish_while_killing
 from tests.support.platform import LocalPlatform
 from tests.support.tokens import TokenMint
 
@@ -87,24 +88,14 @@ class ProgressLoad:
 
     async def run(self, platform: LocalPlatform) -> float:
         """Publish for LOAD_S seconds, killing history on the way; when it was killed."""
-        bus = EventBus(
-            platform.env["CINEMESH_NATS_URL"],
-            service="tests",
-            namespace=platform.env["CINEMESH_BUS_NAMESPACE"],
+        return await publish_while_killing(
+            platform,
+            "history",
+            self.publish,
+            seconds=LOAD_S,
+            kill_after_s=KILL_AFTER_S,
+            per_s=EVENTS_PER_S,
         )
-        await bus.connect()
-        started, killed_at, n = time.monotonic(), 0.0, 0
-        try:
-            while (now := time.monotonic()) < started + LOAD_S:
-                if not killed_at and now > started + KILL_AFTER_S:
-                    await asyncio.to_thread(platform.kill, "history")
-                    killed_at = time.monotonic()
-                await self.publish(bus, n)
-                n += 1
-                await asyncio.sleep(max(0.0, started + n / EVENTS_PER_S - time.monotonic()))
-        finally:
-            await bus.close()
-        return killed_at
 
 
 def new_viewer(platform: LocalPlatform, mint: TokenMint) -> Viewer:
