@@ -153,6 +153,7 @@ class ServiceClient:
         elif body is not None:
             retryable = False
         inject_trace_headers(out_headers)
+        outcome = "abandoned"  # what the breaker learns unless the call ends in an answer
         try:
             async with self.bulkhead.slot():
                 response = await self._attempts(
@@ -164,16 +165,26 @@ class ServiceClient:
                     deadline=deadline,
                     retryable=retryable,
                 )
+            outcome = "ok"
         except Rejected as exc:
-            self._observe(started, ok=False, outcome="rejected")
+            outcome = "rejected"
             raise ServiceUnavailable(self.target, str(exc)) from None
         except ServiceUnavailable:
-            self.breaker.record(success=False)
-            self._observe(started, ok=False, outcome="failed")
+            outcome = "failed"
             raise
-        self.breaker.record(success=True)
-        self._observe(started, ok=True, outcome="ok")
+        finally:
+            self._settle(started, outcome)
         return response
+
+    def _settle(self, started: float, outcome: str) -> None:
+        """Tell the breaker and the stats how a call ended, however it ended: a half-open
+        breaker's probe that never reports back would refuse every later call for good."""
+        if outcome in ("ok", "failed"):
+            self.breaker.record(success=outcome == "ok")
+        else:
+            self.breaker.abandon()
+        if outcome != "abandoned":
+            self._observe(started, ok=outcome == "ok", outcome=outcome)
 
     async def _attempts(
         self,

@@ -67,6 +67,12 @@ class CircuitBreaker:
             raise Rejected("circuit half-open, probe in flight")
         self._probes += 1
 
+    def abandon(self) -> None:
+        """A call let through ended with nothing learnt of the dependency (cancelled by its
+        caller, or turned away by the bulkhead): free its probe slot, change nothing else."""
+        if self._state is BreakerState.HALF_OPEN:
+            self._probes = max(0, self._probes - 1)
+
     def record(self, *, success: bool) -> None:
         now = time.monotonic()
         if self._state is BreakerState.HALF_OPEN:
