@@ -45,11 +45,6 @@ def is_service_token(presented: str, expected: str) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-def is_service_call(headers: Any, expected_token: str) -> bool:
-    presented = headers.get(SERVICE_TOKEN_HEADER, "")
-    return bool(presented) and hmac.compare_digest(presented, expected_token)
-
-
 @dataclass(frozen=True)
 class Principal:
     """A signed-in account, as its access token says."""
