@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +163,9 @@ def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
     return {"built": counts.get("built", 0.0), "reused": counts.get("reused", 0.0)}
 
 
-def statuses_during(platform: LocalPlatform, run: Any) -> tuple[Any, dict[str, int]]:
+def statuses_during(
+    platform: LocalPlatform, run: Callable[[], WrkResult]
+) -> tuple[WrkResult, dict[str, int]]:
     """`run()`'s result and the statuses the gateway answered meanwhile (wrk counts only
     how many were not 2xx, or failed on the socket)."""
     name = "cinemesh_http_requests_total"

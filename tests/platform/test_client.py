@@ -151,20 +151,29 @@ async def test_no_instances_is_unavailable_not_a_crash() -> None:
             await client.request("GET", "/x")
 
 
+async def half_open_client(
+    backend: Backend, url: str, session: aiohttp.ClientSession, **policy: object
+) -> ServiceClient:
+    """A client whose breaker one failure tripped, now half-open, and a backend that answers."""
+    backend.status = 500
+    breaker = BreakerPolicy(consecutive_failures=1, open_for_s=0.1)
+    client = client_for([url], session, retries=0, breaker=breaker, **policy)
+    with pytest.raises(ServiceUnavailable):
+        await client.request("GET", "/x")
+    backend.status = 200
+    await asyncio.sleep(0.15)
+    return client
+
+
 async def test_a_cancelled_probe_does_not_hold_the_breaker_half_open_forever(servers) -> None:  # type: ignore[no-untyped-def]
     # A caller's own deadline (the home page's, with asyncio.wait_for) cancels a call. When
     # that call was the half-open breaker's one probe, the probe never reported back, and
     # every later call was refused with "probe in flight": the dependency stayed unavailable
     # to that caller for good, though it had recovered.
     (backend, url), _ = servers
-    backend.status = 500
-    policy = BreakerPolicy(consecutive_failures=1, open_for_s=0.1)
     async with aiohttp.ClientSession() as session:
-        client = client_for([url], session, retries=0, breaker=policy)
-        with pytest.raises(ServiceUnavailable):
-            await client.request("GET", "/x")
-        backend.status, backend.delay_s = 200, 1.0
-        await asyncio.sleep(0.15)
+        client = await half_open_client(backend, url, session)
+        backend.delay_s = 1.0
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(client.request("GET", "/x"), timeout=0.1)
         backend.delay_s = 0.0
@@ -175,14 +184,8 @@ async def test_a_cancelled_probe_does_not_hold_the_breaker_half_open_forever(ser
 
 async def test_a_probe_turned_away_by_a_full_bulkhead_frees_its_slot(servers) -> None:  # type: ignore[no-untyped-def]
     (backend, url), _ = servers
-    backend.status = 500
-    policy = BreakerPolicy(consecutive_failures=1, open_for_s=0.1)
     async with aiohttp.ClientSession() as session:
-        client = client_for([url], session, retries=0, breaker=policy, max_concurrent=1)
-        with pytest.raises(ServiceUnavailable):
-            await client.request("GET", "/x")
-        backend.status = 200
-        await asyncio.sleep(0.15)
+        client = await half_open_client(backend, url, session, max_concurrent=1)
         async with client.bulkhead.slot():  # another call holds the one slot meanwhile
             with pytest.raises(ServiceUnavailable, match="bulkhead"):
                 await client.request("GET", "/x")

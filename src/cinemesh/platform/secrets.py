@@ -26,13 +26,7 @@ def read_or_create_file(path: Path, make: Callable[[], bytes]) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(make())
-        handle.flush()
-        os.fsync(handle.fileno())
+    tmp = _private_temporary(path, make())
     try:
         # Linking a whole file is atomic and exclusive; creating the target and then writing
         # it let a racing instance read it empty and sign with an empty key.
@@ -46,9 +40,16 @@ def read_or_create_file(path: Path, make: Callable[[], bytes]) -> bytes:
 
 def write_private_file(path: Path, content: bytes) -> None:
     """Write `content` to `path` with mode 0600, replacing it atomically."""
+    os.replace(_private_temporary(path, content), path)
+
+
+def _private_temporary(path: Path, content: bytes) -> Path:
+    """`content` written whole (mode 0600) to a temporary file beside `path`."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(content)
-    os.replace(tmp, path)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
