@@ -3,19 +3,22 @@ and why, the evaluation protocol and metrics, and the shared snapshot folder."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from cinemesh.contracts.maturity import RATINGS
 from cinemesh.services.recommender import algorithms
 from cinemesh.services.recommender.collaborative import ItemModel, ModelParams
 from cinemesh.services.recommender.dataset import Interactions
 from cinemesh.services.recommender.evaluation import evaluate, measure
 from cinemesh.services.recommender.service import signal_weight
-from cinemesh.services.recommender.snapshot import ModelStore, build_snapshot
-from tests.recommender.synthetic import cluster_records, title_ids, training_data
+from cinemesh.services.recommender.slices import between_requests
+from cinemesh.services.recommender.snapshot import ModelStore, Snapshot, build_snapshot
+from tests.recommender.synthetic import cluster_records, recent, title_ids, training_data
 
 
 def random_matrix(users: int, items: int, seed: int = 1) -> sp.csr_matrix:
@@ -146,3 +149,70 @@ def test_snapshots_are_published_whole_and_the_newest_is_loaded(tmp_path: Path) 
     loaded = store.load(versions[-1])
     assert loaded.trending == snapshot.trending and loaded.titles == snapshot.titles
     assert (loaded.model.weights != snapshot.model.weights).nnz == 0
+
+
+def assert_same(loaded: Snapshot, built: Snapshot) -> None:
+    assert loaded.describe() == built.describe() and loaded.model.item_ids == built.model.item_ids
+    assert (loaded.model.weights != built.model.weights).nnz == 0
+    assert np.array_equal(loaded.model.popularity, built.model.popularity)
+    assert loaded.titles == built.titles and loaded.trending == built.trending
+    assert loaded.trending_at == built.trending_at
+    assert loaded.genre_trending_at == built.genre_trending_at
+    assert len(loaded.allowed) == len(built.allowed) == len(RATINGS)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.allowed, built.allowed, strict=True))
+
+
+def load_beside_requests(store: ModelStore, version: str, serving: Snapshot | None) -> Snapshot:
+    """Load on an event loop while another task runs; it must have run between the slices."""
+
+    async def run() -> tuple[Snapshot, int]:
+        turns, loading = 0, True
+
+        async def requests() -> None:
+            nonlocal turns
+            while loading:
+                turns += 1
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(requests())
+        await asyncio.sleep(0)
+        started = turns
+        loaded = await between_requests(store.assemble(version, serving=serving))
+        loading = False
+        await other
+        assert turns - started >= 2 * len(RATINGS), turns - started
+        return loaded, turns
+
+    return asyncio.run(run())[0]
+
+
+def test_a_snapshot_loaded_a_slice_at_a_time_reads_as_it_was_built(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    params = ModelParams(lam=10.0)
+    records = [(u, i, w, recent(days=1) + t % 1000) for u, i, w, t in cluster_records()]
+    first = build_snapshot(training_data(records), params=params)
+    store.publish(first)
+    serving = store.load(first.version)
+    newer = training_data(records + [(f"late-{u}", i, w, t) for u, i, w, t in records[:60]])
+    second = build_snapshot(newer, params=params)
+    store.publish(second)
+    assert second.trending != first.trending  # new interactions, the same catalog
+    assert_same(load_beside_requests(store, second.version, None), second)
+    reusing = load_beside_requests(store, second.version, serving)
+    assert_same(reusing, second)
+    assert reusing.titles is serving.titles and reusing.model.index is serving.model.index
+
+
+def test_a_changed_catalog_is_read_anew_not_reused(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    params = ModelParams(lam=10.0)
+    first = build_snapshot(training_data(), params=params)
+    store.publish(first)
+    serving = store.load(first.version)
+    renamed = training_data()
+    renamed.titles[0] = {**renamed.titles[0], "name": "A New Name", "maturity_rating": "G"}
+    second = build_snapshot(renamed, params=params)
+    store.publish(second)
+    loaded = load_beside_requests(store, second.version, serving)
+    assert_same(loaded, second)
+    assert loaded.titles[str(renamed.titles[0]["title_id"])].name == "A New Name"

@@ -6,11 +6,12 @@ then `latest.json` is replaced atomically, so a reader never sees half a model."
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,14 +25,17 @@ from cinemesh.contracts.maturity import RATINGS, level
 from cinemesh.services.recommender.collaborative import ItemModel, ModelFileError, ModelParams
 from cinemesh.services.recommender.dataset import Interactions
 from cinemesh.services.recommender.service import TrainingData
+from cinemesh.services.recommender.slices import Sliced, at_once
 
 TRENDING_HALF_LIFE_S = 7 * 24 * 3600.0
 TRENDING_KEPT = 200
 KEEP_VERSIONS = 3
+SNAPSHOT_FORMAT = 2  # 1: the catalog and trending lists in one JSON file, parsed at every load
+SNAPSHOT_ARRAYS = ("levels", "trending_items", "trending_scores", "genre_starts", "genre_members")
 
 
 class CatalogTitle(NamedTuple):
-    """A tuple, not a dataclass: a snapshot load makes one per title (9.7k on MovieLens), and a
+    """A tuple, not a dataclass: a catalog load makes one per title (9.7k on MovieLens), and a
     frozen dataclass' __init__ took 11 ms of them, holding the GIL against requests."""
 
     title_id: str
@@ -40,47 +44,63 @@ class CatalogTitle(NamedTuple):
     level: int
 
 
+class Trending(NamedTuple):
+    """Catalog titles by time-decayed popularity, as arrays (written and mapped as files)."""
+
+    items: np.ndarray  # positions in the model's item_ids, most trending first
+    scores: np.ndarray  # float64, the same order
+    genres: list[str]
+    genre_starts: np.ndarray  # genre g's entries are members[genre_starts[g]:genre_starts[g + 1]]
+    members: np.ndarray  # positions in `items`, each genre's in trending order
+
+
 @dataclass
 class Snapshot:
+    """What the rows read. Built by `assemble`, in slices of about a millisecond of Python
+    work each, so that the serving process can load a snapshot between requests."""
+
     version: str
     trained_at: str
     fingerprint: str
     model: ItemModel
     titles: dict[str, CatalogTitle]
-    trending: list[tuple[str, float]]  # catalog titles, most trending first
+    ranking: Trending
+    levels: np.ndarray  # int8 per model item; NOT_IN_CATALOG for items outside the catalog
     stats: dict[str, Any] = field(default_factory=dict)
-    in_genre: dict[str, list[int]] = field(default_factory=dict)  # positions in `trending`
+    catalog_key: str = ""  # a digest of the catalog files: equal keys, equal `titles`
+    allowed: list[np.ndarray] = field(default_factory=list, repr=False)
+    trending_at: list[list[tuple[str, float]]] = field(default_factory=list, repr=False)
+    genre_trending_at: list[dict[str, list[tuple[str, float]]]] = field(
+        default_factory=list, repr=False
+    )
 
-    def __post_init__(self) -> None:
-        """Per maturity level: which model items may be shown, and the trending lists. Done
-        with arrays, and `in_genre` comes with the files (computed here only when empty),
-        since this runs in the serving process each time a snapshot is loaded."""
-        never = len(RATINGS)  # a level no request asks for: items outside the catalog
-        item_levels = np.array(
-            [self.titles[i].level if i in self.titles else never for i in self.model.item_ids],
-            dtype=np.int8,
-        )
-        self.allowed = [item_levels <= lvl for lvl in range(len(RATINGS))]
-        levels = np.array([self.titles[t].level for t, _ in self.trending], dtype=np.int8)
-        if not self.in_genre:
-            for position, (title_id, _score) in enumerate(self.trending):
-                for genre in self.titles[title_id].genres:
-                    self.in_genre.setdefault(genre, []).append(position)
-        positions = {genre: np.array(found) for genre, found in self.in_genre.items()}
-        self.trending_at: list[list[tuple[str, float]]] = []
-        self.genre_trending_at: list[dict[str, list[tuple[str, float]]]] = []
+    @property
+    def trending(self) -> list[tuple[str, float]]:
+        """Every catalog title, most trending first (for operators and tests: rows read the
+        per-level lists)."""
+        ids = self.model.item_ids
+        scores = self.ranking.scores.tolist()
+        return [(ids[i], scores[n]) for n, i in enumerate(self.ranking.items.tolist())]
+
+    def derive(self) -> Generator[None, None, None]:
+        """Per maturity level: which model items may be shown, and the trending lists, each
+        level and each genre a slice."""
+        ids, ranking = self.model.item_ids, self.ranking
+        ranked_levels = self.levels[ranking.items]
+        scores = ranking.scores
         for lvl in range(len(RATINGS)):
-            self.trending_at.append(self._kept(np.flatnonzero(levels <= lvl)))
-            self.genre_trending_at.append(
-                {
-                    genre: kept
-                    for genre, found in positions.items()
-                    if (kept := self._kept(found[levels[found] <= lvl]))
-                }
-            )
-
-    def _kept(self, positions: np.ndarray) -> list[tuple[str, float]]:
-        return [self.trending[p] for p in positions[:TRENDING_KEPT].tolist()]
+            self.allowed.append(self.levels <= lvl)
+            fit = ranked_levels <= lvl
+            self.trending_at.append(_pairs(ids, ranking.items, scores, np.flatnonzero(fit)))
+            by_genre: dict[str, list[tuple[str, float]]] = {}
+            for g, genre in enumerate(ranking.genres):
+                found = ranking.members[ranking.genre_starts[g] : ranking.genre_starts[g + 1]]
+                if kept := _pairs(ids, ranking.items, scores, found[fit[found]]):
+                    by_genre[genre] = kept
+                if g % GENRES_A_SLICE == GENRES_A_SLICE - 1:
+                    yield
+            self.genre_trending_at.append(by_genre)
+            yield
 
     def name(self, title_id: str) -> str:
         found = self.titles.get(title_id)
@@ -88,6 +108,38 @@ class Snapshot:
 
     def describe(self) -> dict[str, Any]:
         return {"version": self.version, "trained_at": self.trained_at, **self.stats}
+
+
+NOT_IN_CATALOG = len(RATINGS)  # a level no request asks for
+GENRES_A_SLICE = 8
+TITLES_A_SLICE = 1000
+
+
+def _pairs(
+    ids: list[str], items: np.ndarray, scores: np.ndarray, positions: np.ndarray
+) -> list[tuple[str, float]]:
+    """(title id, score) of the first TRENDING_KEPT `positions` in the ranking."""
+    kept = positions[:TRENDING_KEPT]
+    return list(zip([ids[i] for i in items[kept].tolist()], scores[kept].tolist(), strict=True))
+
+
+def ranked(
+    titles: dict[str, CatalogTitle], trending: list[tuple[str, float]], model: ItemModel
+) -> Trending:
+    """The trending list as arrays, with each genre's entries."""
+    in_genre: dict[str, list[int]] = {}
+    for position, (title_id, _score) in enumerate(trending):
+        for genre in titles[title_id].genres:
+            in_genre.setdefault(genre, []).append(position)
+    genres = sorted(in_genre)
+    sizes = [len(in_genre[g]) for g in genres]
+    return Trending(
+        items=np.array([model.index[t] for t, _ in trending], dtype=np.int32),
+        scores=np.array([score for _, score in trending], dtype=np.float64),
+        genres=genres,
+        genre_starts=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+        members=np.array([p for g in genres for p in in_genre[g]], dtype=np.int32),
+    )
 
 
 def build_snapshot(
@@ -114,14 +166,19 @@ def build_snapshot(
         ((t, round(heat.get(t, 0.0) + prior[t], 6)) for t in titles),
         key=lambda pair: (-pair[1], pair[0]),
     )
+    levels = np.array(
+        [titles[i].level if i in titles else NOT_IN_CATALOG for i in model.item_ids],
+        dtype=np.int8,
+    )
     moment = datetime.now(UTC)
-    return Snapshot(
+    snapshot = Snapshot(
         version=f"{moment:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}",
         trained_at=moment.isoformat(),
         fingerprint=data.fingerprint,
         model=model,
         titles=titles,
-        trending=trending,
+        ranking=ranked(titles, trending, model),
+        levels=levels,
         stats={
             "profiles": len(interactions.user_ids),
             "titles": len(titles),
@@ -129,7 +186,19 @@ def build_snapshot(
             "neighbours": int(model.weights.nnz),
             "train_s": round(time.perf_counter() - started, 3),
         },
+        catalog_key=_digest(catalog_file(titles)),
     )
+    for _ in snapshot.derive():
+        pass
+    return snapshot
+
+
+def catalog_file(titles: dict[str, CatalogTitle]) -> bytes:
+    return orjson.dumps([list(t) for t in titles.values()])
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:24]
 
 
 class ModelStore:
@@ -154,17 +223,25 @@ class ModelStore:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f".staging-{snapshot.version}"
         snapshot.model.save(staging / "model")
+        ranking = snapshot.ranking
+        arrays = {
+            "levels": snapshot.levels,
+            "trending_items": ranking.items,
+            "trending_scores": ranking.scores,
+            "genre_starts": ranking.genre_starts,
+            "genre_members": ranking.members,
+        }
+        for name, array in arrays.items():
+            np.save(staging / f"{name}.npy", array, allow_pickle=False)
+        (staging / "catalog.json").write_bytes(catalog_file(snapshot.titles))
         meta = {
+            "format": SNAPSHOT_FORMAT,
             "version": snapshot.version,
             "trained_at": snapshot.trained_at,
             "fingerprint": snapshot.fingerprint,
             "stats": snapshot.stats,
-            "titles": [
-                {"title_id": t.title_id, "name": t.name, "genres": t.genres, "level": t.level}
-                for t in snapshot.titles.values()
-            ],
-            "trending": snapshot.trending,
-            "in_genre": snapshot.in_genre,
+            "catalog_key": snapshot.catalog_key,
+            "genres": ranking.genres,
         }
         (staging / "snapshot.json").write_bytes(orjson.dumps(meta))
         os.replace(staging, self.root / snapshot.version)
@@ -179,25 +256,60 @@ class ModelStore:
         self._prune(keep=snapshot.version)
 
     def load(self, version: str) -> Snapshot:
+        """Read a snapshot whole, at once."""
+        return at_once(self.assemble(version))
+
+    def assemble(self, version: str, *, serving: Snapshot | None = None) -> Sliced[Snapshot]:
+        """Read a snapshot in slices (`slices.between_requests` runs them between requests).
+
+        Arrays are mapped from their files, not parsed. What has to be Python objects is
+        reused from `serving` when unchanged (the catalog and the model's item index: a
+        retrain on new events changes neither) or else made a slice at a time, and so are
+        the per-level lists; the slices of a MovieLens snapshot are about a millisecond each."""
         folder = self.root / version
         try:
             meta = orjson.loads((folder / "snapshot.json").read_bytes())
-        except (OSError, ValueError) as exc:
+            if meta.get("format") != SNAPSHOT_FORMAT:
+                raise ModelFileError(f"snapshot {version} is of format {meta.get('format')}")
+            arrays = {}
+            for name in SNAPSHOT_ARRAYS:
+                arrays[name] = np.asarray(np.load(folder / f"{name}.npy", mmap_mode="r"))
+                yield
+            same_catalog = serving is not None and serving.catalog_key == meta["catalog_key"]
+            listed = [] if same_catalog else orjson.loads((folder / "catalog.json").read_bytes())
+        except (OSError, ValueError, KeyError) as exc:
             raise ModelFileError(f"snapshot {version} is unreadable: {exc}") from None
-        titles = {
-            t["title_id"]: CatalogTitle(t["title_id"], t["name"], tuple(t["genres"]), t["level"])
-            for t in meta["titles"]
-        }
-        return Snapshot(
+        yield
+        model = yield from ItemModel.loading(
+            folder / "model", like=serving.model if serving else None
+        )
+        if serving is not None and same_catalog:
+            titles = serving.titles
+        else:
+            titles = {}
+            for start in range(0, len(listed), TITLES_A_SLICE):
+                for title_id, name, genres, lvl in listed[start : start + TITLES_A_SLICE]:
+                    titles[title_id] = CatalogTitle(title_id, name, tuple(genres), lvl)
+                yield
+        snapshot = Snapshot(
             version=meta["version"],
             trained_at=meta["trained_at"],
             fingerprint=meta["fingerprint"],
-            model=ItemModel.load(folder / "model"),
+            model=model,
             titles=titles,
-            trending=[(t, float(s)) for t, s in meta["trending"]],
+            ranking=Trending(
+                arrays["trending_items"],
+                arrays["trending_scores"],
+                meta["genres"],
+                arrays["genre_starts"],
+                arrays["genre_members"],
+            ),
+            levels=arrays["levels"],
             stats=meta.get("stats", {}),
-            in_genre=meta.get("in_genre", {}),
+            catalog_key=meta["catalog_key"],
         )
+        yield from snapshot.derive()
+        return snapshot
 
     def _prune(self, *, keep: str) -> None:
         versions = sorted(

@@ -4,7 +4,7 @@ schedule and on demand, and swap the new snapshot in only once it is complete.
 Retraining runs in a trainer process of its own (spawned once, at a lower CPU priority, with
 one BLAS thread; trainer.py): it
 reads every interaction, fits, and publishes the snapshot to the shared folder; the serving
-process then loads that snapshot in a thread. Reading 100k interactions and fitting takes
+process then loads that snapshot on its event loop, a slice at a time between requests. Reading 100k interactions and fitting takes
 seconds of mostly Python work, and done in the serving process it held the GIL and the event
 loop while requests waited. Only the very first model, when nothing is served yet, is
 trained in the serving process."""
@@ -27,6 +27,7 @@ from cinemesh.platform.observability import logger
 from cinemesh.services.recommender import trainer
 from cinemesh.services.recommender.collaborative import ModelFileError, ModelParams
 from cinemesh.services.recommender.service import TrainingData, training_data
+from cinemesh.services.recommender.slices import between_requests
 from cinemesh.services.recommender.snapshot import ModelStore, Snapshot, build_snapshot
 
 log = logger("recommender.training")
@@ -156,6 +157,7 @@ class ModelKeeper:
         self.poll_s = poll_s
         self.current: Snapshot | None = None
         self._training = asyncio.Lock()
+        self._loading = asyncio.Lock()
         self._last_attempt = 0.0
         self._trainer = Trainer()
 
@@ -178,30 +180,35 @@ class ModelKeeper:
         return await self._load(pointer["version"])
 
     async def _load(self, version: str) -> bool:
-        try:
-            loaded = await self._load_uncollected(version)
-        except (ModelFileError, FileNotFoundError) as exc:  # pruned or being written: next poll
-            log.warning("could not load a snapshot", version=version, error=str(exc))
-            return False
-        if self.current is None or loaded.version > self.current.version:
+        async with self._loading:
+            if self.current is not None and version <= self.current.version:
+                return False
+            try:
+                loaded = await self._load_uncollected(version)
+            except (ModelFileError, FileNotFoundError) as exc:  # pruned or being written
+                log.warning("could not load a snapshot", version=version, error=str(exc))
+                return False
             self.current = loaded
             log.info("serving a new snapshot", **loaded.describe())
             return True
-        return False
 
     async def _load_uncollected(self, version: str) -> Snapshot:
-        """Load in a thread with the cyclic collector paused, then freeze what was loaded.
+        """Load on the event loop in slices of about a millisecond (`ModelStore.assemble`),
+        with the cyclic collector paused, then freeze what was loaded.
 
-        A snapshot is some 20k objects that live until the next one: loading them set off a
-        full collection each time (15-20 ms holding the GIL, so the event loop waited), and
-        every later full collection walked them again. Frozen, they are never walked; the
-        snapshot holds no reference cycles, so it is freed when replaced all the same. The
-        cost: cyclic garbage made by requests during the load is frozen too, never freed
-        (a few objects a load)."""
+        In a thread, the load held the GIL for about 36 ms at a time (parsing JSON, building
+        the per-level lists), and a request's every hop between the loop and a database thread
+        could wait out a 5 ms switch interval; on the loop, a request waits for one slice at
+        most. A snapshot is thousands of objects that live until the next one: made with the
+        collector on, they set off full collections (15-20 ms holding the GIL), and every
+        later full collection walked them again. Frozen, they are never walked; the snapshot
+        holds no reference cycles, so it is freed when replaced all the same. The cost: cyclic
+        garbage made by requests during the load is frozen too, never freed (a few objects)."""
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return await asyncio.to_thread(self.store.load, version)
+            steps = self.store.assemble(version, serving=self.current)
+            return await between_requests(steps)
         finally:
             gc.freeze()
             if collecting:
