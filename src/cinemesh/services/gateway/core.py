@@ -20,6 +20,7 @@ from cinemesh.services.gateway.recent_pages import RecentPages
 from cinemesh.services.gateway.settings import GatewaySettings
 
 OWNERSHIP_TTL_S = 30.0
+OWNERSHIP_STALE_S = 600.0  # how long a seen profile stands in while profiles is down
 RELAYED_HEADERS = ("retry-after", "content-type", "cache-control", "location")
 
 
@@ -107,18 +108,32 @@ class Gateway:
     async def require_profile(
         self, request: Request, who: Principal, profile_id: str
     ) -> dict[str, Any]:
-        """The caller's profile; 404 unless it belongs to their account (never 200, never 500)."""
+        """The caller's profile; 404 unless it belongs to their account (never 200, never 500).
+        While profiles cannot answer, a profile this gateway saw in the last few minutes is
+        still known: an overloaded profiles service must not turn every page into a 503."""
         key = (who.account_id, profile_id)
         seen = self._owned.get(key)
-        if seen is not None and time.monotonic() - seen[0] < OWNERSHIP_TTL_S:
+        age = time.monotonic() - seen[0] if seen is not None else float("inf")
+        if seen is not None and age < OWNERSHIP_TTL_S:
             return seen[1]
-        response = await self.call(
-            "profiles", "GET", f"/v1/profiles/{profile_id}", request=request, timeout_s=1.0
-        )
-        if response.status != 200:
+        try:
+            response = await self.call(
+                "profiles", "GET", f"/v1/profiles/{profile_id}", request=request, timeout_s=1.0
+            )
+        except ApiError:
+            if seen is not None and age < OWNERSHIP_STALE_S:
+                return seen[1]
+            raise
+        if 400 <= response.status < 500:
+            self._owned.pop(key, None)
             raise not_found("profile")
+        if response.status != 200:
+            if seen is not None and age < OWNERSHIP_STALE_S:
+                return seen[1]
+            raise unavailable("profiles")
         profile: dict[str, Any] = response.json()
         self._owned[key] = (time.monotonic(), profile)
+        self._owned.move_to_end(key)
         while len(self._owned) > 100_000:
             self._owned.popitem(last=False)
         return profile
