@@ -17,9 +17,14 @@ from cinemesh.platform.errors import StartupError
 from cinemesh.platform.settings import PlatformSettings, load_settings
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """A listening socket. A `shared` one joins the other instances' on the same port, and
+    listens only when the server starts serving it, after start-up: the kernel sends no
+    connection to an instance that cannot answer yet."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -30,7 +35,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
                 f"(`ss -ltnp 'sport = :{port}'`) or choose another port"
             ) from None
         raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
+    if not shared:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -49,13 +55,15 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
     """Start `service` on CINEMESH_HOST:CINEMESH_PORT and run until stopped."""
     try:
         settings = load_settings(PlatformSettings)
-        sock = bind_socket(settings.host, settings.port)
+        sockets = [bind_socket(settings.host, settings.port)]
+        if settings.shared_port and settings.shared_port != settings.port:
+            sockets.append(bind_socket(settings.host, settings.shared_port, shared=True))
         app = app_factory() if app_factory else load_app(service)
     except StartupError as exc:
         print(f"cinemesh {service}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if hasattr(app, "serve_socket"):  # a service with its own HTTP server (the edge's sendfile)
-        asyncio.run(app.serve_socket(sock))
+        asyncio.run(app.serve_socket(sockets[0]))
         return
     config = uvicorn.Config(
         app,
@@ -70,13 +78,13 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
     server = uvicorn.Server(config)
     uvloop.install()
     try:
-        asyncio.run(_serve(server, sock))
+        asyncio.run(_serve(server, sockets))
     except StartupError as exc:
         print(f"cinemesh {service}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
-async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
-    await server.serve(sockets=[sock])
+async def _serve(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+    await server.serve(sockets=sockets)
     if not server.started:
         raise SystemExit(3)

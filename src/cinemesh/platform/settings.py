@@ -22,6 +22,9 @@ class PlatformSettings(BaseSettings):
     data_dir: Path = Path(".cinemesh")
     host: str = "127.0.0.1"
     port: int = 0
+    # A port every instance of the service also listens on (SO_REUSEPORT), the kernel
+    # spreading connections over them: the gateway's public port. 0: none.
+    shared_port: int = 0
     instance_id: str = ""
     public_url: str = ""
     nats_url: str = "nats://127.0.0.1:4222"

@@ -144,8 +144,7 @@ class Supervisor:
         return f"http://127.0.0.1:{self.slots[name][0].port}"
 
     async def _add_slot(self, name: str, index: int) -> Slot:
-        port = self.options.port if (name == "gateway" and index == 0) else free_port()
-        slot = Slot(name, index, port)
+        slot = Slot(name, index, free_port())
         self.slots.setdefault(name, []).append(slot)
         await self._spawn(slot)
         return slot
@@ -164,6 +163,8 @@ class Supervisor:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if slot.service == "gateway":  # every gateway instance answers on the public port
+            env["CINEMESH_SHARED_PORT"] = str(self.options.port)
         return env
 
     async def _spawn(self, slot: Slot) -> None:

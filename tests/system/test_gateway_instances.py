@@ -1,0 +1,99 @@
+"""The gateway runs as many instances as wanted, all on the one public port: the kernel spreads
+new connections over them, and when one dies the others take every new connection, so users
+keep getting answers while the supervisor brings it back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
+from tests.support.platform import LocalPlatform
+from tests.support.users import Member, sign_up
+
+SERVICES = ["registry", "identity", "profiles", "gateway"]
+ROUTE = "/api/v1/profiles"
+
+
+@pytest.fixture(scope="module")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
+) -> Iterator[LocalPlatform]:
+    running = LocalPlatform(
+        tmp_path_factory.mktemp("gateway-instances"),
+        services=SERVICES,
+        env=unthrottled_sqlite_env(embedded_nats.url),
+        scale={"gateway": 2},
+    ).start(timeout_s=120)
+    yield running
+    running.stop()
+
+
+def answered_by(platform: LocalPlatform, index: int) -> int:
+    """How many requests for ROUTE one gateway instance answered (read at its own port)."""
+    text = httpx.get(f"{platform.url_of('gateway', index)}/metrics", timeout=10).text
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "cinemesh_http_requests_total" and sample.labels["route"] == ROUTE
+        )
+    )
+
+
+def ask(platform: LocalPlatform, member: Member) -> int:
+    """One request on a new connection, as a new visitor's browser would open one."""
+    try:
+        return httpx.get(platform.gateway + ROUTE, headers=member.headers, timeout=10).status_code
+    except httpx.TransportError:
+        return 0
+
+
+def test_both_instances_answer_on_the_public_port(platform: LocalPlatform) -> None:
+    member = sign_up(platform)
+    before = [answered_by(platform, i) for i in (0, 1)]
+    statuses = Counter(ask(platform, member) for _ in range(60))
+    after = [answered_by(platform, i) for i in (0, 1)]
+    assert statuses == Counter({200: 60})
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+    assert {i["port"] for i in platform.instances("gateway")}.isdisjoint({platform.port})
+
+
+def test_one_gateway_killed_under_load_the_other_answers_every_new_connection(
+    platform: LocalPlatform,
+) -> None:
+    member = sign_up(platform)
+    seen: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def visitors() -> None:
+        while not stop.is_set():
+            seen.append((time.monotonic(), ask(platform, member)))
+
+    load = threading.Thread(target=visitors)
+    load.start()
+    try:
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        platform.control("POST", "/kill", json={"service": "gateway", "instance": 1, "hold_s": 4})
+        time.sleep(3.0)
+        down = [status for at, status in seen if at > killed_at + 0.5]
+        platform.wait_healthy(service="gateway", count=2, timeout_s=30)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        load.join(timeout=30)
+    # A request already on the killed instance's connection can fail; none after that.
+    assert len(down) > 20 and set(down) == {200}, Counter(down)
+    failed = [status for _, status in seen if status != 200]
+    assert len(failed) <= 2, Counter(failed)
+    before = answered_by(platform, 1)
+    assert Counter(ask(platform, member) for _ in range(40)) == Counter({200: 40})
+    assert answered_by(platform, 1) > before, "the restarted instance takes connections again"
