@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,21 @@ def test_scale_kill_evict_and_restart(platform: LocalPlatform) -> None:
     slot = next(i for i in restarted if i["instance"] == 1)
     assert slot["pid"] != killed_pid and slot["restarts"] == 1
     assert wait_until(lambda: len(registered(platform, "gateway")) == 3, 15)
+
+
+def test_an_instance_whose_port_was_taken_while_it_was_down_comes_back_on_another(
+    platform: LocalPlatform,
+) -> None:
+    port = platform.instances("gateway")[0]["port"]
+    platform.control("POST", "/kill", json={"service": "gateway", "hold_s": 2})
+    assert wait_until(lambda: not platform.instances("gateway")[0]["pid"], 10)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        back = platform.wait_healthy(service="gateway", count=1, timeout_s=30)
+        assert back[0]["port"] != port and back[0]["restarts"] == 1
+        assert wait_until(lambda: len(registered(platform, "gateway")) == 1, LEASE_S + 4)
 
 
 def test_down_leaves_no_process_behind(data_dir: Path) -> None:

@@ -168,6 +168,8 @@ class Supervisor:
         return env
 
     async def _spawn(self, slot: Slot) -> None:
+        if not port_is_free(slot.port):  # taken by another process while this one was down
+            slot.port = free_port()
         log = open(self.layout.log_file(slot.service, slot.index), "ab")  # noqa: SIM115
         slot.process = await asyncio.create_subprocess_exec(
             sys.executable,
