@@ -1,10 +1,13 @@
 """Gateway benchmarks, each beside its baseline in the same run:
 1. the load generator's own ceiling: wrk against nginx serving a home-page-sized JSON file;
 2. the home page through the gateway as load grows (requests/s, p50/p90/p99), many members
-   round-robin so caches behave as in real use. Measured twice, on two platforms: as shipped,
+   round-robin so caches behave as in real use. Measured on three platforms: as shipped,
    where a busy profile's whole page may be reused for up to a second (the share of pages
-   reused is reported per level), and with that reuse off, so every page is built from the
-   services' answers;
+   reused is reported per level); with every page built (no page reuse, and no reuse of the
+   recommender's answers either), each page asking history, profiles and the recommender; and
+   the same with two gateway instances sharing the public port. Each level also reports the
+   CPU time every service process spent per page, and from it the most built pages/s that
+   the machine's cores could give if they did nothing else;
 3. pass-through: a proxied title lookup through the gateway as a ratio to calling the catalog
    directly. Everything runs on 127.0.0.1 and stops by itself. Prints JSON."""
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from cinemesh.benchsuite.loadgen import Nginx, WrkResult, run_wrk
@@ -97,27 +101,42 @@ BENCH_ENV = {
     "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
     "CINEMESH_LOG_LEVEL": "warning",
 }
-NO_PAGE_REUSE = {"CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0"}
+EVERY_PAGE_BUILT = {
+    "CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0",
+    "CINEMESH_RECOMMENDER_ROWS_CACHE_S": "0",
+}
+CORES = psutil.cpu_count() or 1
 
 
 @dataclass
 class HomeLevel:
-    """One load level of the home page, and the share of pages the gateway reused in it."""
+    """One load level of the home page, the share of pages the gateway reused in it, and the
+    CPU time each service spent per page (ms, summed over its instances)."""
 
     wrk: WrkResult
     reused: float
+    cpu_ms_by_service: dict[str, float]
+
+    @property
+    def cpu_ms_per_page(self) -> float:
+        return round(sum(self.cpu_ms_by_service.values()), 3)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.wrk.as_dict(), "pages_reused": self.reused}
+        return {
+            **self.wrk.as_dict(),
+            "pages_reused": self.reused,
+            "cpu_ms_per_page": self.cpu_ms_per_page,
+            "cpu_ms_per_page_by_service": self.cpu_ms_by_service,
+        }
 
 
 @contextmanager
 def seeded_platform(
-    members: int, env: dict[str, str]
+    members: int, env: dict[str, str], scale: dict[str, int] | None = None
 ) -> Iterator[tuple[LocalPlatform, list[tuple[str, str]], str, bytes]]:
     """A platform with a catalog and `members` viewers, and the first viewer's home page."""
     data_dir = Path(tempfile.mkdtemp(prefix="cm-bench-gw-"))
-    platform = LocalPlatform(data_dir, env={**BENCH_ENV, **env})
+    platform = LocalPlatform(data_dir, env={**BENCH_ENV, **env}, scale=scale)
     platform.start()
     try:
         viewers, title_id = seed(platform, titles=60, members=members)
@@ -176,22 +195,48 @@ def statuses_during(
     return result, {k: v for k, v in sorted(changed.items()) if v}
 
 
+def service_processes(platform: LocalPlatform) -> dict[str, list[psutil.Process]]:
+    found: dict[str, list[psutil.Process]] = {}
+    for instance in platform.instances():
+        found.setdefault(instance["service"], []).append(psutil.Process(instance["pid"]))
+    return found
+
+
+def cpu_seconds(processes: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    """User and system CPU seconds so far, per service (a service's own children included:
+    the recommender's trainer)."""
+    used = {}
+    for service, group in processes.items():
+        total = 0.0
+        for process in group:
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+        used[service] = total
+    return used
+
+
 def home_levels(
     platform: LocalPlatform, viewers: list[tuple[str, str]], levels: list[int], seconds: float
 ) -> list[HomeLevel]:
     script = rotating_home_script(viewers)
+    processes = service_processes(platform)
     measured = []
     for connections in levels:
-        before = home_pages_counted(platform)
+        before, cpu_before = home_pages_counted(platform), cpu_seconds(processes)
         result = run_wrk(
             f"{platform.gateway}/api/v1/home",
             connections=connections,
             seconds=seconds,
             script=script,
         )
-        after = home_pages_counted(platform)
+        after, cpu_after = home_pages_counted(platform), cpu_seconds(processes)
         built, reused = (after[k] - before[k] for k in ("built", "reused"))
-        measured.append(HomeLevel(result, round(reused / max(1.0, built + reused), 3)))
+        pages = max(1.0, built + reused)
+        per_page = {
+            service: round((cpu_after[service] - cpu_before[service]) * 1000 / pages, 3)
+            for service in cpu_after
+        }
+        measured.append(HomeLevel(result, round(reused / pages, 3), per_page))
     return measured
 
 
@@ -236,10 +281,18 @@ def run(mode: str) -> dict[str, Any]:
                 headers={"Authorization": f"Bearer {token}"},
             ),
         )
-    progress("gateway: home page with page reuse off (every page built)")
-    with seeded_platform(members, NO_PAGE_REUSE) as (platform, viewers, _title, _page):
+    progress("gateway: home page with every page built")
+    with seeded_platform(members, EVERY_PAGE_BUILT) as (platform, viewers, _title, _page):
         built = home_levels(platform, viewers, levels, seconds)
-    result = report(ceiling, home, built, direct, proxied, len(page))
+    progress("gateway: home page with every page built, two gateway instances")
+    with seeded_platform(members, EVERY_PAGE_BUILT, {"gateway": 2}) as (
+        platform,
+        viewers,
+        _title,
+        _page,
+    ):
+        built_by_two = home_levels(platform, viewers, levels, seconds)
+    result = report(ceiling, home, built, built_by_two, direct, proxied, len(page))
     result["pass_through"]["gateway_statuses"] = proxied_statuses
     return result
 
@@ -302,21 +355,47 @@ def home_rows(levels: list[HomeLevel], label: str, ceiling: WrkResult) -> list[d
     ]
 
 
+def cpu_rows(levels: list[HomeLevel], label: str) -> list[dict[str, Any]]:
+    """CPU per page at the busiest level, and the pages/s it leaves room for on this machine."""
+    best = max(levels, key=lambda lv: lv.wrk.requests_per_s)
+    shares = sorted(best.cpu_ms_by_service.items(), key=lambda kv: -kv[1])
+    return [
+        row(
+            f"home page{label}, CPU ms per page, all services ("
+            + ", ".join(f"{name} {ms:.2f}" for name, ms in shares if ms >= 0.05)
+            + ")",
+            best.cpu_ms_per_page,
+            better="lower",
+        ),
+        row(
+            f"home page{label}, most pages/s {CORES} cores could give (no load generator)",
+            round(CORES * 1000 / best.cpu_ms_per_page) if best.cpu_ms_per_page else None,
+            goal=GOAL,
+        ),
+    ]
+
+
 def report(
     ceiling: WrkResult,
     home: list[HomeLevel],
     built: list[HomeLevel],
+    built_by_two: list[HomeLevel],
     direct: WrkResult,
     proxied: WrkResult,
     page_bytes: int,
 ) -> dict[str, Any]:
-    configs = [("as shipped", home), ("every page built", built)]
+    configs = [
+        ("as shipped", home),
+        ("every page built", built),
+        ("every page built, 2 gateways", built_by_two),
+    ]
     return {
         "benchmark": "gateway",
         "home_page_bytes": page_bytes,
         "generator_ceiling": ceiling.as_dict(),
         "home": [lv.as_dict() for lv in home],
         "home_every_page_built": [lv.as_dict() for lv in built],
+        "home_every_page_built_two_gateways": [lv.as_dict() for lv in built_by_two],
         "pass_through": {"direct": direct.as_dict(), "through_gateway": proxied.as_dict()},
         "summary": [
             row(
@@ -325,7 +404,10 @@ def report(
                 baseline="nginx, same-size JSON",
             ),
             *home_rows(home, "", ceiling),
-            *home_rows(built, " (page reuse off)", ceiling)[:3],
+            *home_rows(built, " (every page built)", ceiling)[:3],
+            *cpu_rows(built, " (every page built)"),
+            *home_rows(built_by_two, " (every page built, 2 gateways)", ceiling)[:3],
+            *cpu_rows(built_by_two, " (every page built, 2 gateways)"),
             row(
                 "title lookup through the gateway, requests/s",
                 proxied.requests_per_s,

@@ -152,7 +152,7 @@ class HomePage:
 
     async def _browse(self, request: Request, maturity: str, sources: HomeSources) -> None:
         async def fetch() -> dict[str, Any]:
-            popular = _items(
+            popular = _compacted(
                 await self._get(
                     request,
                     "catalog",
@@ -183,7 +183,7 @@ class HomePage:
             return {
                 "popular": popular,
                 "genre_rows": [
-                    {"genre": genre, "items": _items(body)}
+                    {"genre": genre, "items": _compacted(body)}
                     for genre, body in zip(genres, bodies, strict=False)
                 ],
             }
@@ -205,7 +205,7 @@ class HomePage:
             *(sources.popular or []),
             *(t for row in sources.genre_rows or [] for t in row["items"]),
         ]:
-            titles.setdefault(str(title.get("id")), _compact(title))
+            titles.setdefault(str(title.get("id")), title)
         missing = sorted(ids - set(titles))
         if missing:
             titles.update(await self._batch(request, missing, sources))
@@ -313,6 +313,11 @@ def _items(body: Any) -> list[dict[str, Any]]:
         if isinstance(body, dict) and isinstance(body.get(key), list):
             return list(body[key])
     raise ValueError("unexpected answer shape")
+
+
+def _compacted(body: Any) -> list[dict[str, Any]]:
+    """Browse rows are compacted once when fetched, not on every page that shows them."""
+    return [_compact(title) for title in _items(body)]
 
 
 def _compact(title: dict[str, Any]) -> dict[str, Any]:
