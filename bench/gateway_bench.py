@@ -166,14 +166,15 @@ def first_home_page(platform: LocalPlatform, profile_id: str, token: str) -> byt
 
 
 def gateway_counts(platform: LocalPlatform, sample_name: str, label: str) -> dict[str, float]:
-    """A counter of the gateway's, summed by one label."""
-    text = httpx.get(f"{platform.url_of('gateway')}/metrics", timeout=10).text
+    """A counter of the gateway's, summed by one label over every gateway instance."""
     counts: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == sample_name:
-                key = sample.labels[label]
-                counts[key] = counts.get(key, 0.0) + sample.value
+    for instance in platform.instances("gateway"):
+        text = httpx.get(f"http://127.0.0.1:{instance['port']}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == sample_name:
+                    key = sample.labels[label]
+                    counts[key] = counts.get(key, 0.0) + sample.value
     return counts
 
 
