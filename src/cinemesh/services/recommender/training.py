@@ -197,9 +197,11 @@ class ModelKeeper:
         with the cyclic collector paused, then freeze what was loaded.
 
         In a thread, the load held the GIL for about 36 ms at a time (parsing JSON, building
-        the per-level lists), and a request's every hop between the loop and a database thread
-        could wait out a 5 ms switch interval; on the loop, a request waits for one slice at
-        most. A snapshot is thousands of objects that live until the next one: made with the
+        the per-level lists) while requests waited for it. Measured in one process with a load
+        every 0.25 s (bench/results/reruns/2026-12-03-recommender-snapshot-loads.md): requests'
+        p99 was 32 ms with loads in a thread, 7.3 ms with loads in slices, 7.2 ms with no loads.
+
+        A snapshot is thousands of objects that live until the next one: made with the
         collector on, they set off full collections (15-20 ms holding the GIL), and every
         later full collection walked them again. Frozen, they are never walked; the snapshot
         holds no reference cycles, so it is freed when replaced all the same. The cost: cyclic
