@@ -97,6 +97,7 @@ end
 
 
 BENCH_ENV = {
+    "CINEMESH_SEED_DEMO": "off",  # run alone too, no demo videos encode during the measurement
     "CINEMESH_GATEWAY_RATE_PER_IP": "0",
     "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
     "CINEMESH_LOG_LEVEL": "warning",
