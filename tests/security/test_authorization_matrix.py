@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from tests.playback.media import add_title, make_package, start_session
-from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
-from tests.support.platform import LocalPlatform
+from tests.support.backends import EmbeddedNats
+from tests.support.platform import LocalPlatform, unthrottled_platform
 from tests.support.users import Member, admin, sign_up
 
 SERVICES = [
@@ -71,13 +71,10 @@ def public(answer: tuple[int, ...] = OK) -> dict[str, tuple[int, ...]]:
 def platform(
     tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
 ) -> Iterator[LocalPlatform]:
-    running = LocalPlatform(
-        tmp_path_factory.mktemp("authz"),
-        services=SERVICES,
-        env=unthrottled_sqlite_env(embedded_nats.url),
-    ).start(timeout_s=120)
-    yield running
-    running.stop()
+    with unthrottled_platform(
+        tmp_path_factory.mktemp("authz"), embedded_nats.url, services=SERVICES
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
-from tests.support.platform import LocalPlatform
+from tests.support.backends import EmbeddedNats
+from tests.support.platform import LocalPlatform, unthrottled_platform
 from tests.support.users import Member, sign_up
 
 SERVICES = ["registry", "identity", "profiles", "gateway"]
@@ -25,14 +25,13 @@ ROUTE = "/api/v1/profiles"
 def platform(
     tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
 ) -> Iterator[LocalPlatform]:
-    running = LocalPlatform(
+    with unthrottled_platform(
         tmp_path_factory.mktemp("gateway-instances"),
+        embedded_nats.url,
         services=SERVICES,
-        env=unthrottled_sqlite_env(embedded_nats.url),
         scale={"gateway": 2},
-    ).start(timeout_s=120)
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def answered_by(platform: LocalPlatform, index: int) -> int:

@@ -15,8 +15,8 @@ import pytest
 
 from cinemesh.platform.discovery import LEASE_S
 from tests.playback.media import add_title, make_package, start_session
-from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
-from tests.support.platform import LocalPlatform
+from tests.support.backends import EmbeddedNats
+from tests.support.platform import LocalPlatform, unthrottled_platform
 from tests.support.users import Member, sign_up
 
 SERVICES = ["registry", "identity", "profiles", "playback", "edge", "history", "gateway"]
@@ -27,14 +27,13 @@ VIEWERS = 3
 def platform(
     tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
 ) -> Iterator[LocalPlatform]:
-    running = LocalPlatform(
+    with unthrottled_platform(
         tmp_path_factory.mktemp("playback-failover"),
+        embedded_nats.url,
         services=SERVICES,
-        env=unthrottled_sqlite_env(embedded_nats.url),
         scale={"playback": 3},
-    ).start(timeout_s=120)
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def registered(platform: LocalPlatform, service: str) -> set[str]:
