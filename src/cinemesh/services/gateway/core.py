@@ -117,17 +117,15 @@ class Gateway:
         if seen is not None and age < OWNERSHIP_TTL_S:
             return seen[1]
         try:
-            response = await self.call(
+            response: ServiceResponse | None = await self.call(
                 "profiles", "GET", f"/v1/profiles/{profile_id}", request=request, timeout_s=1.0
             )
-        except ApiError:
-            if seen is not None and age < OWNERSHIP_STALE_S:
-                return seen[1]
-            raise
-        if 400 <= response.status < 500:
+        except ApiError:  # `call` raises only the service's unavailability
+            response = None
+        if response is not None and 400 <= response.status < 500:
             self._owned.pop(key, None)
             raise not_found("profile")
-        if response.status != 200:
+        if response is None or response.status != 200:
             if seen is not None and age < OWNERSHIP_STALE_S:
                 return seen[1]
             raise unavailable("profiles")

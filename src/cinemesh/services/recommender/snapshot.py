@@ -188,8 +188,7 @@ def build_snapshot(
         },
         catalog_key=_digest(catalog_file(titles)),
     )
-    for _ in snapshot.derive():
-        pass
+    at_once(snapshot.derive())
     return snapshot
 
 

@@ -2,12 +2,12 @@
 schedule and on demand, and swap the new snapshot in only once it is complete.
 
 Retraining runs in a trainer process of its own (spawned once, at a lower CPU priority, with
-one BLAS thread; trainer.py): it
-reads every interaction, fits, and publishes the snapshot to the shared folder; the serving
-process then loads that snapshot on its event loop, a slice at a time between requests. Reading 100k interactions and fitting takes
-seconds of mostly Python work, and done in the serving process it held the GIL and the event
-loop while requests waited. Only the very first model, when nothing is served yet, is
-trained in the serving process."""
+one BLAS thread; trainer.py): it reads every interaction, fits, and publishes the snapshot to
+the shared folder; the serving process then loads that snapshot on its event loop, a slice at
+a time between requests. Reading 100k interactions and fitting takes seconds of mostly Python
+work, and done in the serving process it held the GIL and the event loop while requests
+waited. Only the very first model, when nothing is served yet, is trained in the serving
+process."""
 
 from __future__ import annotations
 
