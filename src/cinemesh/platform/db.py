@@ -22,7 +22,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from cinemesh.platform import sqlite
 from cinemesh.platform.errors import StartupError
+
+SQLITE_POOL_SIZE = 32
+POSTGRES_POOL_SIZE = 10  # per instance: many services and instances share max_connections
 
 
 def database_url_for(*, service: str, explicit: str, template: str, data_dir: Path) -> str:
@@ -36,27 +40,33 @@ def database_url_for(*, service: str, explicit: str, template: str, data_dir: Pa
     return f"sqlite+aiosqlite:///{folder / f'{service}.db'}"
 
 
-def _enable_sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_connect_args(url: str) -> dict[str, Any]:
+    """A file database opens through `sqlite.connector` (reads on the loop); any other
+    SQLite URL (in memory, with URI options) through aiosqlite as it comes."""
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:" and not parsed.query:
+        return {"async_creator": sqlite.connector(parsed.database)}
+    return {"connect_args": {"timeout": 10}}
 
 
 class Database:
     """One service's database: an engine, a session factory and its migrations."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 10})
-            event.listen(self.engine.sync_engine, "connect", _enable_sqlite_wal)
+            # A connection past the pool is opened and closed for one request: a thread
+            # started and four PRAGMAs run each time, so a busy instance keeps enough open.
+            size = pool_size or SQLITE_POOL_SIZE
+            self.engine: AsyncEngine = create_async_engine(
+                url, pool_size=size, max_overflow=size, **_sqlite_connect_args(url)
+            )
+            event.listen(self.engine.sync_engine, "connect", sqlite.enable_wal)
         else:
+            size = pool_size or POSTGRES_POOL_SIZE
             self.engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, pool_size=size, max_overflow=size, pool_pre_ping=True
             )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
@@ -104,7 +114,7 @@ class Database:
             from sqlalchemy import create_engine
 
             engine = create_engine(sync_url)
-            event.listen(engine, "connect", _enable_sqlite_wal)
+            event.listen(engine, "connect", sqlite.enable_wal)
             try:
                 with engine.begin() as conn:
                     run_alembic_upgrade(conn, script_location)
