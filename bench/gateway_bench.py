@@ -6,8 +6,10 @@
    reused is reported per level); with every page built (no page reuse, and no reuse of the
    recommender's answers either), each page asking history, profiles and the recommender; and
    the same with two gateway instances sharing the public port. Each level also reports the
-   CPU time every service process spent per page, and from it the most built pages/s that
-   the machine's cores could give if they did nothing else;
+   share of built pages missing rows (a dependency past its deadline: `degraded`), which
+   must stay under 1% for the level to count, and the CPU time every service process spent
+   per page, and from it the most built pages/s the machine's cores could give if they did
+   nothing else;
 3. pass-through: a proxied title lookup through the gateway as a ratio to calling the catalog
    directly. Everything runs on 127.0.0.1 and stops by itself. Prints JSON."""
 
@@ -107,15 +109,18 @@ EVERY_PAGE_BUILT = {
     "CINEMESH_RECOMMENDER_ROWS_CACHE_S": "0",
 }
 CORES = psutil.cpu_count() or 1
+MOST_DEGRADED = 0.01  # share of built pages missing rows that a level may have and count
 
 
 @dataclass
 class HomeLevel:
-    """One load level of the home page, the share of pages the gateway reused in it, and the
+    """One load level of the home page, the share of pages the gateway reused in it, the share
+    of built pages missing some rows (a dependency too slow or failing: `degraded`), and the
     CPU time each service spent per page (ms, summed over its instances)."""
 
     wrk: WrkResult
     reused: float
+    degraded: float
     cpu_ms_by_service: dict[str, float]
 
     @property
@@ -126,6 +131,7 @@ class HomeLevel:
         return {
             **self.wrk.as_dict(),
             "pages_reused": self.reused,
+            "built_pages_degraded": self.degraded,
             "cpu_ms_per_page": self.cpu_ms_per_page,
             "cpu_ms_per_page_by_service": self.cpu_ms_by_service,
         }
@@ -174,14 +180,19 @@ def gateway_counts(platform: LocalPlatform, sample_name: str, label: str) -> dic
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == sample_name:
-                    key = sample.labels[label]
+                    key = sample.labels.get(label, "")
                     counts[key] = counts.get(key, 0.0) + sample.value
     return counts
 
 
 def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
     counts = gateway_counts(platform, "cinemesh_gateway_home_pages_total", "page")
-    return {"built": counts.get("built", 0.0), "reused": counts.get("reused", 0.0)}
+    degraded = gateway_counts(platform, "cinemesh_gateway_home_pages_degraded_total", "")
+    return {
+        "built": counts.get("built", 0.0),
+        "reused": counts.get("reused", 0.0),
+        "degraded": sum(degraded.values()),
+    }
 
 
 def statuses_during(
@@ -232,13 +243,17 @@ def home_levels(
             script=script,
         )
         after, cpu_after = home_pages_counted(platform), cpu_seconds(processes)
-        built, reused = (after[k] - before[k] for k in ("built", "reused"))
+        built, reused, degraded = (after[k] - before[k] for k in ("built", "reused", "degraded"))
         pages = max(1.0, built + reused)
         per_page = {
             service: round((cpu_after[service] - cpu_before[service]) * 1000 / pages, 3)
             for service in cpu_after
         }
-        measured.append(HomeLevel(result, round(reused / pages, 3), per_page))
+        measured.append(
+            HomeLevel(
+                result, round(reused / pages, 3), round(degraded / max(1.0, built), 3), per_page
+            )
+        )
     return measured
 
 
@@ -304,7 +319,13 @@ def progress(message: str) -> None:
 
 
 def best_within_goal(levels: list[HomeLevel]) -> HomeLevel | None:
-    within = [lv for lv in levels if lv.wrk.p99_ms < 50 and not lv.wrk.errors]
+    """The busiest level with p99 < 50 ms, no failed request and whole pages: a page missing
+    rows because a dependency could not keep up is not the page the goal asks for."""
+    within = [
+        lv
+        for lv in levels
+        if lv.wrk.p99_ms < 50 and not lv.wrk.errors and lv.degraded <= MOST_DEGRADED
+    ]
     return max(within, key=lambda lv: lv.wrk.requests_per_s) if within else None
 
 
@@ -329,15 +350,27 @@ def row(
     }
 
 
+def busiest_whole(levels: list[HomeLevel]) -> HomeLevel:
+    """The busiest level whose pages were whole (any level's if none was): pages left
+    incomplete by a dependency that could not keep up are cheaper and would flatter it."""
+    whole = [lv for lv in levels if lv.degraded <= MOST_DEGRADED] or levels
+    return max(whole, key=lambda lv: lv.wrk.requests_per_s)
+
+
 def home_rows(levels: list[HomeLevel], label: str, ceiling: WrkResult) -> list[dict[str, Any]]:
-    best = max(levels, key=lambda lv: lv.wrk.requests_per_s)
+    best = busiest_whole(levels)
     within = best_within_goal(levels)
     return [
         row(
-            f"home page{label}, best requests/s",
+            f"home page{label}, best requests/s with whole pages",
             best.wrk.requests_per_s,
             baseline="generator ceiling",
             baseline_value=ceiling.requests_per_s,
+        ),
+        row(
+            f"home page{label}, most built pages degraded at any load",
+            max(lv.degraded for lv in levels),
+            better="lower",
         ),
         row(
             f"home page{label}, requests/s with p99 < 50 ms",
@@ -358,8 +391,9 @@ def home_rows(levels: list[HomeLevel], label: str, ceiling: WrkResult) -> list[d
 
 
 def cpu_rows(levels: list[HomeLevel], label: str) -> list[dict[str, Any]]:
-    """CPU per page at the busiest level, and the pages/s it leaves room for on this machine."""
-    best = max(levels, key=lambda lv: lv.wrk.requests_per_s)
+    """CPU per page at the busiest level with whole pages, and the pages/s it leaves room for
+    on this machine."""
+    best = busiest_whole(levels)
     shares = sorted(best.cpu_ms_by_service.items(), key=lambda kv: -kv[1])
     return [
         row(
@@ -406,9 +440,9 @@ def report(
                 baseline="nginx, same-size JSON",
             ),
             *home_rows(home, "", ceiling),
-            *home_rows(built, " (every page built)", ceiling)[:3],
+            *home_rows(built, " (every page built)", ceiling)[:4],
             *cpu_rows(built, " (every page built)"),
-            *home_rows(built_by_two, " (every page built, 2 gateways)", ceiling)[:3],
+            *home_rows(built_by_two, " (every page built, 2 gateways)", ceiling)[:4],
             *cpu_rows(built_by_two, " (every page built, 2 gateways)"),
             row(
                 "title lookup through the gateway, requests/s",

@@ -79,7 +79,10 @@ class HomePage:
 
     async def _guard(self, sources: HomeSources, service: str, work: Awaitable[None]) -> None:
         try:
-            await asyncio.wait_for(work, timeout=self.deadline_s * 1.5)
+            async with asyncio.timeout(
+                self.deadline_s * 1.5
+            ):  # no task of its own, unlike wait_for
+                await work
         except (ApiError, TimeoutError, ValueError, KeyError, TypeError):
             sources.degraded.add(service)
 

@@ -17,6 +17,15 @@ HOME_PAGES = Counter(
     "Home pages answered, by whether the page was built or a recent one reused",
     ["page"],
 )
+DEGRADED = Counter(
+    "cinemesh_gateway_home_degraded_total",
+    "Home pages built without the rows of a service that could not answer, by that service",
+    ["service"],
+)
+PAGES_DEGRADED = Counter(
+    "cinemesh_gateway_home_pages_degraded_total",
+    "Home pages built with some rows dropped or replaced by a fallback",
+)
 
 
 def router(gateway: Gateway) -> APIRouter:
@@ -35,6 +44,7 @@ def router(gateway: Gateway) -> APIRouter:
 
         async def build() -> tuple[bytes, bool]:
             built = await page.build(request, {**profile, "id": profile_id})
+            count_degraded(built["degraded"])
             return orjson.dumps(built), not built["degraded"]
 
         body, how = await recent.page(who.account_id, profile_id, build)
@@ -42,3 +52,10 @@ def router(gateway: Gateway) -> APIRouter:
         return Response(content=body, media_type="application/json")
 
     return api
+
+
+def count_degraded(services: list[str]) -> None:
+    if services:
+        PAGES_DEGRADED.inc()
+        for service in services:
+            DEGRADED.labels(service).inc()
