@@ -4,6 +4,7 @@ event bus, clients, faults) and the FastAPI app built around its routers."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import sys
@@ -215,6 +216,7 @@ class ServiceRuntime:
             self._background.append(asyncio.create_task(self._connect_bus(), name="bus"))
         for hook in self._startup:
             await hook()
+        freeze_startup_objects()
         if isinstance(self.discovery, RegistryDiscovery) and self.settings.port:
             self._background.append(
                 asyncio.create_task(self.discovery.register_forever(self.me), name="registry-lease")
@@ -392,3 +394,12 @@ def install_error_handlers(app: FastAPI) -> None:
             },
             status_code=500,
         )
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up made (modules, schemas, routes; a recommender's first model too:
+    100-160k objects) out of the cyclic collector's sight before the first request. A full
+    collection walks every tracked object: over those it took 65-80 ms on this 2-core
+    machine, a stall of every request in flight, several times a minute under load."""
+    gc.collect()
+    gc.freeze()

@@ -32,7 +32,6 @@ API (internal; every call needs the service credential):
 from __future__ import annotations
 
 import asyncio
-import gc
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -60,15 +59,6 @@ class RecommenderSettings(ServiceSettings):
     neighbours: int = ModelParams.neighbours
 
 
-def freeze_startup_objects() -> None:
-    """Move what start-up made (modules, schemas, the first model: about 155k objects) out of
-    the cyclic collector's sight, before the first request. A full collection walks every
-    tracked object, and over those it took 65-80 ms on this 2-core machine: a stall of every
-    request in flight, several times a minute while snapshots are swapped in."""
-    gc.collect()
-    gc.freeze()
-
-
 def create_app() -> FastAPI:
     settings = load_settings(RecommenderSettings)
     runtime = ServiceRuntime(
@@ -88,8 +78,7 @@ def create_app() -> FastAPI:
 
     @runtime.on_startup
     async def load_model() -> None:
-        await keeper.start()
-        freeze_startup_objects()
+        await keeper.start()  # the chassis freezes the first model with the other start-up objects
         schedule.append(asyncio.create_task(keeper.run_forever(), name="retrain"))
 
     @runtime.on_shutdown
