@@ -22,7 +22,10 @@ How the HTTP part loads the service, since on a 2-core machine the load decides 
   `history.watched` events arrive (quick: 200/s): serving must not stall when the model is
   retrained or events are consumed. A stress case: the service retrains at most once a
   minute on its own, and here the trainer, the publisher, NATS and the client share the
-  service's 2 cores.
+  service's 2 cores;
+- `on its schedule` (quick and full): the same fixed rate and new events for 75 s while the
+  service retrains as it does in use, on its default 60 s schedule when the data changed: the
+  retrains seen in the window are counted.
 Latencies are measured by the client (aiohttp on uvloop, same machine, loopback), so they
 include the HTTP round trip and the client's own wake-ups (about 1 ms at 50 requests/s on an
 idle machine, less when busier); the service's own histogram (`/metrics`) is reported beside
@@ -91,6 +94,7 @@ class Mode:
     connections: int
     steady_s: float  # how long the fixed rate runs alone
     busy_s: float  # and while retraining back to back and consuming new events
+    scheduled_s: float  # and while consuming new events, retraining on the default schedule
     late_events_per_s: float
     caches: tuple[str, ...]  # CINEMESH_RECOMMENDER_ROWS_CACHE_S values to run over HTTP
     generated: dict[str, int]  # the generated world's size, when it is used
@@ -98,15 +102,15 @@ class Mode:
 
 MODES = {
     "tiny": Mode(
-        300, 40, 200, 50, 2, 2, 3, 50, ("0",),
+        300, 40, 200, 50, 2, 2, 3, 0, 50, ("0",),
         {"genres": 8, "titles_per_genre": 25, "users": 300, "per_user": 20},
     ),
     "quick": Mode(
-        1000, None, 1000, 100, 4, 10, 15, 200, ("0",),
+        1000, None, 1000, 100, 4, 10, 15, 75, 200, ("0",),
         {"genres": 16, "titles_per_genre": 100, "users": 1500, "per_user": 30},
     ),
     "full": Mode(
-        5000, None, 5000, 200, 4, 30, 45, 200, ("0", "1"),
+        5000, None, 5000, 200, 4, 30, 45, 75, 200, ("0", "1"),
         {"genres": 20, "titles_per_genre": 250, "users": 5000, "per_user": 40},
     ),
 }  # fmt: skip
@@ -440,6 +444,7 @@ class Background:
         self.base, self.headers, self.nats_url, self.world = base, headers, nats_url, world
         self.stop = threading.Event()
         self.retrains: list[float] = []
+        self.models: list[str] = []  # versions served, in order, when the schedule retrains
         self.published = 0
 
     def retrain_forever(self) -> None:
@@ -449,8 +454,17 @@ class Background:
                 client.post(self.base + "/v1/retrain").raise_for_status()
                 self.retrains.append(round(time.perf_counter() - began, 2))
 
+    def watch_models(self) -> None:
+        with httpx.Client(headers=self.headers, timeout=30) as client:
+            while not self.stop.wait(0.5):
+                version = client.get(self.base + "/v1/model").json()["version"]
+                if not self.models or self.models[-1] != version:
+                    self.models.append(version)
+
     @contextmanager
-    def running(self, late_events_per_s: float) -> Iterator[None]:
+    def running(self, late_events_per_s: float, *, back_to_back: bool = True) -> Iterator[None]:
+        """New events at `late_events_per_s`, and retrains back to back (or, with
+        `back_to_back` off, as the service's own schedule has them, the versions noted)."""
         context = multiprocessing.get_context("spawn")
         stop, published = context.Event(), context.Value("l", 0)
         publisher = context.Process(
@@ -458,7 +472,9 @@ class Background:
             args=(self.nats_url, self.world.records[:20_000], late_events_per_s, stop, published),
             daemon=True,
         )
-        retrainer = threading.Thread(target=self.retrain_forever, daemon=True)
+        retrainer = threading.Thread(
+            target=self.retrain_forever if back_to_back else self.watch_models, daemon=True
+        )
         publisher.start()
         retrainer.start()
         try:
@@ -570,7 +586,30 @@ def measure(
         busy["retrains_s"] = background.retrains
         busy["late_events_published"] = background.published
         out["while_retraining"] = busy
+        if mode.scheduled_s:
+            out["on_schedule"] = on_schedule(platform, client, requests, url, world, mode)
     return out
+
+
+def on_schedule(
+    platform: LocalPlatform,
+    client: httpx.Client,
+    requests: Requests,
+    url: str,
+    world: World,
+    mode: Mode,
+) -> dict[str, Any]:
+    """The fixed rate while new events arrive and the service retrains on its own default
+    schedule (every 60 s when the data changed): long enough to include a retrain."""
+    base = platform.url_of("recommender")
+    background = Background(base, platform.headers, url, world)
+    before = service_latency(client, base)
+    with background.running(mode.late_events_per_s, back_to_back=False):
+        calm = uvloop.run(requests.fixed_rate(mode.rate, mode.connections, mode.scheduled_s))
+    calm.update(service_side(before, service_latency(client, base)))
+    calm["retrains_seen"] = max(0, len(background.models) - 1)
+    calm["late_events_published"] = background.published
+    return calm
 
 
 @contextmanager
@@ -672,6 +711,7 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
             "better": "lower",
             "goal": f"p99 < {GOAL_MS:g} ms",
         },
+        *_scheduled_rows(http["no_cache"].get("on_schedule"), at_rate, report),
         {
             "measurement": "GET /v1/rows over HTTP, p99 ms, one connection, one request at a time",
             "baseline": "-",
@@ -730,6 +770,36 @@ def quality_plot(evaluation: dict[str, Any]) -> dict[str, Any]:
             for r in evaluation["results"]
         ],
     }
+
+
+def _scheduled_rows(
+    calm: dict[str, Any] | None, at_rate: str, report: dict[str, Any]
+) -> list[dict[str, Any]]:
+    if not calm:
+        return []
+    return [
+        {
+            "measurement": (
+                f"GET /v1/rows over HTTP, p99 ms at {at_rate} while consuming "
+                f"{report['mode_late_events_per_s']:g} new events/s and retraining on its own "
+                f"schedule ({calm['retrains_seen']} retrain(s) in the window)"
+            ),
+            "baseline": "goal",
+            "value": calm["p99_ms"],
+            "baseline_value": GOAL_MS,
+            "ratio": round(calm["p99_ms"] / GOAL_MS, 3),
+            "better": "lower",
+            "goal": f"p99 < {GOAL_MS:g} ms",
+        },
+        {
+            "measurement": "the same, share the service itself answered within 10 ms",
+            "baseline": "-",
+            "value": calm.get("service_share_within_10ms"),
+            "baseline_value": None,
+            "ratio": None,
+            "better": "higher",
+        },
+    ]
 
 
 def main() -> None:
