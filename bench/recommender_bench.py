@@ -712,6 +712,15 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
             "goal": f"p99 < {GOAL_MS:g} ms",
         },
         *_scheduled_rows(http["no_cache"].get("on_schedule"), at_rate, report),
+        *(
+            _at_the_service(condition, http["no_cache"][key])
+            for key, condition in (
+                ("fixed_rate", "steady"),
+                ("on_schedule", "retraining on its own schedule, new events arriving"),
+                ("while_retraining", "retraining back to back, new events arriving"),
+            )
+            if http["no_cache"].get(key, {}).get("service_share_within_10ms") is not None
+        ),
         {
             "measurement": "GET /v1/rows over HTTP, p99 ms, one connection, one request at a time",
             "baseline": "-",
@@ -772,6 +781,25 @@ def quality_plot(evaluation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _at_the_service(condition: str, measured: dict[str, Any]) -> dict[str, Any]:
+    """The issue's own measure: p99 under 10 ms at the service, read from the service's latency
+    histogram (its 10 ms bucket holds at least 99% of the requests), free of the client's
+    own delays on the same 2 cores."""
+    share = measured["service_share_within_10ms"]
+    return {
+        "measurement": (
+            f"GET /v1/rows at the service (its own histogram), share answered within "
+            f"{GOAL_MS:g} ms, {condition}"
+        ),
+        "baseline": "goal",
+        "value": share,
+        "baseline_value": 0.99,
+        "ratio": round(share / 0.99, 4),
+        "better": "higher",
+        "goal": f">= 0.99, i.e. p99 < {GOAL_MS:g} ms at the service",
+    }
+
+
 def _scheduled_rows(
     calm: dict[str, Any] | None, at_rate: str, report: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -790,14 +818,6 @@ def _scheduled_rows(
             "ratio": round(calm["p99_ms"] / GOAL_MS, 3),
             "better": "lower",
             "goal": f"p99 < {GOAL_MS:g} ms",
-        },
-        {
-            "measurement": "the same, share the service itself answered within 10 ms",
-            "baseline": "-",
-            "value": calm.get("service_share_within_10ms"),
-            "baseline_value": None,
-            "ratio": None,
-            "better": "higher",
         },
     ]
 
