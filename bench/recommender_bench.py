@@ -505,10 +505,14 @@ def service_side(before: dict[float, float], after: dict[float, float]) -> dict[
     total = counts.get(float("inf"), 0.0)
     if not total:
         return {}
-    p99_bound = next(le for le, n in counts.items() if n >= 0.99 * total)
+    def bound(share: float) -> float:
+        return next(le for le, n in counts.items() if n >= share * total) * 1000
+
     return {
         "service_share_within_10ms": round(counts.get(0.01, 0.0) / total, 4),
-        "service_p99_at_most_ms": p99_bound * 1000,
+        "service_share_within_5ms": round(counts.get(0.005, 0.0) / total, 4),
+        "service_p50_at_most_ms": bound(0.5),
+        "service_p99_at_most_ms": bound(0.99),
     }
 
 
