@@ -94,11 +94,10 @@ def profiles_router(runtime: ServiceRuntime, profiles: Profiles) -> APIRouter:
         who: Principal = who_dep,
     ) -> dict[str, list[ListItem]]:
         async with db.session() as session:
-            profile = await profiles.owned(
-                session, account_id=who.account_id, profile_id=profile_id
+            items = await profiles.my_list(
+                session, account_id=who.account_id, profile_id=profile_id, limit=limit
             )
-            entries = await profiles.my_list(session, profile=profile, limit=limit)
-            return {"items": [ListItem(title_id=e.title_id, added_at=e.added_at) for e in entries]}
+        return {"items": [ListItem(**item) for item in items]}
 
     @router.put("/{profile_id}/my-list/{title_id}")
     async def add_to_list(

@@ -138,15 +138,26 @@ class Profiles:
         )
 
     async def my_list(
-        self, session: AsyncSession, *, profile: Profile, limit: int = 200
-    ) -> list[ListEntry]:
-        rows = await session.scalars(
-            select(ListEntry)
-            .where(ListEntry.profile_id == profile.id)
-            .order_by(ListEntry.added_at.desc(), ListEntry.title_id)
-            .limit(limit)
-        )
-        return list(rows)
+        self, session: AsyncSession, *, account_id: str, profile_id: str, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """The account's profile's list, newest first; another account's profile is not found.
+        One statement of plain rows: every home page asks for it."""
+        rows = (
+            await session.execute(
+                select(Profile.account_id, ListEntry.title_id, ListEntry.added_at)
+                .outerjoin(ListEntry, ListEntry.profile_id == Profile.id)
+                .where(Profile.id == profile_id)
+                .order_by(ListEntry.added_at.desc(), ListEntry.title_id)
+                .limit(limit)
+            )
+        ).all()
+        if not rows or rows[0].account_id != account_id:
+            raise not_found("profile")
+        return [
+            {"title_id": row.title_id, "added_at": row.added_at}
+            for row in rows
+            if row.title_id is not None
+        ]
 
     async def add_to_list(self, session: AsyncSession, *, profile: Profile, title_id: str) -> bool:
         """True when added; adding twice keeps the first entry (also when both race)."""
