@@ -46,7 +46,7 @@ def _sqlite_connect_args(url: str) -> dict[str, Any]:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:" and not parsed.query:
         return {"async_creator": sqlite.connector(parsed.database)}
-    return {"connect_args": {"timeout": 10}}
+    return {"connect_args": {"timeout": sqlite.BUSY_TIMEOUT_MS / 1000}}
 
 
 class Database:

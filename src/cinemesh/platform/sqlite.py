@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosqlite
 
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another process's lock
 CURSOR_CALLS_ON_LOOP = frozenset({"fetchone", "fetchmany", "fetchall", "close"})
 CONNECTION_CALLS_ON_LOOP = frozenset({"cursor", "rollback"})
 
@@ -57,12 +57,12 @@ class LoopReadsConnection(aiosqlite.Connection):
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
 
-def connector(path: str, *, timeout_s: float = 10) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def connector(path: str) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     """An `async_creator` for SQLAlchemy's aiosqlite dialect: a file database, reads on the loop."""
 
     async def connect() -> aiosqlite.Connection:
         connection = LoopReadsConnection(
-            lambda: sqlite3.connect(path, timeout=timeout_s, check_same_thread=False),
+            lambda: sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False),
             iter_chunk_size=64,
         )
         connection._thread.daemon = True  # as SQLAlchemy does for the connections it opens

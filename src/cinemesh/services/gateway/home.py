@@ -79,9 +79,8 @@ class HomePage:
 
     async def _guard(self, sources: HomeSources, service: str, work: Awaitable[None]) -> None:
         try:
-            async with asyncio.timeout(
-                self.deadline_s * 1.5
-            ):  # no task of its own, unlike wait_for
+            # asyncio.timeout runs `work` in this task; wait_for would start one more per guard
+            async with asyncio.timeout(self.deadline_s * 1.5):
                 await work
         except (ApiError, TimeoutError, ValueError, KeyError, TypeError):
             sources.degraded.add(service)
