@@ -20,6 +20,7 @@ from cinemesh.contracts.profiles import MyListChanged, ProfileDeleted, ProfileUp
 from cinemesh.platform.db import Database
 from cinemesh.platform.events import Event
 from cinemesh.services.recommender import events as ingestion
+from cinemesh.services.recommender import service
 from cinemesh.services.recommender.app import MIGRATIONS
 from cinemesh.services.recommender.events import BatchConsumer, Subscription, fold_events
 from cinemesh.services.recommender.models import Interaction, Profile, Title
@@ -123,7 +124,10 @@ async def tables(db: Database) -> dict[str, Any]:
                 )
                 for r in signals
             ),
-            "titles": sorted((t.title_id, t.name) for t in await session.scalars(select(Title))),
+            "titles": sorted(
+                (t.title_id, t.name)
+                for t in await session.scalars(select(Title).where(Title.deleted.is_(False)))
+            ),
             "profiles": sorted(
                 (p.profile_id, p.maturity) for p in await session.scalars(select(Profile))
             ),
@@ -169,6 +173,50 @@ async def test_a_redelivered_batch_changes_nothing(
         await fold_events(session, consumer=CONSUMER, events=list(reversed(events)))
     assert await tables(db) == once
     assert {r[1]: r[2] for r in once["interactions"] if r[0] == "p1"}["t1"] == 2
+
+
+def revised(title_id: str, name: str, revision: int, maturity: str = "PG") -> Event:
+    return ev(
+        TitleUpserted(
+            title_id=title_id, title=name, kind="movie", genres=["Drama"],
+            maturity_rating=maturity, revision=revision,
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.backends
+async def test_a_late_older_catalog_event_changes_nothing(
+    two_databases: tuple[Database, Database],
+) -> None:
+    """Each event is a distinct one (its own id), delivered after a newer change of its title:
+    a maturity raised to R stays R, and a deleted title stays out of training."""
+    stream = [
+        revised("t1", "One", 10),
+        revised("t1", "One", 20, maturity="R"),
+        revised("t1", "One", 10),
+        revised("t2", "Two", 10),
+        ev(TitleDeleted(title_id="t2", revision=20)),
+        revised("t2", "Two", 15),
+        ev(TitleDeleted(title_id="t3", revision=20)),  # its delete arrives before anything
+        revised("t3", "Three", 10),
+        revised("t4", "Four", 10),
+        ev(TitleDeleted(title_id="t4", revision=20)),
+        revised("t4", "Four, restored", 30),
+    ]
+    batched, one_by_one = two_databases
+    async with batched.transaction() as session:
+        await fold_events(session, consumer=CONSUMER, events=stream)
+    for evt in stream:
+        async with one_by_one.transaction() as session:
+            await fold_events(session, consumer=CONSUMER, events=[evt])
+
+    for db in (batched, one_by_one):
+        async with db.engine.connect() as conn:
+            catalog = (await service.training_data(conn)).titles
+        assert sorted((t["title_id"], t["name"], t["maturity_rating"]) for t in catalog) == [
+            ("t1", "One", "R"),
+            ("t4", "Four, restored", "PG"),
+        ]
 
 
 class Delivery:

@@ -208,7 +208,7 @@ async def fold_events(session: AsyncSession, *, consumer: str, events: list[Even
     fold = Fold(session)
     await fold.load(
         keys={(p.profile_id, p.title_id) for p in payloads if _is_signal(p)},  # type: ignore[attr-defined]
-        titles={p.title_id for p in payloads if isinstance(p, TitleUpserted)},
+        titles={p.title_id for p in payloads if isinstance(p, TitleUpserted | TitleDeleted)},
         profiles={p.profile_id for p in payloads if isinstance(p, ProfileUpserted)},
     )
     for payload in payloads:
@@ -239,7 +239,7 @@ async def apply(fold: Fold, payload: BaseModel) -> None:
     elif isinstance(payload, TitleUpserted):
         service.record_title(fold, payload)
     elif isinstance(payload, TitleDeleted):
-        await service.forget_title(fold, payload.title_id)
+        service.forget_title(fold, payload)
 
 
 async def mark_new(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -41,6 +41,10 @@ class Title(Base):
     maturity_rating: Mapped[str] = mapped_column(String(16))
     popularity: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the catalog's revision of what is held; a deleted title stays as a tombstone, so that a
+    # late, older upsert cannot bring it back
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Profile(Base):

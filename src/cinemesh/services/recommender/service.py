@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, bindparam, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from cinemesh.contracts.catalog import TitleUpserted
+from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.history import FINISHED_FRACTION, TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.contracts.profiles import MyListChanged, ProfileUpserted, TitleRated
@@ -166,24 +166,41 @@ def newer(at: datetime, last_set: datetime | None) -> bool:
     return last_set is None or at >= moment(last_set)
 
 
+def older(revision: int, held: int | None) -> bool:
+    """Whether a catalog event is older than the row it would change (0: unknown, applies)."""
+    return bool(revision) and revision < (held or 0)
+
+
 def record_title(fold: Fold, event: TitleUpserted) -> None:
     row = fold.titles.get(event.title_id)
+    if row is not None and older(event.revision, row.revision):
+        return
     if row is None:
-        row = fold.titles[event.title_id] = Title(title_id=event.title_id)
+        row = fold.titles[event.title_id] = Title(title_id=event.title_id, revision=0)
         fold.session.add(row)
     row.name = event.title[:300]
     row.genres = list(event.genres)
     row.maturity_rating = event.maturity_rating
     row.popularity = float(event.popularity)
     row.updated_at = datetime.now(UTC)
+    row.revision = event.revision or row.revision
+    row.deleted = False
 
 
-async def forget_title(fold: Fold, title_id: str) -> None:
-    fold.forget([fold.titles.pop(title_id)] if title_id in fold.titles else [])
-    await fold.session.execute(
-        delete(Title).where(Title.title_id == title_id),
-        execution_options={"synchronize_session": False},
-    )
+def forget_title(fold: Fold, event: TitleDeleted) -> None:
+    """Leave a tombstone holding the delete's revision: the title leaves training at once, and
+    an older upsert delivered later changes nothing."""
+    row = fold.titles.get(event.title_id)
+    if row is not None and older(event.revision, row.revision):
+        return
+    if row is None:
+        row = fold.titles[event.title_id] = Title(
+            title_id=event.title_id, name="", genres=[], maturity_rating="NC-17", popularity=0.0
+        )
+        fold.session.add(row)
+    row.updated_at = datetime.now(UTC)
+    row.revision = event.revision or row.revision or 0
+    row.deleted = True
 
 
 def record_profile(fold: Fold, event: ProfileUpserted) -> None:
@@ -341,7 +358,9 @@ async def training_data(conn: AsyncConnection) -> TrainingData:
     ]
     t = Title.__table__.c
     catalog = await conn.execute(
-        select(t.title_id, t.name, t.genres, t.maturity_rating, t.popularity, t.updated_at)
+        select(t.title_id, t.name, t.genres, t.maturity_rating, t.popularity, t.updated_at).where(
+            t.deleted.is_(False)
+        )
     )
     titles = [
         {
