@@ -88,6 +88,29 @@ def test_the_latest_titles_weigh_most() -> None:
     assert reversed_top.item.startswith("comedy")
 
 
+def test_leaving_titles_out_is_dropping_them_from_a_longer_ranking() -> None:
+    """Excluded titles are skipped while the ranking is read, however many of them lead it
+    (more than the slice read at a time)."""
+    rng = np.random.default_rng(3)
+    pairs = zip(
+        rng.integers(0, 80, 6000).tolist(), rng.integers(0, 300, 6000).tolist(), strict=True
+    )
+    records = [(f"u{u}", f"i{i}", 1.0, float(n)) for n, (u, i) in enumerate(pairs)]
+    model = ItemModel.fit(Interactions.from_records(records), ModelParams(lam=10.0))
+    history = [(f"i{i}", 1.0) for i in range(10)]
+
+    ranking = model.picks(history, k=300, fill_popular=False)
+    assert len(ranking) > 170
+    left_out = {p.item for p in ranking[:150]}
+    picks = model.picks(history, k=20, exclude=left_out, fill_popular=False)
+    assert picks == [p for p in ranking if p.item not in left_out][:20]
+
+    row = model.similar("i0", k=300)
+    assert len(row) > 75
+    left_out = {p.item for p in row[:70]}
+    assert model.similar("i0", k=5, exclude=left_out) == row[70:75]
+
+
 def test_an_unknown_user_gets_the_most_popular_items_and_masks_hold() -> None:
     model = fitted()
     picks = model.picks([], k=4)

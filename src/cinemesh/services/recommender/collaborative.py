@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import orjson
@@ -23,6 +24,7 @@ from cinemesh.services.recommender.dataset import Interactions
 from cinemesh.services.recommender.slices import Sliced, at_once
 
 FORMAT = 2  # 1: the arrays in one .npz, read whole at every load
+RANKING_SLICE = 64
 RECENT_ITEMS = 50  # older interactions weigh under 2^-10 at the default half-life: skipped
 
 
@@ -37,8 +39,10 @@ class ModelParams:
     neighbours: int = 100
 
 
-@dataclass(frozen=True)
-class Pick:
+class Pick(NamedTuple):
+    """A tuple, not a frozen dataclass: a request makes a few hundred, and a frozen
+    dataclass' __init__ cost several times a tuple's."""
+
     item: str
     score: float
     because: str | None  # the history item that contributed most, None for popularity
@@ -93,21 +97,18 @@ class ItemModel:
         """Top k for one history (newest first), each with its strongest reason; popular
         items fill in when the history says too little."""
         idx, vals = self.history_vector([i for i, _ in history], [w for _, w in history])
-        blocked = np.zeros(len(self.item_ids), dtype=bool)
-        for item in exclude:
-            n = self.index.get(item)
-            if n is not None:
-                blocked[n] = True
-        if allowed is not None:
-            blocked |= ~allowed
         found: list[Pick] = []
         if len(idx):
             scores, columns, contributions, owners = self._contributions(idx, vals)
-            scores[blocked] = 0.0
+            if allowed is not None:
+                scores[~allowed] = 0.0
             candidates = np.flatnonzero(scores > 0)
-            best = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
+            ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
+            # walking the ranking past excluded items costs what the few skipped cost; marking
+            # every excluded item first cost a lookup for each of a long history's titles
+            best = ranked[self._first_not_in(ranked, exclude, k)]
             strongest = self._strongest(best, columns, contributions, owners)
-            for item, top in zip(best, strongest, strict=True):
+            for item, top in zip(best.tolist(), strongest, strict=True):
                 found.append(
                     Pick(self.item_ids[item], float(scores[item]), self.item_ids[idx[top]])
                 )
@@ -117,9 +118,28 @@ class ItemModel:
                 if len(found) >= k:
                     break
                 name = self.item_ids[item]
-                if not blocked[item] and name not in taken and self.popularity[item] > 0:
+                if (
+                    (allowed is None or allowed[item])
+                    and name not in exclude
+                    and name not in taken
+                    and self.popularity[item] > 0
+                ):
                     found.append(Pick(name, 0.0, None))
         return found
+
+    def _first_not_in(
+        self, ranked: np.ndarray, exclude: set[str] | frozenset[str], k: int
+    ) -> list[int]:
+        """Where in `ranked` (item positions, best first) the first k items not in `exclude`
+        are; read a slice at a time, since a long ranking is mostly never reached."""
+        kept: list[int] = []
+        for start in range(0, len(ranked), RANKING_SLICE):
+            for i, position in enumerate(ranked[start : start + RANKING_SLICE].tolist(), start):
+                if len(kept) == k:
+                    return kept
+                if self.item_ids[position] not in exclude:
+                    kept.append(i)
+        return kept
 
     def _contributions(
         self, idx: np.ndarray, vals: np.ndarray
@@ -152,8 +172,15 @@ class ItemModel:
         by_column = dict(zip(cols[first].tolist(), who[first].tolist(), strict=True))
         return [by_column[c] for c in best.tolist()]
 
-    def similar(self, item: str, *, k: int, allowed: np.ndarray | None = None) -> list[Pick]:
-        """The items `item` points to most strongly (its row of W)."""
+    def similar(
+        self,
+        item: str,
+        *,
+        k: int,
+        allowed: np.ndarray | None = None,
+        exclude: set[str] | frozenset[str] = frozenset(),
+    ) -> list[Pick]:
+        """The k items `item` points to most strongly (its row of W), leaving out `exclude`."""
         n = self.index.get(item)
         if n is None:
             return []
@@ -162,10 +189,11 @@ class ItemModel:
         if allowed is not None:
             keep = allowed[columns]
             scores, columns = scores[keep], columns[keep]
-        order = np.argsort(-scores, kind="stable")[:k]
+        order = np.argsort(-scores, kind="stable")
+        chosen = order[self._first_not_in(columns[order], exclude, k)]
         return [
             Pick(self.item_ids[j], score, item)
-            for j, score in zip(columns[order].tolist(), scores[order].tolist(), strict=True)
+            for j, score in zip(columns[chosen].tolist(), scores[chosen].tolist(), strict=True)
         ]
 
     def batch_scores(self, history: sp.csr_matrix) -> np.ndarray:

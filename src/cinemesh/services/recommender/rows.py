@@ -115,12 +115,9 @@ def because_you_watched(
         name = snapshot.name(anchor)
         row = Row(f"because-you-watched:{anchor}", f"Because you watched {name}")
         for pick in snapshot.model.similar(
-            anchor, k=limit + len(seen), allowed=snapshot.allowed[lvl]
+            anchor, k=limit, allowed=snapshot.allowed[lvl], exclude=seen
         ):
-            if len(row.items) >= limit:
-                break
-            if pick.item not in seen:
-                row.add(pick.item, pick.score, f"because you watched {name}")
+            row.add(pick.item, pick.score, f"because you watched {name}")
         anchor_genres = set(snapshot.titles[anchor].genres)
         for title_id, _score in snapshot.trending_at[lvl]:
             if len(row.items) >= limit:
