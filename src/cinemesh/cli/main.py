@@ -192,7 +192,7 @@ def down(data_dir: Path | None = DataDirOption) -> None:
             pass
         if not wait_gone(int(state["pid"]), timeout_s=30):
             terminate([int(state["pid"])])
-    leftovers = [int(pid) for pid in layout.read_pids() if is_ours(int(pid))]
+    leftovers = [int(pid) for pid, entry in layout.read_pids().items() if is_ours(int(pid), entry)]
     if leftovers:
         terminate(leftovers)
     stopped = bool(state) or bool(leftovers)

@@ -6,10 +6,14 @@ import ctypes
 import os
 import signal
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import psutil
 
 PR_SET_PDEATHSIG = 1
+SERVE = ["-m", "cinemesh", "serve"]
+START_TIME_SLACK_S = 0.05  # start times are kept in clock ticks (10 ms)
 
 
 def die_with_parent() -> None:
@@ -21,13 +25,35 @@ def die_with_parent() -> None:
         pass
 
 
-def is_ours(pid: int) -> bool:
-    """True when `pid` is alive and is a cinemesh or nats-server process (not a reused pid)."""
+def is_ours(pid: int, recorded: Mapping[str, Any] | None = None) -> bool:
+    """True when `pid` is still a process `up` started: alive, running a cinemesh service or
+    nats-server, and, when its start time was recorded, started then. A pid the system has
+    since given to another process fails that check even if its command line looks alike;
+    an editor open on a file named cinemesh-something fails the command line one."""
     try:
-        cmdline = " ".join(psutil.Process(pid).cmdline())
+        process = psutil.Process(pid)
+        started, command = process.create_time(), process.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return "cinemesh" in cmdline or "nats-server" in cmdline
+    when = (recorded or {}).get("started")
+    if when is not None and abs(started - float(when)) > START_TIME_SLACK_S:
+        return False
+    return runs_a_service(command)
+
+
+def runs_a_service(command: list[str]) -> bool:
+    """`python -m cinemesh serve NAME`, as the supervisor starts services, or nats-server."""
+    if command and os.path.basename(command[0]) == "nats-server":
+        return True
+    return any(command[i : i + 3] == SERVE for i in range(len(command) - 2))
+
+
+def started_at(pid: int) -> float | None:
+    """When `pid` started (what `is_ours` compares), None if it is gone."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
 
 
 def terminate(pids: list[int], *, grace_s: float = 5.0) -> int:

@@ -25,7 +25,7 @@ from cinemesh.platform.errors import StartupError
 from cinemesh.platform.settings import PlatformSettings, load_settings
 from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
 from cinemesh.runner.natsd import start_embedded_nats
-from cinemesh.runner.processes import die_with_parent
+from cinemesh.runner.processes import die_with_parent, started_at
 
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
@@ -385,13 +385,17 @@ class Supervisor:
 
     def _write_pids(self) -> None:
         pids: dict[str, Any] = {
-            str(s.pid): {"service": s.service, "instance": s.index}
+            str(s.pid): {"service": s.service, "instance": s.index, "started": started_at(s.pid)}
             for group in self.slots.values()
             for s in group
             if s.pid
         }
         if self.nats and self.nats.returncode is None:
-            pids[str(self.nats.pid)] = {"service": "nats-server", "instance": 0}
+            pids[str(self.nats.pid)] = {
+                "service": "nats-server",
+                "instance": 0,
+                "started": started_at(self.nats.pid),
+            }
         self.layout.write_json(self.layout.pids_file, pids)
 
     # --- stop ----------------------------------------------------------------------------
