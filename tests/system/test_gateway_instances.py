@@ -96,3 +96,29 @@ def test_one_gateway_killed_under_load_the_other_answers_every_new_connection(
     before = answered_by(platform, 1)
     assert Counter(ask(platform, member) for _ in range(40)) == Counter({200: 40})
     assert answered_by(platform, 1) > before, "the restarted instance takes connections again"
+
+
+def test_ops_shows_the_whole_gateway_tier_whichever_instance_answers(
+    platform: LocalPlatform,
+) -> None:
+    member = sign_up(platform)
+    assert Counter(ask(platform, member) for _ in range(40)) == Counter({200: 40})
+    views = [
+        httpx.get(f"{platform.url_of('gateway', i)}/api/v1/ops/services", timeout=10).json()
+        for i in (0, 1)
+    ]
+    assert views[0]["answered_by"] != views[1]["answered_by"]
+    for view in views:
+        gateways = {g["id"]: g["answered"] for g in view["gateways"]}
+        assert gateways == {views[0]["answered_by"]: True, views[1]["answered_by"]: True}
+        profiles = next(s for s in view["services"] if s["name"] == "profiles")
+        assert set(profiles["calls_by_gateway"]) == set(gateways)
+        each = [calls["requests_per_s"] for calls in profiles["calls_by_gateway"].values()]
+        assert all(rate > 0 for rate in each)
+        assert profiles["calls"]["requests_per_s"] == pytest.approx(sum(each), abs=0.05)
+        assert profiles["calls"]["breaker"] == "closed"
+
+
+def test_a_peers_own_view_needs_the_service_credential(platform: LocalPlatform) -> None:
+    answer = httpx.get(f"{platform.url_of('gateway', 0)}/internal/ops/local", timeout=10)
+    assert answer.status_code in (401, 403)

@@ -1,5 +1,11 @@
-"""/api/v1/ops: every service, its instances and their health, and the gateway's view of
-calls to each (breaker state, request rate, error rate, latency): the Hystrix dashboard's data."""
+"""/api/v1/ops: every service, its instances and their health, and the gateway tier's view of
+calls to each (breaker state, request rate, error rate, latency): the Hystrix dashboard's data.
+
+Whichever gateway instance answers asks its peers (found in the registry) for their own view,
+with a short deadline, and combines them, so the page does not flip between instances as the
+load balancer alternates: rates add up, the error rate is weighted by requests, latency is the
+slowest instance's and the breaker the worst state any instance has. Each instance's own view
+stays under `calls_by_gateway`."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from cinemesh.services.gateway.core import Gateway
 
 PROBE_TIMEOUT_S = 0.5
 PROBE_CACHE_S = 2.0
+PEER_TIMEOUT_S = 0.5
+BREAKER_SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
 
 
 class InstanceHealth:
@@ -41,15 +49,20 @@ class InstanceHealth:
 
 
 def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/ops", tags=["ops"])
+    api = APIRouter(tags=["ops"])
     probes = InstanceHealth(gateway)
 
-    @api.get("/services")
+    @api.get("/api/v1/ops/services")
     async def services() -> dict[str, Any]:
         """Each service, its instances with health, and the gateway's calls to it."""
         runtime = gateway.runtime
         registered = await runtime.discovery.all_instances()
-        calls = runtime.clients.describe()
+        views = await gateway_views(gateway, registered.get("gateway", []))
+        by_gateway = {view["id"]: view["calls"] for view in views if view["calls"] is not None}
+        calls = {
+            name: combined([c[name] for c in by_gateway.values() if name in c])
+            for name in {name for c in by_gateway.values() for name in c}
+        }
         names = sorted(set(registered) | set(calls))
         instances = [inst for name in names for inst in registered.get(name, [])]
         healths = await asyncio.gather(*(probes.of(inst) for inst in instances))
@@ -71,10 +84,82 @@ def router(gateway: Gateway) -> APIRouter:
                         health_of[i.instance_id] == "healthy" for i in registered.get(name, [])
                     ),
                     "calls": calls.get(name),
+                    "calls_by_gateway": {
+                        gateway_id: view[name]
+                        for gateway_id, view in by_gateway.items()
+                        if name in view
+                    },
                 }
                 for name in names
             ],
+            "gateways": [
+                {"id": view["id"], "answered": view["calls"] is not None} for view in views
+            ],
+            "answered_by": runtime.instance_id,
             "discovery": runtime.settings.discovery,
         }
 
+    @api.get("/internal/ops/local", include_in_schema=False)
+    async def local() -> dict[str, Any]:
+        """This instance's own calls, for its peers (service credential only: /internal)."""
+        return {"id": gateway.runtime.instance_id, "calls": gateway.runtime.clients.describe()}
+
     return api
+
+
+async def gateway_views(gateway: Gateway, peers: list[Instance]) -> list[dict[str, Any]]:
+    """This instance's calls, and each registered peer's (None when it did not answer in time)."""
+    runtime = gateway.runtime
+    others = [peer for peer in peers if peer.instance_id != runtime.instance_id]
+    answers = await asyncio.gather(*(peer_view(gateway, peer) for peer in others))
+    return [
+        {"id": runtime.instance_id, "calls": runtime.clients.describe()},
+        *(
+            {"id": peer.instance_id, "calls": calls}
+            for peer, calls in zip(others, answers, strict=True)
+        ),
+    ]
+
+
+async def peer_view(gateway: Gateway, peer: Instance) -> dict[str, Any] | None:
+    session = gateway.runtime.clients.session
+    try:
+        async with session.get(
+            peer.url + "/internal/ops/local",
+            headers=gateway.runtime.auth_headers,
+            timeout=aiohttp.ClientTimeout(total=PEER_TIMEOUT_S),
+        ) as resp:
+            if resp.status != 200:
+                return None
+            body = await resp.json()
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+    calls = body.get("calls") if isinstance(body, dict) else None
+    return calls if isinstance(calls, dict) else None
+
+
+def combined(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """One dependency's calls as the gateway tier sees them (module docstring)."""
+    rate = sum(float(v.get("requests_per_s", 0.0)) for v in views)
+    busy = [v for v in views if v.get("requests_per_s")] or views
+    return {
+        "breaker": max(
+            (str(v.get("breaker", "closed")) for v in views),
+            key=lambda state: BREAKER_SEVERITY.get(state, 0),
+        ),
+        "breaker_opened_times": sum(int(v.get("breaker_opened_times", 0)) for v in views),
+        "in_flight": sum(int(v.get("in_flight", 0)) for v in views),
+        "ejected_instances": sorted({i for v in views for i in v.get("ejected_instances", [])}),
+        "requests_per_s": round(rate, 2),
+        "error_rate": round(
+            sum(
+                float(v.get("error_rate", 0.0)) * float(v.get("requests_per_s", 0.0)) for v in views
+            )
+            / rate,
+            4,
+        )
+        if rate
+        else 0.0,
+        "p50_ms": max(float(v.get("p50_ms", 0.0)) for v in busy),
+        "p99_ms": max(float(v.get("p99_ms", 0.0)) for v in busy),
+    }
