@@ -3,7 +3,8 @@
 Consumes `history.watched`, `playback.progress`/`playback.stopped` (implicit signal),
 `profiles.rating.set`, `profiles.mylist.changed`, `profiles.profile.*` (subscribed as
 `profiles.>`) and `catalog.title.*`, in batches: one transaction per batch, which also records
-the event ids, so a redelivered event changes nothing (events.py). Trains a recency-weighted
+the event ids, so a redelivered event changes nothing (events.py), in a process of its own
+beside the one that serves (ingest.py). Trains a recency-weighted
 EASE model (collaborative.py) plus time-decayed trending in a trainer process of its own
 (training.py), every `CINEMESH_RECOMMENDER_RETRAIN_INTERVAL_S` seconds when the data changed,
 and on demand. Snapshots are shared under `<data_dir>/recommender/models/`; every instance
@@ -39,9 +40,9 @@ from pydantic_settings import SettingsConfigDict
 
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
+from cinemesh.services.recommender import ingest
 from cinemesh.services.recommender.api import RowsCache, router
 from cinemesh.services.recommender.collaborative import ModelParams
-from cinemesh.services.recommender.events import register_consumers
 from cinemesh.services.recommender.snapshot import ModelStore
 from cinemesh.services.recommender.training import ModelKeeper
 
@@ -73,7 +74,7 @@ def create_app() -> FastAPI:
         interval_s=settings.retrain_interval_s,
         poll_s=settings.poll_s,
     )
-    register_consumers(runtime)
+    ingest.run_beside(runtime)
     schedule: list[asyncio.Task[None]] = []
 
     @runtime.on_startup

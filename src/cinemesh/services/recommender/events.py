@@ -17,6 +17,8 @@ commit."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +39,6 @@ from cinemesh.platform.db import Database
 from cinemesh.platform.events import MAX_DELIVERIES, SHARED_ACK_WAIT_S, Event, EventBus
 from cinemesh.platform.observability import EVENTS_CONSUMED, extract_trace_context, logger
 from cinemesh.platform.outbox import processed_table
-from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.recommender import service
 from cinemesh.services.recommender.service import Fold
 
@@ -76,38 +77,32 @@ PAYLOADS: dict[str, type[BaseModel]] = {
 }
 
 
-def register_consumers(runtime: ServiceRuntime) -> None:
-    """Start one batch consumer per subscription once the bus is up; stop them at shutdown."""
-    assert runtime.db is not None
-    db = runtime.db
-    tasks: list[asyncio.Task[None]] = []
+Report = Callable[[Counter[tuple[str, str]]], None]
 
-    async def consume_all() -> None:
-        await runtime.bus_ready.wait()
-        assert runtime.bus is not None
-        for sub in SUBSCRIPTIONS:
-            consumer = BatchConsumer(runtime.bus, db, sub)
-            tasks.append(asyncio.create_task(consumer.run(), name=sub.durable))
 
-    @runtime.on_startup
-    async def start_consumers() -> None:
-        tasks.append(asyncio.create_task(consume_all(), name="recommender-consumers"))
-
-    @runtime.on_shutdown
-    async def stop_consumers() -> None:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def count_here(counts: Counter[tuple[str, str]]) -> None:
+    for (kind, outcome), n in counts.items():
+        EVENTS_CONSUMED.labels(SERVICE, kind, outcome).inc(n)
 
 
 class BatchConsumer:
-    """Pulls one subscription's events and folds them a batch per transaction."""
+    """Pulls one subscription's events and folds them a batch per transaction; what it
+    consumed, by event type and outcome, goes to `report` after each batch."""
 
-    def __init__(self, bus: EventBus, db: Database, sub: Subscription, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        db: Database,
+        sub: Subscription,
+        batch: int = BATCH,
+        report: Report = count_here,
+    ) -> None:
         self.bus = bus
         self.db = db
         self.sub = sub
         self.batch = batch
+        self.report = report
+        self.counts: Counter[tuple[str, str]] = Counter()
 
     async def run(self) -> None:
         pull = await self.bus.js.pull_subscribe(
@@ -133,6 +128,9 @@ class BatchConsumer:
                 await asyncio.sleep(1.0)
                 continue
             await self.handle(msgs)
+            if self.counts:
+                self.report(self.counts)
+                self.counts = Counter()
 
     async def handle(self, msgs: list[Msg]) -> None:
         received: list[tuple[Msg, Event]] = []
@@ -166,7 +164,7 @@ class BatchConsumer:
                     await self.handle_one(msg, evt)
                 return
         for msg, evt in received:
-            EVENTS_CONSUMED.labels(SERVICE, evt.type, "ok").inc()
+            self.counts[(evt.type, "ok")] += 1
             await _settle(msg, ack=True)
 
     async def handle_one(self, msg: Msg, evt: Event) -> None:
@@ -176,7 +174,7 @@ class BatchConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            EVENTS_CONSUMED.labels(SERVICE, evt.type, "error").inc()
+            self.counts[(evt.type, "error")] += 1
             attempt = _delivery_count(msg)
             if attempt >= MAX_DELIVERIES:
                 log.error("giving up on an event", type=evt.type, id=evt.id, error=str(exc))
@@ -185,7 +183,7 @@ class BatchConsumer:
                 log.warning("event handler failed, will retry", type=evt.type, error=str(exc))
                 await _settle(msg, ack=False, delay=min(30.0, 0.2 * 2**attempt))
             return
-        EVENTS_CONSUMED.labels(SERVICE, evt.type, "ok").inc()
+        self.counts[(evt.type, "ok")] += 1
         await _settle(msg, ack=True)
 
 
