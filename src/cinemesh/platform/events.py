@@ -98,6 +98,22 @@ class EventBus:
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
+    async def connect_patiently(self) -> None:
+        """Connect, retrying (0.2 s, doubling up to 5 s) for as long as NATS is unreachable."""
+        delay = 0.2
+        while True:
+            try:
+                await self.connect()
+                return
+            except Exception as exc:
+                log.warning(
+                    "event bus unreachable, retrying",
+                    url=self.url,
+                    error=str(exc) or type(exc).__name__,
+                )
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
     async def connect(self, *, timeout_s: float = 10.0) -> None:
         self.nc = await nats.connect(
             [server.strip() for server in self.url.split(",") if server.strip()],

@@ -225,19 +225,7 @@ class ServiceRuntime:
 
     async def _connect_bus(self) -> None:
         assert self.bus is not None
-        delay = 0.2
-        while True:
-            try:
-                await self.bus.connect()
-                break
-            except Exception as exc:
-                log.warning(
-                    "event bus unreachable, retrying",
-                    url=self.settings.nats_url,
-                    error=str(exc) or type(exc).__name__,
-                )
-                await asyncio.sleep(delay)
-                delay = min(5.0, delay * 2)
+        await self.bus.connect_patiently()
         if self.db is not None:
             self.relay = OutboxRelay(self.db, self.bus, service=self.name)
             self.relay.pause_before_publish_s = self.relay_pause_s

@@ -154,7 +154,7 @@ def main(config: IngestConfig, pipe: Connection) -> None:
 async def consume(config: IngestConfig, pipe: Connection) -> None:
     db = Database(config.database_url)
     bus = EventBus(config.nats_url, service=SERVICE, namespace=config.namespace)
-    await connect(bus)
+    await bus.connect_patiently()
 
     def report(counts: Counter[tuple[str, str]]) -> None:
         pipe.send(dict(counts))
@@ -165,15 +165,3 @@ async def consume(config: IngestConfig, pipe: Connection) -> None:
     finally:
         await bus.close()
         await db.dispose()
-
-
-async def connect(bus: EventBus) -> None:
-    delay = 0.2
-    while True:
-        try:
-            await bus.connect()
-            return
-        except Exception as exc:
-            log.warning("event bus unreachable, retrying", error=str(exc) or type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(5.0, delay * 2)
