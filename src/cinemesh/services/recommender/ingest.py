@@ -23,14 +23,14 @@ from multiprocessing.process import BaseProcess
 
 from cinemesh.platform.db import Database
 from cinemesh.platform.events import EventBus
-from cinemesh.platform.observability import (
-    EVENTS_CONSUMED,
-    configure_logging,
-    configure_tracing,
-    logger,
-)
+from cinemesh.platform.observability import configure_logging, configure_tracing, logger
 from cinemesh.platform.runtime import ServiceRuntime
-from cinemesh.services.recommender.events import SUBSCRIPTIONS, BatchConsumer
+from cinemesh.services.recommender.events import (
+    SERVICE,
+    SUBSCRIPTIONS,
+    BatchConsumer,
+    count_here,
+)
 
 log = logger("recommender.ingest")
 
@@ -38,7 +38,6 @@ NICENESS = 5  # below serving, above the trainer (19): events must keep up, requ
 PR_SET_PDEATHSIG = 1
 WATCH_S = 0.5
 RESTART_MAX_S = 30.0
-SERVICE = "recommender"
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,7 @@ class IngestProcess:
         pipe = self._pipe
         try:
             while pipe is not None and pipe.poll():
-                for (kind, outcome), n in pipe.recv().items():
-                    EVENTS_CONSUMED.labels(SERVICE, kind, outcome).inc(n)
+                count_here(Counter(pipe.recv()))
         except (EOFError, OSError):  # the child is gone; `watch` restarts it
             pass
 
