@@ -72,6 +72,7 @@ async def test_events_reach_the_tables_and_metrics_and_a_dead_consumer_comes_bac
         await bus.publish(watched(1))
         await until(lambda: _equals(plays(db), 1))
         await until(lambda: _true(consumed_here() >= counted_before + 1))
+        assert process.subscribed  # the service's readiness waits for this
 
         assert process._process is not None and process._process.pid is not None
         os.kill(process._process.pid, signal.SIGKILL)

@@ -103,6 +103,7 @@ class BatchConsumer:
         self.batch = batch
         self.report = report
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.subscribed = asyncio.Event()  # its durable consumer exists: nothing is missed now
 
     async def run(self) -> None:
         pull = await self.bus.js.pull_subscribe(
@@ -116,6 +117,7 @@ class BatchConsumer:
                 deliver_policy=DeliverPolicy.ALL,
             ),
         )
+        self.subscribed.set()
         while True:
             try:
                 msgs = await pull.fetch(batch=self.batch, timeout=1.0)

@@ -16,6 +16,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -38,6 +39,8 @@ NICENESS = 5  # below serving, above the trainer (19): events must keep up, requ
 PR_SET_PDEATHSIG = 1
 WATCH_S = 0.5
 RESTART_MAX_S = 30.0
+CONSUMERS_GRACE_S = 15.0
+SUBSCRIBED = "subscribed"  # the child's first message, once every durable consumer exists
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class IngestProcess:
     def __init__(self, config: IngestConfig) -> None:
         self.config = config
         self.restarts = 0
+        self.started_at = time.monotonic()
+        self.subscribed = False  # once the child said so: the service is ready from then on
         self._process: BaseProcess | None = None
         self._pipe: Connection | None = None
 
@@ -64,6 +69,7 @@ class IngestProcess:
         return self._process is not None and self._process.is_alive()
 
     def start(self) -> None:
+        self.started_at = time.monotonic()
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe(duplex=False)
         self._process = context.Process(
@@ -93,7 +99,11 @@ class IngestProcess:
         pipe = self._pipe
         try:
             while pipe is not None and pipe.poll():
-                count_here(Counter(pipe.recv()))
+                message = pipe.recv()
+                if message == SUBSCRIBED:
+                    self.subscribed = True
+                else:
+                    count_here(Counter(message))
         except (EOFError, OSError):  # the child is gone; `watch` restarts it
             pass
 
@@ -128,6 +138,16 @@ def run_beside(runtime: ServiceRuntime) -> IngestProcess:
         ingest.start()
         tasks.append(asyncio.create_task(ingest.watch(), name="ingest-watch"))
 
+    async def consuming() -> None:
+        # Ready once events are consumed, so a caller that publishes and waits for the
+        # consumers to drain does not find none yet; but not held back for more than
+        # CONSUMERS_GRACE_S, since rows are served without the event bus too.
+        waited = time.monotonic() - ingest.started_at
+        if not ingest.subscribed and waited < CONSUMERS_GRACE_S:
+            raise RuntimeError("the event consumers are starting")
+
+    runtime.ready_check("events consumed", consuming)
+
     @runtime.on_shutdown
     async def stop_ingest() -> None:
         for task in tasks:
@@ -158,8 +178,14 @@ async def consume(config: IngestConfig, pipe: Connection) -> None:
         pipe.send(dict(counts))
 
     consumers = [BatchConsumer(bus, db, sub, report=report) for sub in SUBSCRIPTIONS]
+    runs = [asyncio.create_task(consumer.run()) for consumer in consumers]
+    subscribed = asyncio.ensure_future(asyncio.gather(*(c.subscribed.wait() for c in consumers)))
     try:
-        await asyncio.gather(*(consumer.run() for consumer in consumers))
+        done, _ = await asyncio.wait([subscribed, *runs], return_when=asyncio.FIRST_COMPLETED)
+        if subscribed in done:
+            pipe.send(SUBSCRIBED)
+        await asyncio.gather(*runs)  # a consumer that fails ends the process: it is restarted
     finally:
+        subscribed.cancel()
         await bus.close()
         await db.dispose()
