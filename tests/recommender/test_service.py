@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import TitleWatched
@@ -289,5 +290,51 @@ def test_retraining_never_serves_an_empty_or_partial_model(
         newest = call(platform, "GET", "/v1/model", index=1)["version"]
         wait_for(lambda: call(platform, "GET", "/v1/model", index=0)["version"] == newest, 10)
         assert len(list((data_dir / "recommender" / "models").iterdir())) <= 3 + 2
+    finally:
+        platform.stop()
+
+
+def history_lookups(platform: LocalPlatform, index: int, source: str) -> float:
+    text = httpx.get(platform.url_of("recommender", index) + "/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "cinemesh_recommender_history_lookups_total":
+                if sample.labels["source"] == source:
+                    return float(sample.value)
+    return 0.0
+
+
+@pytest.mark.backends
+def test_every_instance_forgets_a_history_it_kept_once_an_event_changes_it(
+    backend: Backend, data_dir: Path, producers: Producers
+) -> None:
+    # Rows are not reused and a kept history would be trusted for 10 minutes: only the
+    # consumer's notice can make the instances see the new event in time.
+    platform = start(data_dir, backend, scale=2, rows_cache_s="0", history_cache_s="600")
+    try:
+        producers.publish(*catalog_events(), *background_events())
+        producers.publish(*(watched("fan", t) for t in title_ids("horror")[:3]))
+        wait_for(lambda: len(interactions(platform, "fan")) == 3)
+        retrained_with_everything(platform, titles=len(catalog()))
+        trained = call(platform, "GET", "/v1/model")["version"]
+        wait_for(lambda: call(platform, "GET", "/v1/model", index=1)["version"] == trained, 10)
+
+        def top_picks(index: int) -> list[str]:
+            body = call(platform, "GET", "/v1/rows", index, profile_id="fan", limit=10)
+            return [item["title_id"] for item in body["rows"][0]["items"]]
+
+        def kept(index: int) -> bool:
+            before = history_lookups(platform, index, "memory")
+            top_picks(index)
+            return history_lookups(platform, index, "memory") > before
+
+        def left_out(index: int) -> bool:
+            return picked[index] not in top_picks(index)  # finished titles never appear
+
+        wait_for(lambda: kept(0) and kept(1), 20)  # once both listen for notices
+        picked = {index: top_picks(index)[0] for index in (0, 1)}
+        producers.publish(*(watched("fan", title) for title in set(picked.values())))
+        wait_for(lambda: left_out(0) and left_out(1), 20)
+        assert kept(0) and kept(1)  # and remembered again afterwards
     finally:
         platform.stop()

@@ -1,5 +1,9 @@
 """The event bus on NATS JetStream: versioned event envelopes, durable and broadcast consumers,
-and work queues. Events leave a service through its outbox (`outbox.py`)."""
+and work queues. Events leave a service through its outbox (`outbox.py`).
+
+Notices are the other kind of message: plain NATS, at most once, never stored, for telling a
+service's own instances that something they keep in memory changed. A receiver trusts what it
+kept only while `notices_epoch` stays the same (see there)."""
 
 from __future__ import annotations
 
@@ -97,6 +101,33 @@ class EventBus:
     @property
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
+
+    def notice_subject(self, name: str) -> str:
+        return f"{self.namespace}.notice.{name}"  # outside the events stream: never stored
+
+    async def notify(self, name: str, body: bytes) -> None:
+        """Send a notice to whoever listens now (while reconnecting, it is sent afterwards)."""
+        if self.nc is None:
+            raise RuntimeError("event bus is not connected")
+        await self.nc.publish(self.notice_subject(name), body)
+
+    async def on_notice(self, name: str, handler: Callable[[bytes], None]) -> None:
+        """Call `handler` with the body of every notice `name` from now on."""
+        if self.nc is None:
+            raise RuntimeError("event bus is not connected")
+
+        async def on_message(msg: Msg) -> None:
+            handler(msg.data)
+
+        await self.nc.subscribe(self.notice_subject(name), cb=on_message)
+
+    @property
+    def notices_epoch(self) -> tuple[int, int] | None:
+        """None while disconnected; otherwise a value that changes with every reconnect, since
+        the notices sent while away are lost: what they would have corrected must be forgotten."""
+        if self.nc is None or not self.nc.is_connected:
+            return None
+        return id(self.nc), int(self.nc.stats["reconnects"])
 
     async def connect_patiently(self) -> None:
         """Connect, retrying (0.2 s, doubling up to 5 s) for as long as NATS is unreachable."""

@@ -8,7 +8,8 @@ beside the one that serves (ingest.py). Trains a recency-weighted
 EASE model (collaborative.py) plus time-decayed trending in a trainer process of its own
 (training.py), every `CINEMESH_RECOMMENDER_RETRAIN_INTERVAL_S` seconds when the data changed,
 and on demand. Snapshots are shared under `<data_dir>/recommender/models/`; every instance
-serves the newest.
+serves the newest. Each instance keeps the profile histories it read until the consumer
+process that changes one says so (history_cache.py).
 
 API (internal; every call needs the service credential):
 
@@ -40,7 +41,7 @@ from pydantic_settings import SettingsConfigDict
 
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
-from cinemesh.services.recommender import ingest
+from cinemesh.services.recommender import history_cache, ingest
 from cinemesh.services.recommender.api import RowsCache, router
 from cinemesh.services.recommender.collaborative import ModelParams
 from cinemesh.services.recommender.snapshot import ModelStore
@@ -55,6 +56,7 @@ class RecommenderSettings(ServiceSettings):
     retrain_interval_s: float = 60.0
     poll_s: float = 2.0
     rows_cache_s: float = 1.0
+    history_cache_s: float = 30.0  # the longest a remembered history is trusted (0: off)
     lam: float = ModelParams.lam
     half_life: float = ModelParams.half_life
     neighbours: int = ModelParams.neighbours
@@ -75,12 +77,19 @@ def create_app() -> FastAPI:
         poll_s=settings.poll_s,
     )
     ingest.run_beside(runtime)
+    histories = history_cache.HistoryCache(max_age_s=settings.history_cache_s)
     schedule: list[asyncio.Task[None]] = []
 
     @runtime.on_startup
     async def load_model() -> None:
         await keeper.start()  # the chassis freezes the first model with the other start-up objects
         schedule.append(asyncio.create_task(keeper.run_forever(), name="retrain"))
+        schedule.append(asyncio.create_task(listen_for_changes(), name="history-notices"))
+
+    async def listen_for_changes() -> None:
+        await runtime.bus_ready.wait()
+        assert runtime.bus is not None
+        await history_cache.listen(runtime.bus, histories)
 
     @runtime.on_shutdown
     async def stop_schedule() -> None:
@@ -94,4 +103,5 @@ def create_app() -> FastAPI:
             raise RuntimeError("no model yet")
 
     runtime.ready_check("model", model_loaded)
-    return runtime.build_app(router(keeper=keeper, db=db, cache=RowsCache(settings.rows_cache_s)))
+    cache = RowsCache(settings.rows_cache_s)
+    return runtime.build_app(router(keeper=keeper, db=db, cache=cache, histories=histories))

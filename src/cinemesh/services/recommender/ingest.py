@@ -6,7 +6,8 @@ sometimes 30, in which no request was answered: the main reason rows missed 10 m
 arrived. Now the serving process answers requests and loads snapshots, and this child process,
 started with it, dying with it and restarted by it, pulls and folds the events (events.py)
 with its own database pool and NATS connection, at a lower CPU priority than serving. How many
-events it consumed comes back over a pipe into the serving process' metrics."""
+events it consumed comes back over a pipe into the serving process' metrics; which profiles
+they changed goes to every instance as a notice (history_cache.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from cinemesh.services.recommender.events import (
     BatchConsumer,
     count_here,
 )
+from cinemesh.services.recommender.history_cache import announce
 
 log = logger("recommender.ingest")
 
@@ -177,7 +179,12 @@ async def consume(config: IngestConfig, pipe: Connection) -> None:
     def report(counts: Counter[tuple[str, str]]) -> None:
         pipe.send(dict(counts))
 
-    consumers = [BatchConsumer(bus, db, sub, report=report) for sub in SUBSCRIPTIONS]
+    async def changed(profiles: set[str]) -> None:
+        await announce(bus, profiles)
+
+    consumers = [
+        BatchConsumer(bus, db, sub, report=report, changed=changed) for sub in SUBSCRIPTIONS
+    ]
     runs = [asyncio.create_task(consumer.run()) for consumer in consumers]
     subscribed = asyncio.ensure_future(asyncio.gather(*(c.subscribed.wait() for c in consumers)))
     try:
