@@ -63,6 +63,15 @@ def test_everything_is_forgotten_when_notices_may_have_been_missed(then: object)
     assert cache.get("p") == history("p", "b")
 
 
+def test_a_read_during_which_the_bus_reconnected_is_not_kept() -> None:
+    epoch: list[object] = [("conn", 0)]
+    cache = listening(HistoryCache(), epoch)
+    ticket = cache.ticket()
+    epoch[0] = ("conn", 1)  # notices sent while it was away are lost
+    cache.keep(history("p", "maybe-old"), ticket)
+    assert cache.get("p") is None
+
+
 def test_nothing_is_trusted_longer_than_its_age_and_the_oldest_make_room() -> None:
     cache = listening(HistoryCache(max_age_s=0.05, max_entries=2), [("conn", 0)])
     for name in ("p", "q", "r"):

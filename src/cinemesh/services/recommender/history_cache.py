@@ -63,11 +63,12 @@ class HistoryCache:
 
     def ticket(self) -> int:
         """Taken before reading a history from the database, handed back to `keep`."""
+        self._trusted()  # a change of epoch counts before the read, not during it
         return self._forgotten
 
     def keep(self, history: ProfileHistory, ticket: int) -> None:
-        if ticket != self._forgotten or not self._trusted():
-            return  # a notice arrived during the read, or none can arrive now
+        if not self._trusted() or ticket != self._forgotten:
+            return  # none can arrive now, or one arrived (or was lost) during the read
         if len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]  # the oldest kept
         self._entries[history.profile_id] = (time.monotonic() + self.max_age_s, history)
