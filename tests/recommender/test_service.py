@@ -147,6 +147,18 @@ def retrained_with_everything(platform: LocalPlatform, titles: int) -> None:
     wait_for(complete)
 
 
+def both_serve_a_model_of_the_horror_fan(platform: LocalPlatform, producers: Producers) -> None:
+    """Two instances: "fan" watched three horror titles, and both serve a model trained on it."""
+    producers.publish(*catalog_events(), *background_events())
+    producers.publish(*(watched("fan", t) for t in title_ids("horror")[:3]))
+    wait_for(lambda: len(interactions(platform, "fan")) == 3)
+    retrained_with_everything(platform, titles=len(catalog()))
+    # The other instance loads that snapshot on its next poll; until then it serves the one
+    # it trained at start, before any event had arrived.
+    trained = call(platform, "GET", "/v1/model")["version"]
+    wait_for(lambda: call(platform, "GET", "/v1/model", index=1)["version"] == trained, 10)
+
+
 @pytest.mark.backends
 def test_learns_from_events_filters_by_maturity_and_counts_each_event_once(
     backend: Backend, data_dir: Path, producers: Producers
@@ -236,14 +248,7 @@ def test_retraining_never_serves_an_empty_or_partial_model(
 ) -> None:
     platform = start(data_dir, backend, scale=2, rows_cache_s="0", poll_s="0.5")
     try:
-        producers.publish(*catalog_events(), *background_events())
-        producers.publish(*(watched("fan", t) for t in title_ids("horror")[:3]))
-        wait_for(lambda: len(interactions(platform, "fan")) == 3)
-        retrained_with_everything(platform, titles=len(catalog()))
-        # The other instance loads that snapshot on its next poll; until then it serves the one
-        # it trained at start, before any event had arrived.
-        trained = call(platform, "GET", "/v1/model")["version"]
-        wait_for(lambda: call(platform, "GET", "/v1/model", index=1)["version"] == trained, 10)
+        both_serve_a_model_of_the_horror_fan(platform, producers)
         limit = 8
         problems: list[str] = []
         versions: set[str] = set()
@@ -312,12 +317,7 @@ def test_every_instance_forgets_a_history_it_kept_once_an_event_changes_it(
     # consumer's notice can make the instances see the new event in time.
     platform = start(data_dir, backend, scale=2, rows_cache_s="0", history_cache_s="600")
     try:
-        producers.publish(*catalog_events(), *background_events())
-        producers.publish(*(watched("fan", t) for t in title_ids("horror")[:3]))
-        wait_for(lambda: len(interactions(platform, "fan")) == 3)
-        retrained_with_everything(platform, titles=len(catalog()))
-        trained = call(platform, "GET", "/v1/model")["version"]
-        wait_for(lambda: call(platform, "GET", "/v1/model", index=1)["version"] == trained, 10)
+        both_serve_a_model_of_the_horror_fan(platform, producers)
 
         def top_picks(index: int) -> list[str]:
             body = call(platform, "GET", "/v1/rows", index, profile_id="fan", limit=10)
