@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import TitleWatched
@@ -21,8 +20,10 @@ from cinemesh.contracts.maturity import allows
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.contracts.profiles import MyListChanged, TitleRated
 from cinemesh.platform.events import Event, EventBus
+from cinemesh.services.recommender.events import PROFILES_CHANGED
 from tests.recommender.synthetic import catalog, cluster_records, title_ids
 from tests.support.backends import Backend
+from tests.support.metrics import kept_reads
 from tests.support.platform import LocalPlatform
 
 RATING_OF = {t["title_id"]: str(t["maturity_rating"]) for t in catalog()}
@@ -300,13 +301,7 @@ def test_retraining_never_serves_an_empty_or_partial_model(
 
 
 def history_lookups(platform: LocalPlatform, index: int, source: str) -> float:
-    text = httpx.get(platform.url_of("recommender", index) + "/metrics", timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "cinemesh_recommender_history_lookups_total":
-                if sample.labels["source"] == source:
-                    return float(sample.value)
-    return 0.0
+    return kept_reads(platform.url_of("recommender", index), PROFILES_CHANGED, source)
 
 
 @pytest.mark.backends
@@ -315,7 +310,7 @@ def test_every_instance_forgets_a_history_it_kept_once_an_event_changes_it(
 ) -> None:
     # Rows are not reused and a kept history would be trusted for 10 minutes: only the
     # consumer's notice can make the instances see the new event in time.
-    platform = start(data_dir, backend, scale=2, rows_cache_s="0", history_cache_s="600")
+    platform = start(data_dir, backend, scale=2, rows_cache_s="0", kept_reads_s="600")
     try:
         both_serve_a_model_of_the_horror_fan(platform, producers)
 

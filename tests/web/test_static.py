@@ -74,7 +74,9 @@ def test_hls_js_comes_from_node_modules(client: TestClient) -> None:
     assert client.get("/static/vendor/other.js").status_code == 404
 
 
-@pytest.mark.parametrize("path", ["/title/abc", "/watch/abc?episode=e1", "/search", "/ops", "/login"])
+@pytest.mark.parametrize(
+    "path", ["/title/abc", "/watch/abc?episode=e1", "/search", "/ops", "/login"]
+)
 def test_app_paths_fall_back_to_the_shell(client: TestClient, path: str) -> None:
     answer = client.get(path)
     assert answer.status_code == 200

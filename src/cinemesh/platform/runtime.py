@@ -9,7 +9,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from cinemesh.platform.errors import ApiError, StartupError
 from cinemesh.platform.events import Event, EventBus, WorkQueue
 from cinemesh.platform.faults import FaultState, fault_router
 from cinemesh.platform.http import Clients
+from cinemesh.platform.kept import KeptReads, announce, listen
 from cinemesh.platform.middleware import PlatformMiddleware
 from cinemesh.platform.observability import configure_logging, configure_tracing, logger
 from cinemesh.platform.outbox import OutboxRelay, mark_processed, stage_event
@@ -109,6 +110,7 @@ class ServiceRuntime:
             fetch_jwks=self._fetch_jwks, jwks_file=self.data_dir / "identity" / "jwks.json"
         )
         self._consumers: list[tuple[str, PlainHandler, str]] = []
+        self._kept: list[tuple[str, KeptReads[Any]]] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._ready_checks: dict[str, ReadyCheck] = {}
@@ -138,27 +140,59 @@ class ServiceRuntime:
         self._ready_checks[name] = check
 
     def consume(
-        self, pattern: str, *, delivery: str = "shared", consumer: str = ""
+        self,
+        pattern: str,
+        *,
+        delivery: str = "shared",
+        consumer: str = "",
+        then: PlainHandler | None = None,
     ) -> Callable[[Any], Any]:
         """Register an event handler. With a database, the handler gets a session whose
-        transaction also records the event id, so a redelivered event is skipped."""
+        transaction also records the event id, so a redelivered event is skipped. `then`
+        runs after that transaction commits, for an event handled (not skipped)."""
 
         def register(handler: Any) -> Any:
             name = consumer or f"{self.name}.{handler.__name__}"
-            wrapped = self._idempotent(handler, name) if self.db is not None else handler
+            wrapped = self._idempotent(handler, name, then) if self.db is not None else handler
             self._consumers.append((pattern, wrapped, delivery))
             return handler
 
         return register
 
-    def _idempotent(self, handler: SessionHandler, consumer: str) -> PlainHandler:
+    def _idempotent(
+        self, handler: SessionHandler, consumer: str, then: PlainHandler | None
+    ) -> PlainHandler:
         async def handle(evt: Event) -> None:
             assert self.db is not None
             async with self.db.transaction() as session:
-                if await mark_processed(session, consumer=consumer, event_id=evt.id):
+                handled = await mark_processed(session, consumer=consumer, event_id=evt.id)
+                if handled:
                     await handler(session, evt)
+            if handled and then is not None:
+                await then(evt)
 
         return handle
+
+    def kept_reads(self, notice: str, *, max_age_s: float = 30.0) -> KeptReads[Any]:
+        """Reads this instance keeps until `changed(notice, keys)`, from any instance, names
+        their keys (see kept.py). Nothing is kept before the event bus is up."""
+        kept: KeptReads[Any] = KeptReads(notice, max_age_s=max_age_s)
+        self._kept.append((notice, kept))
+        return kept
+
+    async def changed(self, notice: str, keys: Iterable[str]) -> None:
+        """After a commit: forget the keys here at once, and tell every instance. A notice
+        that cannot be sent is logged; `max_age_s` bounds what it would have corrected."""
+        keys = list(keys)
+        for name, kept in self._kept:
+            if name == notice:
+                kept.forget(keys)
+        if self.bus is None or self.bus.nc is None:
+            return
+        try:
+            await announce(self.bus, notice, keys)
+        except Exception as exc:
+            log.warning("a change notice was not sent", notice=notice, error=repr(exc))
 
     async def stage(
         self,
@@ -232,6 +266,8 @@ class ServiceRuntime:
             self.relay.start()
         for pattern, handler, delivery in self._consumers:
             await self.bus.consume(pattern, handler, delivery=delivery)  # type: ignore[arg-type]
+        for notice, kept in self._kept:
+            await listen(self.bus, kept, notice)
         self.bus_ready.set()
 
     async def _stop(self) -> None:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cinemesh.platform.errors import StartupError
@@ -45,6 +45,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     database_url: str = ""
+    # the longest a hot read kept in memory is trusted without a notice (platform/kept.py)
+    kept_reads_s: float = Field(30.0, ge=0)
 
 
 def load_settings(cls: type[SettingsT]) -> SettingsT:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from fastapi import Path as PathParam
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +16,14 @@ from cinemesh.contracts.profiles import ProfileDeleted
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import not_found
 from cinemesh.platform.events import Event
+from cinemesh.platform.kept import KeptReads
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
-from cinemesh.services.history.service import History
+from cinemesh.services.history import service as seen
+from cinemesh.services.history.service import POSITIONS_CHANGED, History, Seen, of_account
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+CHANGES_POSITIONS = (PlaybackProgress.TYPE, PlaybackStopped.TYPE, ProfileDeleted.TYPE)
 ProfileId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 TitleId = PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -37,39 +41,45 @@ def create_app() -> FastAPI:
     db = runtime.db
     assert db is not None
 
-    @runtime.consume("playback.*")
+    # Every home page asks for continue watching, and a profile's positions change only when
+    # one of its events is handled: each instance keeps the positions it read until the
+    # instance that handled such an event says so (platform/kept.py).
+    positions: KeptReads[Seen] = runtime.kept_reads(
+        POSITIONS_CHANGED, max_age_s=settings.kept_reads_s
+    )
+
+    async def positions_changed(event: Event) -> None:
+        if event.type in CHANGES_POSITIONS:
+            await runtime.changed(POSITIONS_CHANGED, [str(event.data["profile_id"])])
+
+    @runtime.consume("playback.*", then=positions_changed)
     async def on_playback(session: AsyncSession, event: Event) -> None:
         if event.type in (PlaybackProgress.TYPE, PlaybackStopped.TYPE):
             await history.record(session, PlaybackProgress.model_validate(event.data))
 
-    @runtime.consume(ProfileDeleted.TYPE)
+    @runtime.consume(ProfileDeleted.TYPE, then=positions_changed)
     async def forget_profile(session: AsyncSession, event: Event) -> None:
         await history.forget(
             session, profile_id=ProfileDeleted.model_validate(event.data).profile_id
         )
 
+    async def views_of(profile_id: str, who: Principal) -> Seen:
+        async def read() -> Seen:
+            async with db.session() as session:
+                return await history.views(session, profile_id=profile_id)
+
+        return of_account(await positions.read_through(profile_id, read), who.account_id)
+
     router = APIRouter(prefix="/v1/profiles")
     who_dep = Depends(runtime.principal)
 
-    @router.get("/{profile_id}/continue-watching")
-    async def continue_watching(
-        profile_id: str = ProfileId, who: Principal = who_dep
-    ) -> dict[str, Any]:
-        async with db.session() as session:
-            return {
-                "items": await history.continue_watching(
-                    session, account_id=who.account_id, profile_id=profile_id
-                )
-            }
+    @router.get("/{profile_id}/continue-watching", response_model=dict[str, Any])
+    async def continue_watching(profile_id: str = ProfileId, who: Principal = who_dep) -> Response:
+        return answer({"items": seen.continue_watching(await views_of(profile_id, who))})
 
-    @router.get("/{profile_id}/watched")
-    async def watched(profile_id: str = ProfileId, who: Principal = who_dep) -> dict[str, Any]:
-        async with db.session() as session:
-            return {
-                "items": await history.watched(
-                    session, account_id=who.account_id, profile_id=profile_id
-                )
-            }
+    @router.get("/{profile_id}/watched", response_model=dict[str, Any])
+    async def watched(profile_id: str = ProfileId, who: Principal = who_dep) -> Response:
+        return answer({"items": seen.watched(await views_of(profile_id, who))})
 
     @router.get("/{profile_id}/progress/{title_id}")
     async def progress(
@@ -80,16 +90,16 @@ def create_app() -> FastAPI:
         ),
         who: Principal = who_dep,
     ) -> dict[str, Any]:
-        async with db.session() as session:
-            found = await history.progress(
-                session,
-                account_id=who.account_id,
-                profile_id=profile_id,
-                title_id=title_id,
-                episode_id=episode_id,
-            )
+        found = seen.progress(
+            await views_of(profile_id, who), title_id=title_id, episode_id=episode_id
+        )
         if found is None:
             raise not_found("progress")
         return found
 
     return runtime.build_app(router)
+
+
+def answer(body: dict[str, Any]) -> Response:
+    """JSON made here: the views are plain values already, FastAPI's encoding adds nothing."""
+    return Response(orjson.dumps(body), media_type="application/json")

@@ -15,6 +15,7 @@ from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.services.history.models import Progress
 
 Stage = Callable[..., Awaitable[Any]]
+POSITIONS_CHANGED = "history.positions.changed"  # names profiles whose positions changed
 
 
 def _aware(moment: datetime) -> datetime:
@@ -80,48 +81,50 @@ class History:
         """A deleted profile's history goes with it."""
         await session.execute(delete(Progress).where(Progress.profile_id == profile_id))
 
-    async def _rows(
-        self, session: AsyncSession, *, account_id: str, profile_id: str
-    ) -> list[Progress]:
+    async def views(self, session: AsyncSession, *, profile_id: str) -> list[dict[str, Any]]:
+        """Every position the profile has, most recent first, with its account (`Seen`)."""
         rows = await session.scalars(
             select(Progress)
-            .where(Progress.profile_id == profile_id, Progress.account_id == account_id)
+            .where(Progress.profile_id == profile_id)
             .order_by(Progress.updated_at.desc())
         )
-        return list(rows)
+        return [{**view(row), "account_id": row.account_id} for row in rows]
 
-    async def continue_watching(
-        self, session: AsyncSession, *, account_id: str, profile_id: str
-    ) -> list[dict[str, Any]]:
-        """Most recent first, one entry per title, finished titles left out."""
-        seen: set[str] = set()
-        items = []
-        for row in await self._rows(session, account_id=account_id, profile_id=profile_id):
-            if row.title_id in seen:
-                continue
-            seen.add(row.title_id)
-            if not row.finished:
-                items.append(view(row))
-        return items
 
-    async def watched(
-        self, session: AsyncSession, *, account_id: str, profile_id: str
-    ) -> list[dict[str, Any]]:
-        rows = await self._rows(session, account_id=account_id, profile_id=profile_id)
-        return [view(r) for r in rows if r.finished]
+# What the routes answer, from `History.views` (read once, kept between requests).
+Seen = list[dict[str, Any]]
 
-    async def progress(
-        self,
-        session: AsyncSession,
-        *,
-        account_id: str,
-        profile_id: str,
-        title_id: str,
-        episode_id: str | None,
-    ) -> dict[str, Any] | None:
-        rows = [
-            r
-            for r in await self._rows(session, account_id=account_id, profile_id=profile_id)
-            if r.title_id == title_id and (episode_id is None or r.episode_id == episode_id)
-        ]
-        return view(rows[0]) if rows else None
+
+def _public(seen: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in seen.items() if key != "account_id"}
+
+
+def of_account(views: Seen, account_id: str) -> Seen:
+    """Another account's profile has no history, as far as this account can tell."""
+    return [seen for seen in views if seen["account_id"] == account_id]
+
+
+def continue_watching(views: Seen) -> list[dict[str, Any]]:
+    """Most recent first, one entry per title, finished titles left out."""
+    titles: set[str] = set()
+    items = []
+    for seen in views:
+        if seen["title_id"] in titles:
+            continue
+        titles.add(seen["title_id"])
+        if not seen["finished"]:
+            items.append(_public(seen))
+    return items
+
+
+def watched(views: Seen) -> list[dict[str, Any]]:
+    return [_public(seen) for seen in views if seen["finished"]]
+
+
+def progress(views: Seen, *, title_id: str, episode_id: str | None) -> dict[str, Any] | None:
+    for seen in views:
+        if seen["title_id"] == title_id and (
+            episode_id is None or seen["episode_id"] == episode_id
+        ):
+            return _public(seen)
+    return None

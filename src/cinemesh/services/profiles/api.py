@@ -6,13 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.db import Database
-from cinemesh.platform.errors import conflict
+from cinemesh.platform.errors import conflict, not_found
+from cinemesh.platform.kept import KeptReads
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.profiles.schemas import (
     ListItem,
@@ -22,7 +24,14 @@ from cinemesh.services.profiles.schemas import (
     RatingBody,
     RatingView,
 )
-from cinemesh.services.profiles.service import MAX_PROFILES, Profiles, SlotTaken, view
+from cinemesh.services.profiles.service import (
+    LIST_CHANGED,
+    LIST_MAX,
+    MAX_PROFILES,
+    Profiles,
+    SlotTaken,
+    view,
+)
 
 ProfileId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 TitleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -38,11 +47,19 @@ async def changing(db: Database) -> AsyncIterator[AsyncSession]:
         raise conflict("CONFLICT", "the profile changed meanwhile; try again") from None
 
 
-def profiles_router(runtime: ServiceRuntime, profiles: Profiles) -> APIRouter:
+def profiles_router(
+    runtime: ServiceRuntime, profiles: Profiles, *, kept_reads_s: float = 30.0
+) -> APIRouter:
     router = APIRouter(prefix="/v1/profiles")
     db = runtime.db
     assert db is not None
     who_dep = Depends(runtime.principal)
+    lists: KeptReads[tuple[str, list[dict[str, Any]]]] = runtime.kept_reads(
+        LIST_CHANGED, max_age_s=kept_reads_s
+    )
+
+    async def list_changed(profile_id: str) -> None:
+        await runtime.changed(LIST_CHANGED, [profile_id])
 
     @router.get("")
     async def list_profiles(who: Principal = who_dep) -> dict[str, list[ProfileView]]:
@@ -85,19 +102,26 @@ def profiles_router(runtime: ServiceRuntime, profiles: Profiles) -> APIRouter:
     async def delete_profile(profile_id: str = ProfileId, who: Principal = who_dep) -> Response:
         async with changing(db) as session:
             await profiles.delete(session, account_id=who.account_id, profile_id=profile_id)
+        await list_changed(profile_id)
         return Response(status_code=204)
 
-    @router.get("/{profile_id}/my-list")
+    async def read_list(profile_id: str) -> tuple[str, list[dict[str, Any]]]:
+        async with db.session() as session:
+            owner, items = await profiles.my_list(session, profile_id=profile_id)
+        return owner, [ListItem(**item).model_dump(mode="json") for item in items]
+
+    # Every home page asks for the list, which changes only when its owner edits it: each
+    # instance keeps the lists it read until a notice says one changed (platform/kept.py).
+    @router.get("/{profile_id}/my-list", response_model=dict[str, list[ListItem]])
     async def my_list(
         profile_id: str = ProfileId,
-        limit: int = Query(200, ge=1, le=1000),
+        limit: int = Query(200, ge=1, le=LIST_MAX),
         who: Principal = who_dep,
-    ) -> dict[str, list[ListItem]]:
-        async with db.session() as session:
-            items = await profiles.my_list(
-                session, account_id=who.account_id, profile_id=profile_id, limit=limit
-            )
-        return {"items": [ListItem(**item) for item in items]}
+    ) -> Response:
+        owner, items = await lists.read_through(profile_id, lambda: read_list(profile_id))
+        if owner != who.account_id:
+            raise not_found("profile")
+        return Response(orjson.dumps({"items": items[:limit]}), media_type="application/json")
 
     @router.put("/{profile_id}/my-list/{title_id}")
     async def add_to_list(
@@ -108,6 +132,8 @@ def profiles_router(runtime: ServiceRuntime, profiles: Profiles) -> APIRouter:
                 session, account_id=who.account_id, profile_id=profile_id
             )
             added = await profiles.add_to_list(session, profile=profile, title_id=title_id)
+        if added:
+            await list_changed(profile_id)
         return {"title_id": title_id, "in_list": True, "added": added}
 
     @router.delete("/{profile_id}/my-list/{title_id}")
@@ -119,6 +145,8 @@ def profiles_router(runtime: ServiceRuntime, profiles: Profiles) -> APIRouter:
                 session, account_id=who.account_id, profile_id=profile_id
             )
             removed = await profiles.remove_from_list(session, profile=profile, title_id=title_id)
+        if removed:
+            await list_changed(profile_id)
         return {"title_id": title_id, "in_list": False, "removed": removed}
 
     @router.put("/{profile_id}/ratings/{title_id}")

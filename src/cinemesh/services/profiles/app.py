@@ -24,4 +24,5 @@ def create_app() -> FastAPI:
     runtime = ServiceRuntime(
         "profiles", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
     )
-    return runtime.build_app(profiles_router(runtime, Profiles(stage=runtime.stage)))
+    profiles = Profiles(stage=runtime.stage)
+    return runtime.build_app(profiles_router(runtime, profiles, kept_reads_s=settings.kept_reads_s))

@@ -21,6 +21,8 @@ from cinemesh.services.profiles.models import ListEntry, Profile, Rating
 from cinemesh.services.profiles.schemas import ProfileCreate, ProfileUpdate, ProfileView
 
 MAX_PROFILES = 5
+LIST_MAX = 1000  # the longest My List answered
+LIST_CHANGED = "profiles.list.changed"  # the notice naming profiles whose list changed
 Stage = Callable[..., Awaitable[Any]]
 
 
@@ -138,10 +140,10 @@ class Profiles:
         )
 
     async def my_list(
-        self, session: AsyncSession, *, account_id: str, profile_id: str, limit: int = 200
-    ) -> list[dict[str, Any]]:
-        """The account's profile's list, newest first; another account's profile is not found.
-        One statement of plain rows: every home page asks for it."""
+        self, session: AsyncSession, *, profile_id: str, limit: int = LIST_MAX
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The profile's owner and list, newest first; a profile that is not there is not
+        found. One statement of plain rows: every home page asks for it."""
         rows = (
             await session.execute(
                 select(Profile.account_id, ListEntry.title_id, ListEntry.added_at)
@@ -151,13 +153,14 @@ class Profiles:
                 .limit(limit)
             )
         ).all()
-        if not rows or rows[0].account_id != account_id:
+        if not rows:
             raise not_found("profile")
-        return [
+        items = [
             {"title_id": row.title_id, "added_at": row.added_at}
             for row in rows
             if row.title_id is not None
         ]
+        return rows[0].account_id, items
 
     async def add_to_list(self, session: AsyncSession, *, profile: Profile, title_id: str) -> bool:
         """True when added; adding twice keeps the first entry (also when both race)."""

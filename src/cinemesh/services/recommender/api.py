@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from cinemesh.contracts.maturity import ADULT_MAX, RATINGS
 from cinemesh.platform.db import Database
 from cinemesh.platform.errors import ApiError
-from cinemesh.services.recommender.history_cache import HistoryCache
+from cinemesh.platform.kept import KeptReads
 from cinemesh.services.recommender.rows import build_rows
 from cinemesh.services.recommender.service import (
     ProfileHistory,
@@ -47,18 +47,20 @@ class RowsCache:
 
 
 def router(
-    *, keeper: ModelKeeper, db: Database, cache: RowsCache, histories: HistoryCache
+    *,
+    keeper: ModelKeeper,
+    db: Database,
+    cache: RowsCache,
+    histories: KeptReads[ProfileHistory],
 ) -> APIRouter:
     routes = APIRouter(prefix="/v1")
 
     async def history_of(profile_id: str) -> ProfileHistory:
-        history = histories.get(profile_id)
-        if history is None:
-            ticket = histories.ticket()
+        async def read() -> ProfileHistory:
             async with db.engine.connect() as conn:
-                history = await profile_history(conn, profile_id)
-            histories.keep(history, ticket)
-        return history
+                return await profile_history(conn, profile_id)
+
+        return await histories.read_through(profile_id, read)
 
     # Answered as JSON bytes made here: FastAPI's check and encoding of a returned dict cost
     # about 0.4 ms a request (measured over HTTP, 4.0 -> 2.4 ms of CPU with the history cache).

@@ -9,7 +9,7 @@ EASE model (collaborative.py) plus time-decayed trending in a trainer process of
 (training.py), every `CINEMESH_RECOMMENDER_RETRAIN_INTERVAL_S` seconds when the data changed,
 and on demand. Snapshots are shared under `<data_dir>/recommender/models/`; every instance
 serves the newest. Each instance keeps the profile histories it read until the consumer
-process that changes one says so (history_cache.py).
+process that changes one says so (platform/kept.py).
 
 API (internal; every call needs the service credential):
 
@@ -41,9 +41,10 @@ from pydantic_settings import SettingsConfigDict
 
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
-from cinemesh.services.recommender import history_cache, ingest
+from cinemesh.services.recommender import ingest
 from cinemesh.services.recommender.api import RowsCache, router
 from cinemesh.services.recommender.collaborative import ModelParams
+from cinemesh.services.recommender.events import PROFILES_CHANGED
 from cinemesh.services.recommender.snapshot import ModelStore
 from cinemesh.services.recommender.training import ModelKeeper
 
@@ -56,7 +57,6 @@ class RecommenderSettings(ServiceSettings):
     retrain_interval_s: float = 60.0
     poll_s: float = 2.0
     rows_cache_s: float = 1.0
-    history_cache_s: float = 30.0  # the longest a remembered history is trusted (0: off)
     lam: float = ModelParams.lam
     half_life: float = ModelParams.half_life
     neighbours: int = ModelParams.neighbours
@@ -77,19 +77,13 @@ def create_app() -> FastAPI:
         poll_s=settings.poll_s,
     )
     ingest.run_beside(runtime)
-    histories = history_cache.HistoryCache(max_age_s=settings.history_cache_s)
+    histories = runtime.kept_reads(PROFILES_CHANGED, max_age_s=settings.kept_reads_s)
     schedule: list[asyncio.Task[None]] = []
 
     @runtime.on_startup
     async def load_model() -> None:
         await keeper.start()  # the chassis freezes the first model with the other start-up objects
         schedule.append(asyncio.create_task(keeper.run_forever(), name="retrain"))
-        schedule.append(asyncio.create_task(listen_for_changes(), name="history-notices"))
-
-    async def listen_for_changes() -> None:
-        await runtime.bus_ready.wait()
-        assert runtime.bus is not None
-        await history_cache.listen(runtime.bus, histories)
 
     @runtime.on_shutdown
     async def stop_schedule() -> None:

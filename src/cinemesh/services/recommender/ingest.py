@@ -7,7 +7,7 @@ arrived. Now the serving process answers requests and loads snapshots, and this 
 started with it, dying with it and restarted by it, pulls and folds the events (events.py)
 with its own database pool and NATS connection, at a lower CPU priority than serving. How many
 events it consumed comes back over a pipe into the serving process' metrics; which profiles
-they changed goes to every instance as a notice (history_cache.py)."""
+they changed goes to every instance as a notice (platform/kept.py)."""
 
 from __future__ import annotations
 
@@ -25,15 +25,16 @@ from multiprocessing.process import BaseProcess
 
 from cinemesh.platform.db import Database
 from cinemesh.platform.events import EventBus
+from cinemesh.platform.kept import announce
 from cinemesh.platform.observability import configure_logging, configure_tracing, logger
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.recommender.events import (
+    PROFILES_CHANGED,
     SERVICE,
     SUBSCRIPTIONS,
     BatchConsumer,
     count_here,
 )
-from cinemesh.services.recommender.history_cache import announce
 
 log = logger("recommender.ingest")
 
@@ -180,7 +181,7 @@ async def consume(config: IngestConfig, pipe: Connection) -> None:
         pipe.send(dict(counts))
 
     async def changed(profiles: set[str]) -> None:
-        await announce(bus, profiles)
+        await announce(bus, PROFILES_CHANGED, profiles)
 
     consumers = [
         BatchConsumer(bus, db, sub, report=report, changed=changed) for sub in SUBSCRIPTIONS

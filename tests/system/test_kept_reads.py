@@ -1,0 +1,164 @@
+"""My List (profiles) and continue watching (history) are kept in each instance's memory
+between requests. A change made through one instance must still show on every instance at
+once: whichever instance writes tells the others (platform/kept.py). Kept reads are trusted
+for 10 minutes here, so only that notice can make an instance see the change in time."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from cinemesh.contracts.playback import PlaybackProgress
+from cinemesh.services.history.service import POSITIONS_CHANGED
+from cinemesh.services.profiles.service import LIST_CHANGED
+from tests.playback.media import publish
+from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.metrics import kept_reads
+from tests.support.platform import LocalPlatform
+from tests.support.users import Member, sign_up
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(
+    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
+) -> Iterator[Backend]:
+    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
+    yield chosen
+    if chosen.name == "postgres":
+        drop_test_databases(chosen.run_id)
+
+
+@pytest.fixture(scope="module")
+def platform(
+    module_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalPlatform]:
+    env = {
+        **module_backend.env,
+        "CINEMESH_PROFILES_KEPT_READS_S": "600",
+        "CINEMESH_HISTORY_KEPT_READS_S": "600",
+    }
+    running = LocalPlatform(
+        tmp_path_factory.mktemp(f"kept-{module_backend.name}"),
+        services=["registry", "identity", "profiles", "history", "gateway"],
+        env=env,
+        scale={"profiles": 2, "history": 2},
+    ).start()
+    yield running
+    running.stop()
+
+
+def on_instance(
+    platform: LocalPlatform, member: Member, service: str, index: int, method: str, path: str
+) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{platform.url_of(service, index)}/v1/profiles/{member.profile_id}{path}",
+        headers={**platform.headers, **member.headers},
+        timeout=10,
+    )
+
+
+def served_from_memory(
+    platform: LocalPlatform, service: str, notice: str, read: Callable[[int], Any]
+) -> None:
+    """Each instance reads once (and keeps it), then answers the next read from memory."""
+    for index in (0, 1):
+        read(index)
+        url = platform.url_of(service, index)
+        before = kept_reads(url, notice, "memory")
+        read(index)
+        assert kept_reads(url, notice, "memory") == before + 1, f"{service}[{index}] kept nothing"
+
+
+def soon(check: Callable[[], bool], within_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_list_changed_through_one_instance_shows_on_every_instance(
+    platform: LocalPlatform,
+) -> None:
+    member = sign_up(platform)
+
+    def titles(index: int) -> list[str]:
+        answer = on_instance(platform, member, "profiles", index, "GET", "/my-list")
+        assert answer.status_code == 200, answer.text
+        return [item["title_id"] for item in answer.json()["items"]]
+
+    served_from_memory(platform, "profiles", LIST_CHANGED, titles)
+    added = on_instance(platform, member, "profiles", 0, "PUT", "/my-list/tt-kept-1")
+    assert added.status_code == 200, added.text
+    assert titles(0) == ["tt-kept-1"]  # the writer forgets before it answers
+    assert soon(lambda: titles(1) == ["tt-kept-1"]), titles(1)
+
+    removed = on_instance(platform, member, "profiles", 1, "DELETE", "/my-list/tt-kept-1")
+    assert removed.status_code == 200, removed.text
+    assert titles(1) == []
+    assert soon(lambda: titles(0) == []), titles(0)
+
+    deleted = on_instance(platform, member, "profiles", 0, "DELETE", "")
+    assert deleted.status_code == 204, deleted.text
+    assert soon(
+        lambda: on_instance(platform, member, "profiles", 1, "GET", "/my-list").status_code == 404
+    )
+
+
+def test_another_accounts_kept_list_is_still_not_found(platform: LocalPlatform) -> None:
+    owner, other = sign_up(platform), sign_up(platform)
+    assert on_instance(platform, owner, "profiles", 0, "GET", "/my-list").status_code == 200
+    other.profile_id = owner.profile_id
+    for _ in range(2):  # the first read keeps the owner's list, the second finds it kept
+        answer = on_instance(platform, other, "profiles", 0, "GET", "/my-list")
+        assert answer.status_code == 404, answer.text
+
+
+def account_of(member: Member) -> str:
+    claims = json.loads(base64.urlsafe_b64decode(member.access_token.split(".")[1] + "=="))
+    return str(claims["sub"])
+
+
+def test_a_position_handled_by_one_instance_shows_on_every_instance(
+    platform: LocalPlatform,
+) -> None:
+    member = sign_up(platform)
+    title_id, started = f"t-{uuid.uuid4().hex[:10]}", datetime.now(UTC)
+
+    def watch_to(position: float, seconds_later: int) -> None:
+        at = started + timedelta(seconds=seconds_later)
+        beat = PlaybackProgress(
+            session_id="s-kept",
+            account_id=account_of(member),
+            profile_id=member.profile_id,
+            title_id=title_id,
+            position_s=position,
+            duration_s=100.0,
+            at=at.isoformat(),
+        )
+        publish(platform.env, beat)
+
+    def positions(index: int) -> list[float]:
+        answer = on_instance(platform, member, "history", index, "GET", "/continue-watching")
+        assert answer.status_code == 200, answer.text
+        return [item["position_s"] for item in answer.json()["items"]]
+
+    watch_to(10.0, 0)
+    for index in (0, 1):
+        assert soon(lambda i=index: positions(i) == [10.0], 10), positions(index)
+    served_from_memory(platform, "history", POSITIONS_CHANGED, positions)
+    watch_to(42.0, 10)  # handled by one instance or the other: both must show it
+    for index in (0, 1):
+        assert soon(lambda i=index: positions(i) == [42.0]), positions(index)
