@@ -24,6 +24,17 @@ def backend(request: pytest.FixtureRequest, embedded_nats: EmbeddedNats) -> Iter
         drop_test_databases(chosen.run_id)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(
+    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
+) -> Iterator[Backend]:
+    """The same two backends, one each for a whole module's tests (a platform they share)."""
+    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
+    yield chosen
+    if chosen.name == "postgres":
+        drop_test_databases(chosen.run_id)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "data"

@@ -7,21 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.catalog.api import Caller, admin_of, start_platform
-from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.backends import Backend
 from tests.support.platform import LocalPlatform
 from tests.support.tokens import TokenMint
 
 SERVICES = ["registry", "profiles", "catalog", "search", "gateway"]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def module_backend(
-    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
-) -> Iterator[Backend]:
-    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
-    yield chosen
-    if chosen.name == "postgres":
-        drop_test_databases(chosen.run_id)
 
 
 @pytest.fixture(scope="module")

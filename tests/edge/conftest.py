@@ -1,3 +1,3 @@
-from tests.playback.fixtures import hls_package, media_backend, media_platform
+from tests.playback.fixtures import hls_package, media_platform
 
-__all__ = ["hls_package", "media_backend", "media_platform"]
+__all__ = ["hls_package", "media_platform"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.playback.media import make_package
-from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.backends import Backend
 from tests.support.platform import LocalPlatform
 
 SERVICES = ["registry", "identity", "profiles", "playback", "edge", "history", "gateway"]
@@ -21,23 +21,15 @@ def hls_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_package(tmp_path_factory.mktemp("hls") / "package")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def media_backend(request: pytest.FixtureRequest, embedded_nats: EmbeddedNats) -> Iterator[Backend]:
-    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
-    yield chosen
-    if chosen.name == "postgres":
-        drop_test_databases(chosen.run_id)
-
-
 @pytest.fixture(scope="module")
 def media_platform(
-    media_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+    module_backend: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalPlatform]:
     """Two playback and two edge instances with short stream leases; identity and profiles
     real, catalog and the encoder replaced by the events they would publish."""
-    env = {**media_backend.env, "CINEMESH_PLAYBACK_LEASE_S": str(LEASE_S)}
+    env = {**module_backend.env, "CINEMESH_PLAYBACK_LEASE_S": str(LEASE_S)}
     running = LocalPlatform(
-        tmp_path_factory.mktemp(f"media-{media_backend.name}"),
+        tmp_path_factory.mktemp(f"media-{module_backend.name}"),
         services=SERVICES,
         env=env,
         scale={"playback": 2, "edge": 2},

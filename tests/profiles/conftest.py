@@ -6,20 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.backends import Backend
 from tests.support.platform import LocalPlatform
 
 SERVICES = ["registry", "identity", "profiles", "gateway"]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def module_backend(
-    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
-) -> Iterator[Backend]:
-    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
-    yield chosen
-    if chosen.name == "postgres":
-        drop_test_databases(chosen.run_id)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.catalog.api import Caller, admin_of, member_of, start_platform, wait_for
-from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.backends import Backend
 from tests.support.platform import LocalPlatform
 from tests.support.tokens import TokenMint
 
@@ -23,16 +23,6 @@ TITLES = [
     ("Midnight Gore", "movie", ["Horror"], 1984, "R", 30.0, ["Ada Strangelove"]),
     ("Little Sprouts", "movie", ["Family"], 2020, "G", 40.0, []),
 ]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def module_backend(
-    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
-) -> Iterator[Backend]:
-    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
-    yield chosen
-    if chosen.name == "postgres":
-        drop_test_databases(chosen.run_id)
 
 
 @pytest.fixture(scope="module")

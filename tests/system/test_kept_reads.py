@@ -20,22 +20,12 @@ from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.services.history.service import POSITIONS_CHANGED
 from cinemesh.services.profiles.service import LIST_CHANGED
 from tests.playback.media import publish
-from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
+from tests.support.backends import Backend
 from tests.support.metrics import kept_reads
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, sign_up
 
 pytestmark = pytest.mark.backends
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def module_backend(
-    request: pytest.FixtureRequest, embedded_nats: EmbeddedNats
-) -> Iterator[Backend]:
-    chosen = make_backend(request.param, embedded_nats_url=embedded_nats.url)
-    yield chosen
-    if chosen.name == "postgres":
-        drop_test_databases(chosen.run_id)
 
 
 @pytest.fixture(scope="module")
