@@ -25,6 +25,7 @@ test: install lint contracts typecheck
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check --exclude bench/results src tests bench
 
 contracts: install
 	$(BIN)/lint-imports

@@ -505,6 +505,7 @@ def service_side(before: dict[float, float], after: dict[float, float]) -> dict[
     total = counts.get(float("inf"), 0.0)
     if not total:
         return {}
+
     def bound(share: float) -> float:
         return next(le for le, n in counts.items() if n >= share * total) * 1000
 
