@@ -21,11 +21,11 @@ import scipy.sparse as sp
 
 from cinemesh.services.recommender import algorithms
 from cinemesh.services.recommender.dataset import Interactions
+from cinemesh.services.recommender.service import RECENT_ITEMS
 from cinemesh.services.recommender.slices import Sliced, at_once
 
 FORMAT = 2  # 1: the arrays in one .npz, read whole at every load
 RANKING_SLICE = 64
-RECENT_ITEMS = 50  # older interactions weigh under 2^-10 at the default half-life: skipped
 
 
 class ModelFileError(ValueError):

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cinemesh.contracts.maturity import level
-from cinemesh.services.recommender.collaborative import RECENT_ITEMS
-from cinemesh.services.recommender.service import ProfileHistory
+from cinemesh.services.recommender.service import RECENT_ITEMS, ProfileHistory
 from cinemesh.services.recommender.snapshot import Snapshot
 
 BECAUSE_ROWS = 2

@@ -22,8 +22,11 @@ from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.history import FINISHED_FRACTION, TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.contracts.profiles import MyListChanged, ProfileUpserted, TitleRated
-from cinemesh.services.recommender.collaborative import RECENT_ITEMS
 from cinemesh.services.recommender.models import Interaction, Profile, Title
+
+# Older interactions weigh under 2^-10 at the default half-life: skipped. Defined here, not in
+# collaborative.py, so the event consumer process does not import numpy and scipy for it.
+RECENT_ITEMS = 50
 
 RATINGS = {"up": 1, "down": -1, "none": 0}
 
