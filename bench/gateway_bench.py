@@ -1,15 +1,17 @@
 """Gateway benchmarks, each beside its baseline in the same run:
 1. the load generator's own ceiling: wrk against nginx serving a home-page-sized JSON file;
 2. the home page through the gateway as load grows (requests/s, p50/p90/p99), many members
-   round-robin so caches behave as in real use. Measured on three platforms: as shipped,
-   where a busy profile's whole page may be reused for up to a second (the share of pages
-   reused is reported per level); with every page built (no page reuse, and no reuse of the
-   recommender's answers either), each page asking history, profiles and the recommender; and
-   the same with two gateway instances sharing the public port. Each level also reports the
-   share of built pages missing rows (a dependency past its deadline: `degraded`), which
-   must stay under 1% for the level to count, and the CPU time every service process spent
-   per page, and from it the most built pages/s the machine's cores could give if they did
-   nothing else;
+   round-robin so caches behave as in real use. Measured on four platforms: as shipped, where
+   a busy profile's whole page may be reused for up to a second (the share of pages reused is
+   reported per level); with every page built for members returning to it (no page reuse:
+   each page is put together from what history, profiles and the recommender answered,
+   kept until a notice says it changed, and the share of answers kept is reported); with
+   every page built as on a first visit (nothing kept anywhere: each page asks history,
+   profiles and the recommender, which read their databases); and first visits with two
+   gateway instances sharing the public port. Each level also reports the share of built
+   pages missing rows (a dependency past its deadline: `degraded`), which must stay under 1%
+   for the level to count, and the CPU time every service process spent per page, and from
+   it the most built pages/s the machine's cores could give if they did nothing else;
 3. pass-through: a proxied title lookup through the gateway as a ratio to calling the catalog
    directly. Everything runs on 127.0.0.1 and stops by itself. Prints JSON."""
 
@@ -104,9 +106,13 @@ BENCH_ENV = {
     "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
     "CINEMESH_LOG_LEVEL": "warning",
 }
-EVERY_PAGE_BUILT = {
-    "CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0",
-    "CINEMESH_RECOMMENDER_ROWS_CACHE_S": "0",
+EVERY_PAGE_BUILT = {"CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0"}
+FIRST_VISITS = {
+    **EVERY_PAGE_BUILT,
+    **{
+        f"CINEMESH_{service}_KEPT_READS_S": "0"
+        for service in ("GATEWAY", "PROFILES", "HISTORY", "RECOMMENDER")
+    },
 }
 CORES = psutil.cpu_count() or 1
 MOST_DEGRADED = 0.01  # share of built pages missing rows that a level may have and count
@@ -122,6 +128,7 @@ class HomeLevel:
     reused: float
     degraded: float
     cpu_ms_by_service: dict[str, float]
+    answers_kept: float  # of what pages needed from history, profiles and the recommender
 
     @property
     def cpu_ms_per_page(self) -> float:
@@ -131,6 +138,7 @@ class HomeLevel:
         return {
             **self.wrk.as_dict(),
             "pages_reused": self.reused,
+            "answers_kept": self.answers_kept,
             "built_pages_degraded": self.degraded,
             "cpu_ms_per_page": self.cpu_ms_per_page,
             "cpu_ms_per_page_by_service": self.cpu_ms_by_service,
@@ -228,6 +236,11 @@ def cpu_seconds(processes: dict[str, list[psutil.Process]]) -> dict[str, float]:
     return used
 
 
+def answers_counted(platform: LocalPlatform) -> dict[str, float]:
+    """How many answers the gateway's home pages took from memory and how many it asked for."""
+    return gateway_counts(platform, "cinemesh_kept_reads_total", "source")
+
+
 def home_levels(
     platform: LocalPlatform, viewers: list[tuple[str, str]], levels: list[int], seconds: float
 ) -> list[HomeLevel]:
@@ -236,6 +249,7 @@ def home_levels(
     measured = []
     for connections in levels:
         before, cpu_before = home_pages_counted(platform), cpu_seconds(processes)
+        answers_before = answers_counted(platform)
         result = run_wrk(
             f"{platform.gateway}/api/v1/home",
             connections=connections,
@@ -243,6 +257,7 @@ def home_levels(
             script=script,
         )
         after, cpu_after = home_pages_counted(platform), cpu_seconds(processes)
+        answers = {k: v - answers_before.get(k, 0.0) for k, v in answers_counted(platform).items()}
         built, reused, degraded = (after[k] - before[k] for k in ("built", "reused", "degraded"))
         pages = max(1.0, built + reused)
         per_page = {
@@ -251,7 +266,11 @@ def home_levels(
         }
         measured.append(
             HomeLevel(
-                result, round(reused / pages, 3), round(degraded / max(1.0, built), 3), per_page
+                result,
+                round(reused / pages, 3),
+                round(degraded / max(1.0, built), 3),
+                per_page,
+                round(answers.get("memory", 0.0) / max(1.0, sum(answers.values())), 3),
             )
         )
     return measured
@@ -298,18 +317,30 @@ def run(mode: str) -> dict[str, Any]:
                 headers={"Authorization": f"Bearer {token}"},
             ),
         )
-    progress("gateway: home page with every page built")
+    progress("gateway: home page with every page built, members returning to it")
     with seeded_platform(members, EVERY_PAGE_BUILT) as (platform, viewers, _title, _page):
         built = home_levels(platform, viewers, levels, seconds)
-    progress("gateway: home page with every page built, two gateway instances")
-    with seeded_platform(members, EVERY_PAGE_BUILT, {"gateway": 2}) as (
+    progress("gateway: home page with every page built as on a first visit (nothing kept)")
+    with seeded_platform(members, FIRST_VISITS) as (platform, viewers, _title, _page):
+        first = home_levels(platform, viewers, levels, seconds)
+    progress("gateway: first visits, two gateway instances")
+    with seeded_platform(members, FIRST_VISITS, {"gateway": 2}) as (
         platform,
         viewers,
         _title,
         _page,
     ):
-        built_by_two = home_levels(platform, viewers, levels, seconds)
-    result = report(ceiling, home, built, built_by_two, direct, proxied, len(page))
+        first_by_two = home_levels(platform, viewers, levels, seconds)
+    variants = [
+        ("every page built, members returning", "home_every_page_built", built),
+        ("every page built, first visits", "home_first_visits", first),
+        (
+            "every page built, first visits, 2 gateways",
+            "home_first_visits_two_gateways",
+            first_by_two,
+        ),
+    ]
+    result = report(ceiling, home, variants, direct, proxied, len(page))
     result["pass_through"]["gateway_statuses"] = proxied_statuses
     return result
 
@@ -390,6 +421,18 @@ def home_rows(levels: list[HomeLevel], label: str, ceiling: WrkResult) -> list[d
     ]
 
 
+def kept_rows(levels: list[HomeLevel], label: str) -> list[dict[str, Any]]:
+    within = best_within_goal(levels)
+    return [
+        row(
+            f"home page{label}, share of answers from history, profiles and the recommender "
+            "kept, at that load",
+            within.answers_kept if within else None,
+            better="none",
+        )
+    ]
+
+
 def cpu_rows(levels: list[HomeLevel], label: str) -> list[dict[str, Any]]:
     """CPU per page at the busiest level with whole pages, and the pages/s it leaves room for
     on this machine."""
@@ -414,24 +457,19 @@ def cpu_rows(levels: list[HomeLevel], label: str) -> list[dict[str, Any]]:
 def report(
     ceiling: WrkResult,
     home: list[HomeLevel],
-    built: list[HomeLevel],
-    built_by_two: list[HomeLevel],
+    variants: list[tuple[str, str, list[HomeLevel]]],
     direct: WrkResult,
     proxied: WrkResult,
     page_bytes: int,
 ) -> dict[str, Any]:
-    configs = [
-        ("as shipped", home),
-        ("every page built", built),
-        ("every page built, 2 gateways", built_by_two),
-    ]
+    """`variants`: (label, key in the result, levels) of each platform that builds every page."""
+    configs = [("as shipped", home), *((label, levels) for label, _key, levels in variants)]
     return {
         "benchmark": "gateway",
         "home_page_bytes": page_bytes,
         "generator_ceiling": ceiling.as_dict(),
         "home": [lv.as_dict() for lv in home],
-        "home_every_page_built": [lv.as_dict() for lv in built],
-        "home_every_page_built_two_gateways": [lv.as_dict() for lv in built_by_two],
+        **{key: [lv.as_dict() for lv in levels] for _label, key, levels in variants},
         "pass_through": {"direct": direct.as_dict(), "through_gateway": proxied.as_dict()},
         "summary": [
             row(
@@ -440,10 +478,15 @@ def report(
                 baseline="nginx, same-size JSON",
             ),
             *home_rows(home, "", ceiling),
-            *home_rows(built, " (every page built)", ceiling)[:4],
-            *cpu_rows(built, " (every page built)"),
-            *home_rows(built_by_two, " (every page built, 2 gateways)", ceiling)[:4],
-            *cpu_rows(built_by_two, " (every page built, 2 gateways)"),
+            *(
+                summary_row
+                for label, _key, levels in variants
+                for summary_row in [
+                    *home_rows(levels, f" ({label})", ceiling)[:4],
+                    *kept_rows(levels, f" ({label})"),
+                    *cpu_rows(levels, f" ({label})"),
+                ]
+            ),
             row(
                 "title lookup through the gateway, requests/s",
                 proxied.requests_per_s,

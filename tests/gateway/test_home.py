@@ -3,6 +3,7 @@ rows and is named in `degraded`."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -10,8 +11,10 @@ import pytest
 
 from cinemesh.platform.cache import MemoryCache
 from cinemesh.platform.http import Response
+from cinemesh.platform.kept import KeptReads
 from cinemesh.services.gateway.core import unavailable
 from cinemesh.services.gateway.home import HomePage
+from cinemesh.services.gateway.kept_parts import NOTICES, KeptParts
 from cinemesh.services.gateway.settings import GatewaySettings
 
 TITLES = {
@@ -34,6 +37,10 @@ class FakeGateway:
         self.cache = MemoryCache()
         self.down: set[str] = set()
         self.calls: list[tuple[str, str]] = []
+        # not listening to notices, so nothing is kept unless a test says it listens
+        self.parts = KeptParts(
+            {service: KeptReads(service) for service in NOTICES}, answered_within_s=0.5
+        )
 
     async def call(self, service: str, method: str, path: str, **kwargs: Any) -> Response:
         self.calls.append((service, path))
@@ -48,6 +55,7 @@ class FakeGateway:
             return {"items": [{"title_id": "t2"}, {"title_id": "t9"}]}
         if service == "recommender":
             return {
+                "maturity": (kwargs.get("params") or {}).get("maturity"),
                 "rows": [
                     {
                         "id": "top-picks",
@@ -59,7 +67,7 @@ class FakeGateway:
                         "title": "Trending",
                         "items": [{"title_id": "t4", "reason": "y"}],
                     },
-                ]
+                ],
             }
         if path == "/v1/genres":
             return {"genres": ["Horror", "Comedy"]}
@@ -163,5 +171,72 @@ async def test_recent_answers_are_reused_under_load(gateway: FakeGateway) -> Non
     await build(gateway)
     second = len(gateway.calls) - first
     # Browse rows and titles come from the cache; history, my list and the recommender's
-    # personal rows are asked every time (a cached answer would hide a recommender outage).
+    # personal rows are asked every time while nothing is kept (no notices to trust).
     assert second == 3, gateway.calls[first:]
+
+
+PERSONAL = ("history", "profiles", "recommender")
+
+
+def listening(gateway: FakeGateway, epoch: list[object]) -> FakeGateway:
+    for kept in gateway.parts.parts.values():
+        kept.epoch = lambda: epoch[0]
+        kept.settle_s = 0.0
+    return gateway
+
+
+def member_request() -> Any:
+    return SimpleNamespace(state=SimpleNamespace(principal=SimpleNamespace(account_id="a1")))
+
+
+async def page_for(
+    gateway: FakeGateway, maturity: str = "NC-17"
+) -> tuple[dict[str, Any], set[str]]:
+    """A page built for the member, and which personal services it asked."""
+    first = len(gateway.calls)
+    page = await HomePage(gateway).build(member_request(), {"id": "p1", "maturity": maturity})
+    return page, {service for service, _ in gateway.calls[first:] if service in PERSONAL}
+
+
+async def test_kept_answers_build_the_next_page_without_asking_until_a_notice(
+    gateway: FakeGateway,
+) -> None:
+    listening(gateway, [("conn", 0)])
+    first, asked = await page_for(gateway)
+    assert asked == set(PERSONAL)
+    again, asked = await page_for(gateway)
+    assert asked == set() and again == first
+    gateway.parts.parts["history"].forget(["p1"])  # history says p1's positions changed
+    _, asked = await page_for(gateway)
+    assert asked == {"history"}
+    gateway.parts.forget_account("a1")  # the member changed something through the gateway
+    _, asked = await page_for(gateway)
+    assert asked == set(PERSONAL)
+
+
+async def test_a_kept_answer_is_used_only_while_its_service_answered_recently(
+    gateway: FakeGateway,
+) -> None:
+    listening(gateway, [("conn", 0)])
+    gateway.parts.answered_within_s = 0.0
+    await page_for(gateway)
+    _, asked = await page_for(gateway)
+    assert asked == set(PERSONAL)  # each page asks again: that is how an outage shows
+    gateway.down = {"recommender"}
+    page, _ = await page_for(gateway)
+    assert page["degraded"] == ["recommender"]
+
+
+async def test_kept_rows_of_another_maturity_are_not_used(gateway: FakeGateway) -> None:
+    listening(gateway, [("conn", 0)])
+    await page_for(gateway, maturity="NC-17")
+    page, asked = await page_for(gateway, maturity="PG")
+    assert asked == {"recommender"}
+    assert all("t9" not in ids for ids in rows_by_id(page).values())
+
+
+async def test_nothing_is_kept_while_notices_cannot_arrive(gateway: FakeGateway) -> None:
+    listening(gateway, [None])
+    await page_for(gateway)
+    _, asked = await page_for(gateway)
+    assert asked == set(PERSONAL)

@@ -13,6 +13,7 @@ import pytest
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError
 from cinemesh.platform.http import Response, ServiceUnavailable
+from cinemesh.platform.kept import KeptReads
 from cinemesh.platform.settings import PlatformSettings
 from cinemesh.services.gateway import core
 from cinemesh.services.gateway.core import Gateway
@@ -58,7 +59,11 @@ def profiles() -> FakeProfiles:
 
 @pytest.fixture
 def gateway(profiles: FakeProfiles) -> Gateway:
-    runtime = SimpleNamespace(settings=PlatformSettings(), clients=lambda _service: profiles)
+    runtime = SimpleNamespace(
+        settings=PlatformSettings(),
+        clients=lambda _service: profiles,
+        kept_reads=lambda notice, **_settings: KeptReads(notice),
+    )
     return Gateway(runtime, GatewaySettings())  # type: ignore[arg-type]
 
 

@@ -9,7 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from cinemesh.platform.kept import KeptReads
 from cinemesh.services.gateway.core import Gateway
+from cinemesh.services.gateway.kept_parts import KeptParts
 from cinemesh.services.gateway.recent_pages import RecentPages
 
 
@@ -151,7 +153,12 @@ def test_a_members_write_through_the_gateway_forgets_their_pages(
     gateway = Gateway.__new__(Gateway)
     gateway.home_pages = RecentPages(fresh_s=1.0)
     gateway.home_pages.keep("acct", "p1", b"page", built_from=clock())
+    history: KeptReads[bytes] = KeptReads("history")
+    history.epoch = lambda: "listening"
+    gateway.parts = KeptParts({"history": history}, answered_within_s=60)
+    gateway.parts.keep("history", "acct", "p1", b"positions", history.ticket())
     member = SimpleNamespace(account_id="acct")
     request = SimpleNamespace(method=method, state=SimpleNamespace(principal=member))
     gateway._note_change(request)  # type: ignore[arg-type]
     assert (gateway.home_pages.get("acct", "p1") is None) is forgotten
+    assert (gateway.parts.get("history", "p1") is None) is forgotten

@@ -17,10 +17,10 @@ import pytest
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import TitleWatched
 from cinemesh.contracts.maturity import allows
+from cinemesh.contracts.notices import RECOMMENDER_HISTORIES_CHANGED
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.contracts.profiles import MyListChanged, TitleRated
 from cinemesh.platform.events import Event, EventBus
-from cinemesh.services.recommender.events import PROFILES_CHANGED
 from tests.recommender.synthetic import catalog, cluster_records, title_ids
 from tests.support.backends import Backend
 from tests.support.metrics import kept_reads
@@ -301,7 +301,7 @@ def test_retraining_never_serves_an_empty_or_partial_model(
 
 
 def history_lookups(platform: LocalPlatform, index: int, source: str) -> float:
-    return kept_reads(platform.url_of("recommender", index), PROFILES_CHANGED, source)
+    return kept_reads(platform.url_of("recommender", index), RECOMMENDER_HISTORIES_CHANGED, source)
 
 
 @pytest.mark.backends

@@ -1,7 +1,9 @@
 """My List (profiles) and continue watching (history) are kept in each instance's memory
-between requests. A change made through one instance must still show on every instance at
-once: whichever instance writes tells the others (platform/kept.py). Kept reads are trusted
-for 10 minutes here, so only that notice can make an instance see the change in time."""
+between requests, and the gateway keeps what they answered for a home page. A change made
+through one instance must still show on every instance and on the next home page at once:
+whichever instance writes tells the others (platform/kept.py). Kept reads are trusted for 10
+minutes here, and the gateway trusts a service that answered in the last 10 minutes, so only
+that notice can make them see the change in time."""
 
 from __future__ import annotations
 
@@ -16,14 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from cinemesh.contracts.notices import MY_LIST_CHANGED, POSITIONS_CHANGED
 from cinemesh.contracts.playback import PlaybackProgress
-from cinemesh.services.history.service import POSITIONS_CHANGED
-from cinemesh.services.profiles.service import LIST_CHANGED
 from tests.playback.media import publish
 from tests.support.backends import Backend
 from tests.support.metrics import kept_reads
 from tests.support.platform import LocalPlatform
-from tests.support.users import Member, sign_up
+from tests.support.users import Member, admin, sign_up
 
 pytestmark = pytest.mark.backends
 
@@ -36,10 +37,13 @@ def platform(
         **module_backend.env,
         "CINEMESH_PROFILES_KEPT_READS_S": "600",
         "CINEMESH_HISTORY_KEPT_READS_S": "600",
+        "CINEMESH_GATEWAY_KEPT_READS_S": "600",
+        "CINEMESH_GATEWAY_ANSWERED_WITHIN_S": "600",
+        "CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0",  # no whole page reused: each one is built
     }
     running = LocalPlatform(
         tmp_path_factory.mktemp(f"kept-{module_backend.name}"),
-        services=["registry", "identity", "profiles", "history", "gateway"],
+        services=["registry", "identity", "profiles", "history", "catalog", "gateway"],
         env=env,
         scale={"profiles": 2, "history": 2},
     ).start()
@@ -89,7 +93,7 @@ def test_a_list_changed_through_one_instance_shows_on_every_instance(
         assert answer.status_code == 200, answer.text
         return [item["title_id"] for item in answer.json()["items"]]
 
-    served_from_memory(platform, "profiles", LIST_CHANGED, titles)
+    served_from_memory(platform, "profiles", MY_LIST_CHANGED, titles)
     added = on_instance(platform, member, "profiles", 0, "PUT", "/my-list/tt-kept-1")
     assert added.status_code == 200, added.text
     assert titles(0) == ["tt-kept-1"]  # the writer forgets before it answers
@@ -152,3 +156,51 @@ def test_a_position_handled_by_one_instance_shows_on_every_instance(
     watch_to(42.0, 10)  # handled by one instance or the other: both must show it
     for index in (0, 1):
         assert soon(lambda i=index: positions(i) == [42.0]), positions(index)
+
+
+def test_a_change_made_behind_the_gateway_shows_on_the_next_home_page(
+    platform: LocalPlatform,
+) -> None:
+    made = httpx.post(
+        f"{platform.gateway}/api/v1/admin/titles",
+        headers=admin(platform).headers,
+        json={"title": "Kept Away", "kind": "movie", "genres": ["Drama"], "maturity_rating": "PG"},
+        timeout=30,
+    )
+    assert made.status_code in (200, 201), made.text
+    title_id = str(made.json()["id"])
+    member = sign_up(platform)
+
+    def row(row_id: str) -> list[dict[str, Any]]:
+        page = httpx.get(
+            f"{platform.gateway}/api/v1/home",
+            params={"profile_id": member.profile_id},
+            headers=member.headers,
+            timeout=10,
+        )
+        assert page.status_code == 200, page.text
+        return next((r["items"] for r in page.json()["rows"] if r["id"] == row_id), [])
+
+    gateway = platform.url_of("gateway")
+    assert soon(lambda: row("popular") != [], 20)  # the catalog's first rows are in
+    before = kept_reads(gateway, MY_LIST_CHANGED, "memory")
+    assert row("my-list") == []
+    assert kept_reads(gateway, MY_LIST_CHANGED, "memory") > before, "the gateway kept nothing"
+
+    added = on_instance(platform, member, "profiles", 1, "PUT", f"/my-list/{title_id}")
+    assert added.status_code == 200, added.text
+    assert soon(lambda: [t["id"] for t in row("my-list")] == [title_id])
+
+    publish(
+        platform.env,
+        PlaybackProgress(
+            session_id="s-home",
+            account_id=account_of(member),
+            profile_id=member.profile_id,
+            title_id=title_id,
+            position_s=30.0,
+            duration_s=100.0,
+            at=datetime.now(UTC).isoformat(),
+        ),
+    )
+    assert soon(lambda: [t.get("position_s") for t in row("continue-watching")] == [30.0])

@@ -110,7 +110,7 @@ class ServiceRuntime:
             fetch_jwks=self._fetch_jwks, jwks_file=self.data_dir / "identity" / "jwks.json"
         )
         self._consumers: list[tuple[str, PlainHandler, str]] = []
-        self._kept: list[tuple[str, KeptReads[Any]]] = []
+        self._kept: list[tuple[str, str | None, KeptReads[Any]]] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._ready_checks: dict[str, ReadyCheck] = {}
@@ -173,18 +173,26 @@ class ServiceRuntime:
 
         return handle
 
-    def kept_reads(self, notice: str, *, max_age_s: float = 30.0) -> KeptReads[Any]:
+    def kept_reads(
+        self,
+        notice: str,
+        *,
+        max_age_s: float = 30.0,
+        settle_s: float = 0.0,
+        cleared_by: str | None = None,
+    ) -> KeptReads[Any]:
         """Reads this instance keeps until `changed(notice, keys)`, from any instance, names
-        their keys (see kept.py). Nothing is kept before the event bus is up."""
-        kept: KeptReads[Any] = KeptReads(notice, max_age_s=max_age_s)
-        self._kept.append((notice, kept))
+        their keys, or a `cleared_by` notice comes (see kept.py). Nothing is kept before the
+        event bus is up."""
+        kept: KeptReads[Any] = KeptReads(notice, max_age_s=max_age_s, settle_s=settle_s)
+        self._kept.append((notice, cleared_by, kept))
         return kept
 
     async def changed(self, notice: str, keys: Iterable[str]) -> None:
         """After a commit: forget the keys here at once, and tell every instance. A notice
         that cannot be sent is logged; `max_age_s` bounds what it would have corrected."""
         keys = list(keys)
-        for name, kept in self._kept:
+        for name, _cleared_by, kept in self._kept:
             if name == notice:
                 kept.forget(keys)
         if self.bus is None or self.bus.nc is None:
@@ -266,8 +274,8 @@ class ServiceRuntime:
             self.relay.start()
         for pattern, handler, delivery in self._consumers:
             await self.bus.consume(pattern, handler, delivery=delivery)  # type: ignore[arg-type]
-        for notice, kept in self._kept:
-            await listen(self.bus, kept, notice)
+        for notice, cleared_by, kept in self._kept:
+            await listen(self.bus, kept, notice, cleared_by=cleared_by)
         self.bus_ready.set()
 
     async def _stop(self) -> None:

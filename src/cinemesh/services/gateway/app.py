@@ -18,7 +18,8 @@ from cinemesh.services.gateway.settings import GatewaySettings
 
 
 def create_app() -> FastAPI:
-    runtime = ServiceRuntime("gateway", public=True)
+    # events: the notices that say when what it kept for a home page changed (kept_parts.py)
+    runtime = ServiceRuntime("gateway", public=True, uses_events=True)
     gateway = Gateway(runtime, load_settings(GatewaySettings))
     routers = []
     for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda i: i.name):

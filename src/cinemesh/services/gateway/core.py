@@ -16,6 +16,7 @@ from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.http import ServiceUnavailable
 from cinemesh.platform.ratelimit import TokenBuckets, retry_after_header
 from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.gateway.kept_parts import KeptParts
 from cinemesh.services.gateway.recent_pages import RecentPages
 from cinemesh.services.gateway.settings import GatewaySettings
 
@@ -38,6 +39,11 @@ class Gateway:
         )
         self.ip_limits = TokenBuckets(rate_per_s=settings.rate_per_ip, burst=settings.burst_per_ip)
         self.home_pages = RecentPages(settings.home_page_fresh_s)
+        self.parts = KeptParts.listening(
+            runtime,
+            max_age_s=settings.kept_reads_s,
+            answered_within_s=settings.answered_within_s,
+        )
         self._owned: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def principal(self, request: Request) -> Principal:
@@ -104,6 +110,7 @@ class Gateway:
         who = getattr(request.state, "principal", None)
         if who is not None:
             self.home_pages.forget(who.account_id)
+            self.parts.forget_account(who.account_id)
 
     async def require_profile(
         self, request: Request, who: Principal, profile_id: str

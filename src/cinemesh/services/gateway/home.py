@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from cinemesh.contracts.maturity import allows
@@ -21,9 +22,6 @@ GENRE_ROWS = 4
 ROW_LENGTH = 20
 BROWSE_FRESH_S = 15.0  # genre and popular rows change slowly
 TITLE_FRESH_S = 60.0
-# Personal rows are asked for on every page: the recommender answers in milliseconds, and a
-# cached answer would hide its outage from `degraded` and from the breaker.
-RECS_FRESH_S = 0.0
 TITLE_FIELDS = (
     "id",
     "title",
@@ -85,6 +83,34 @@ class HomePage:
         except (ApiError, TimeoutError, ValueError, KeyError, TypeError):
             sources.degraded.add(service)
 
+    async def _part(
+        self,
+        request: Request,
+        service: str,
+        profile_id: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        fits: Callable[[Any], bool] = lambda _kept: True,
+    ) -> tuple[Any, bool]:
+        """What `service` answers for the profile, and whether it was asked now: kept from an
+        earlier page while nothing changed and the service answers (kept_parts.py) and it
+        `fits` this page; else asked."""
+        parts = self.gw.parts
+        kept = parts.get(service, profile_id)
+        if kept is not None and fits(answer := orjson.loads(kept)):
+            return answer, False
+        ticket = parts.ticket(service)
+        response = await self.gw.call(
+            service, "GET", path, request=request, params=params, timeout_s=self.deadline_s
+        )
+        if response.status != 200:
+            raise ValueError(f"{service} answered {response.status}")
+        who = getattr(request.state, "principal", None) if request is not None else None
+        if who is not None:
+            parts.keep(service, who.account_id, profile_id, response.body, ticket)
+        return response.json(), True
+
     async def _get(self, request: Request, service: str, path: str, **params: Any) -> Any:
         response = await self.gw.call(
             service, "GET", path, request=request, params=params or None, timeout_s=self.deadline_s
@@ -96,35 +122,45 @@ class HomePage:
     async def _continue_watching(
         self, request: Request, profile_id: str, sources: HomeSources
     ) -> None:
-        body = await self._get(request, "history", f"/v1/profiles/{profile_id}/continue-watching")
+        body, _asked = await self._part(
+            request, "history", profile_id, f"/v1/profiles/{profile_id}/continue-watching"
+        )
         sources.continue_watching = _items(body)
 
     async def _my_list(self, request: Request, profile_id: str, sources: HomeSources) -> None:
-        body = await self._get(request, "profiles", f"/v1/profiles/{profile_id}/my-list")
+        body, _asked = await self._part(
+            request, "profiles", profile_id, f"/v1/profiles/{profile_id}/my-list"
+        )
         sources.my_list = [str(item.get("title_id", item.get("id"))) for item in _items(body)]
 
     async def _recommended(
         self, request: Request, profile_id: str, maturity: str, sources: HomeSources
     ) -> None:
-        async def fetch() -> list[dict[str, Any]]:
-            body = await self._get(
+        """The profile's rows; when the recommender cannot answer, the last ones it gave
+        (remembered whenever it answered anew), else trending at this maturity."""
+        try:
+            body, asked = await self._part(
                 request,
                 "recommender",
+                profile_id,
                 "/v1/rows",
-                profile_id=profile_id,
-                maturity=maturity,
-                limit=ROW_LENGTH,
+                params={"profile_id": profile_id, "maturity": maturity, "limit": ROW_LENGTH},
+                fits=lambda kept: kept.get("maturity") == maturity,  # not kept at another level
             )
             rows = list(body.get("rows", []))
-            trending = [row for row in rows if str(row.get("id", "")).startswith("trending")]
-            if trending:
-                await self._remember(f"trending:{maturity}", trending)
-            return rows
-
-        rows, fresh = await self._through_cache(f"recs:{profile_id}", RECS_FRESH_S, fetch)
-        if not fresh:
+        except (ApiError, ValueError, KeyError, TypeError, AttributeError):
             sources.degraded.add("recommender")
-            rows = rows or await self._stored(f"trending:{maturity}") or []
+            rows = (
+                await self._stored(f"recs:{profile_id}")
+                or await self._stored(f"trending:{maturity}")
+                or []
+            )
+        else:
+            if asked:
+                await self._remember(f"recs:{profile_id}", rows)
+                trending = [row for row in rows if str(row.get("id", "")).startswith("trending")]
+                if trending:
+                    await self._remember(f"trending:{maturity}", trending)
         sources.recommended = rows
 
     async def _through_cache(

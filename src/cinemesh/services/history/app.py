@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cinemesh.contracts.notices import POSITIONS_CHANGED
 from cinemesh.contracts.playback import PlaybackProgress, PlaybackStopped
 from cinemesh.contracts.profiles import ProfileDeleted
 from cinemesh.platform.auth import Principal
@@ -20,7 +21,7 @@ from cinemesh.platform.kept import KeptReads
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
 from cinemesh.services.history import service as seen
-from cinemesh.services.history.service import POSITIONS_CHANGED, History, Seen, of_account
+from cinemesh.services.history.service import History, Seen, of_account
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHANGES_POSITIONS = (PlaybackProgress.TYPE, PlaybackStopped.TYPE, ProfileDeleted.TYPE)

@@ -15,7 +15,6 @@ from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.services.history.models import Progress
 
 Stage = Callable[..., Awaitable[Any]]
-POSITIONS_CHANGED = "history.positions.changed"  # names profiles whose positions changed
 
 
 def _aware(moment: datetime) -> datetime:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cinemesh.contracts.notices import MY_LIST_CHANGED
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.db import Database
 from cinemesh.platform.errors import conflict, not_found
@@ -25,7 +26,6 @@ from cinemesh.services.profiles.schemas import (
     RatingView,
 )
 from cinemesh.services.profiles.service import (
-    LIST_CHANGED,
     LIST_MAX,
     MAX_PROFILES,
     Profiles,
@@ -55,11 +55,11 @@ def profiles_router(
     assert db is not None
     who_dep = Depends(runtime.principal)
     lists: KeptReads[tuple[str, list[dict[str, Any]]]] = runtime.kept_reads(
-        LIST_CHANGED, max_age_s=kept_reads_s
+        MY_LIST_CHANGED, max_age_s=kept_reads_s
     )
 
     async def list_changed(profile_id: str) -> None:
-        await runtime.changed(LIST_CHANGED, [profile_id])
+        await runtime.changed(MY_LIST_CHANGED, [profile_id])
 
     @router.get("")
     async def list_profiles(who: Principal = who_dep) -> dict[str, list[ProfileView]]:

@@ -22,7 +22,6 @@ from cinemesh.services.profiles.schemas import ProfileCreate, ProfileUpdate, Pro
 
 MAX_PROFILES = 5
 LIST_MAX = 1000  # the longest My List answered
-LIST_CHANGED = "profiles.list.changed"  # the notice naming profiles whose list changed
 Stage = Callable[..., Awaitable[Any]]
 
 

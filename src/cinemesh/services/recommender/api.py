@@ -41,6 +41,8 @@ class RowsCache:
         return entry[1]
 
     def put(self, key: tuple[str, str, int, str], body: bytes) -> None:
+        if self.ttl_s <= 0:
+            return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + self.ttl_s, body)

@@ -39,12 +39,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
+from cinemesh.contracts.notices import RECOMMENDER_HISTORIES_CHANGED, RECOMMENDER_MODEL_CHANGED
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
 from cinemesh.services.recommender import ingest
 from cinemesh.services.recommender.api import RowsCache, router
 from cinemesh.services.recommender.collaborative import ModelParams
-from cinemesh.services.recommender.events import PROFILES_CHANGED
 from cinemesh.services.recommender.snapshot import ModelStore
 from cinemesh.services.recommender.training import ModelKeeper
 
@@ -56,7 +56,9 @@ class RecommenderSettings(ServiceSettings):
 
     retrain_interval_s: float = 60.0
     poll_s: float = 2.0
-    rows_cache_s: float = 1.0
+    # Off: the gateway keeps answers until a notice says they changed; a second cache here would
+    # hand it rows that a notice had already replaced.
+    rows_cache_s: float = 0.0
     lam: float = ModelParams.lam
     half_life: float = ModelParams.half_life
     neighbours: int = ModelParams.neighbours
@@ -77,7 +79,9 @@ def create_app() -> FastAPI:
         poll_s=settings.poll_s,
     )
     ingest.run_beside(runtime)
-    histories = runtime.kept_reads(PROFILES_CHANGED, max_age_s=settings.kept_reads_s)
+    # Whoever keeps this instance's answers (the gateway) forgets them when it serves a new model.
+    keeper.on_new_model = lambda version: runtime.changed(RECOMMENDER_MODEL_CHANGED, [version])
+    histories = runtime.kept_reads(RECOMMENDER_HISTORIES_CHANGED, max_age_s=settings.kept_reads_s)
     schedule: list[asyncio.Task[None]] = []
 
     @runtime.on_startup

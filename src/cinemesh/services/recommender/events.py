@@ -50,8 +50,6 @@ tracer = trace.get_tracer("recommender.events")
 
 BATCH = 256
 SERVICE = "recommender"
-# the notice that names the profiles whose history a batch changed (platform/kept.py)
-PROFILES_CHANGED = "recommender.profiles.changed"
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from cinemesh.contracts.notices import RECOMMENDER_HISTORIES_CHANGED
 from cinemesh.platform.db import Database
 from cinemesh.platform.events import EventBus
 from cinemesh.platform.kept import announce
 from cinemesh.platform.observability import configure_logging, configure_tracing, logger
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.recommender.events import (
-    PROFILES_CHANGED,
     SERVICE,
     SUBSCRIPTIONS,
     BatchConsumer,
@@ -181,7 +181,7 @@ async def consume(config: IngestConfig, pipe: Connection) -> None:
         pipe.send(dict(counts))
 
     async def changed(profiles: set[str]) -> None:
-        await announce(bus, PROFILES_CHANGED, profiles)
+        await announce(bus, RECOMMENDER_HISTORIES_CHANGED, profiles)
 
     consumers = [
         BatchConsumer(bus, db, sub, report=report, changed=changed) for sub in SUBSCRIPTIONS

@@ -16,6 +16,7 @@ import gc
 import itertools
 import multiprocessing
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -160,6 +161,7 @@ class ModelKeeper:
         self._loading = asyncio.Lock()
         self._last_attempt = 0.0
         self._trainer = Trainer()
+        self.on_new_model: Callable[[str], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         """Serve the newest published snapshot; train one first if there is none (here: no
@@ -190,7 +192,9 @@ class ModelKeeper:
                 return False
             self.current = loaded
             log.info("serving a new snapshot", **loaded.describe())
-            return True
+        if self.on_new_model is not None:
+            await self.on_new_model(version)
+        return True
 
     async def _load_uncollected(self, version: str) -> Snapshot:
         """Load on the event loop in slices of about a millisecond (`ModelStore.assemble`),
