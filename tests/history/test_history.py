@@ -4,8 +4,6 @@ change nothing, and only the profile's own account can read it."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,11 +16,6 @@ from cinemesh.contracts.playback import PlaybackProgress, PlaybackStopped
 from cinemesh.runner.local import LocalPlatform
 from tests.playback.media import add_title, collect, publish, start_session
 from tests.support.users import Member, sign_up
-
-
-def account_of(member: Member) -> str:
-    claims = json.loads(base64.urlsafe_b64decode(member.access_token.split(".")[1] + "=="))
-    return str(claims["sub"])
 
 
 def read(platform: LocalPlatform, member: Member, what: str) -> httpx.Response:
@@ -92,7 +85,7 @@ def test_finished_titles_move_to_watched_once_under_redelivery_and_late_events(
     media_platform: LocalPlatform,
 ) -> None:
     member = sign_up(media_platform, plan="premium")
-    account = account_of(member)
+    account = member.account_id
     title_id = f"t-{uuid.uuid4().hex[:10]}"
     now = datetime.now(UTC)
 
@@ -142,18 +135,7 @@ def test_history_belongs_to_the_profiles_account(media_platform: LocalPlatform) 
     owner = sign_up(media_platform, plan="basic")
     stranger = sign_up(media_platform, plan="basic")
     title_id = f"t-{uuid.uuid4().hex[:10]}"
-    publish(
-        media_platform.env,
-        PlaybackProgress(
-            session_id="s1",
-            account_id=account_of(owner),
-            profile_id=owner.profile_id,
-            title_id=title_id,
-            position_s=12.0,
-            duration_s=100.0,
-            at=datetime.now(UTC).isoformat(),
-        ),
-    )
+    publish(media_platform.env, owner.watched_to(title_id, 12.0))
     assert wait_for(
         lambda: read(media_platform, owner, f"progress/{title_id}").status_code == 200, within_s=5
     )

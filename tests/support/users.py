@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
+from cinemesh.contracts.playback import PlaybackProgress
 from tests.support.platform import LocalPlatform
 
 
@@ -21,6 +25,27 @@ class Member:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
+
+    @property
+    def account_id(self) -> str:
+        """The account its access token names."""
+        payload = self.access_token.split(".")[1]
+        return str(json.loads(base64.urlsafe_b64decode(payload + "=="))["sub"])
+
+    def watched_to(
+        self, title_id: str, position_s: float, *, at: datetime | None = None
+    ) -> PlaybackProgress:
+        """The event playback sends when this member's profile reaches `position_s` of a
+        100 s title."""
+        return PlaybackProgress(
+            session_id=f"s-{uuid.uuid4().hex[:8]}",
+            account_id=self.account_id,
+            profile_id=self.profile_id,
+            title_id=title_id,
+            position_s=position_s,
+            duration_s=100.0,
+            at=(at or datetime.now(UTC)).isoformat(),
+        )
 
 
 def login(platform: LocalPlatform, email: str, password: str) -> Member:

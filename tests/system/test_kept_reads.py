@@ -7,8 +7,6 @@ that notice can make them see the change in time."""
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +17,6 @@ import httpx
 import pytest
 
 from cinemesh.contracts.notices import MY_LIST_CHANGED, POSITIONS_CHANGED
-from cinemesh.contracts.playback import PlaybackProgress
 from tests.playback.media import publish
 from tests.support.backends import Backend
 from tests.support.metrics import kept_reads
@@ -120,11 +117,6 @@ def test_another_accounts_kept_list_is_still_not_found(platform: LocalPlatform) 
         assert answer.status_code == 404, answer.text
 
 
-def account_of(member: Member) -> str:
-    claims = json.loads(base64.urlsafe_b64decode(member.access_token.split(".")[1] + "=="))
-    return str(claims["sub"])
-
-
 def test_a_position_handled_by_one_instance_shows_on_every_instance(
     platform: LocalPlatform,
 ) -> None:
@@ -133,16 +125,7 @@ def test_a_position_handled_by_one_instance_shows_on_every_instance(
 
     def watch_to(position: float, seconds_later: int) -> None:
         at = started + timedelta(seconds=seconds_later)
-        beat = PlaybackProgress(
-            session_id="s-kept",
-            account_id=account_of(member),
-            profile_id=member.profile_id,
-            title_id=title_id,
-            position_s=position,
-            duration_s=100.0,
-            at=at.isoformat(),
-        )
-        publish(platform.env, beat)
+        publish(platform.env, member.watched_to(title_id, position, at=at))
 
     def positions(index: int) -> list[float]:
         answer = on_instance(platform, member, "history", index, "GET", "/continue-watching")
@@ -191,16 +174,5 @@ def test_a_change_made_behind_the_gateway_shows_on_the_next_home_page(
     assert added.status_code == 200, added.text
     assert soon(lambda: [t["id"] for t in row("my-list")] == [title_id])
 
-    publish(
-        platform.env,
-        PlaybackProgress(
-            session_id="s-home",
-            account_id=account_of(member),
-            profile_id=member.profile_id,
-            title_id=title_id,
-            position_s=30.0,
-            duration_s=100.0,
-            at=datetime.now(UTC).isoformat(),
-        ),
-    )
+    publish(platform.env, member.watched_to(title_id, 30.0))
     assert soon(lambda: [t.get("position_s") for t in row("continue-watching")] == [30.0])
