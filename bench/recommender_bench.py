@@ -9,7 +9,7 @@
 - rows over HTTP: a real recommender process (SQLite, embedded NATS) fed the data as
   `catalog.title.upserted` and `history.watched` events (quick and full: every MovieLens
   profile, so histories up to 2,698 titles), how fast it consumes them, then `GET /v1/rows`
-  for profiles drawn at random, with the short answer cache off and (full) on.
+  for profiles drawn at random.
 
 How the HTTP part loads the service, since on a 2-core machine the load decides the p99:
 - `one connection`: one request at a time (closed loop, concurrency 1): latency with no
@@ -96,21 +96,20 @@ class Mode:
     busy_s: float  # and while retraining back to back and consuming new events
     scheduled_s: float  # and while consuming new events, retraining on the default schedule
     late_events_per_s: float
-    caches: tuple[str, ...]  # CINEMESH_RECOMMENDER_ROWS_CACHE_S values to run over HTTP
     generated: dict[str, int]  # the generated world's size, when it is used
 
 
 MODES = {
     "tiny": Mode(
-        300, 40, 200, 50, 2, 2, 3, 0, 50, ("0",),
+        300, 40, 200, 50, 2, 2, 3, 0, 50,
         {"genres": 8, "titles_per_genre": 25, "users": 300, "per_user": 20},
     ),
     "quick": Mode(
-        1000, None, 1000, 100, 4, 10, 15, 75, 200, ("0",),
+        1000, None, 1000, 100, 4, 10, 15, 75, 200,
         {"genres": 16, "titles_per_genre": 100, "users": 1500, "per_user": 30},
     ),
     "full": Mode(
-        5000, None, 5000, 200, 4, 30, 45, 75, 200, ("0", "1"),
+        5000, None, 5000, 200, 4, 30, 45, 75, 200,
         {"genres": 20, "titles_per_genre": 250, "users": 5000, "per_user": 40},
     ),
 }  # fmt: skip
@@ -525,23 +524,17 @@ def over_http(world: World, mode: Mode) -> dict[str, Any]:
         "events": len(upserts) + len(watched),
         "longest_history": max(Counter(e.data["profile_id"] for e in watched).values()),
     }
-    for cache_s in mode.caches:
-        with tempfile.TemporaryDirectory() as folder, nats_server(Path(folder) / "js") as url:
-            platform = LocalPlatform(
-                Path(folder) / "data",
-                services=["registry", "recommender"],
-                env={
-                    "CINEMESH_RECOMMENDER_ROWS_CACHE_S": cache_s,
-                    "CINEMESH_NATS_URL": url,
-                    "CINEMESH_LOG_LEVEL": "warning",
-                },
-            ).start()
-            try:
-                results.update(feed(platform, url, upserts + watched, pairs=pairs))
-                key = "no_cache" if cache_s == "0" else f"cache_{cache_s}s"
-                results[key] = measure(platform, url, world, profiles, mode)
-            finally:
-                platform.stop()
+    with tempfile.TemporaryDirectory() as folder, nats_server(Path(folder) / "js") as url:
+        platform = LocalPlatform(
+            Path(folder) / "data",
+            services=["registry", "recommender"],
+            env={"CINEMESH_NATS_URL": url, "CINEMESH_LOG_LEVEL": "warning"},
+        ).start()
+        try:
+            results.update(feed(platform, url, upserts + watched, pairs=pairs))
+            results.update(measure(platform, url, world, profiles, mode))
+        finally:
+            platform.stop()
     return results
 
 
@@ -692,11 +685,11 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
     http = report.get("rows_over_http")
     if http is None:
         return rows
-    steady, busy = http["no_cache"]["fixed_rate"], http["no_cache"]["while_retraining"]
+    steady, busy = http["fixed_rate"], http["while_retraining"]
     at_rate = f"{steady['rate_per_s']:g} requests/s over {steady['connections']} connections"
     rows += [
         {
-            "measurement": f"GET /v1/rows over HTTP, p99 ms at {at_rate} (no answer cache)",
+            "measurement": f"GET /v1/rows over HTTP, p99 ms at {at_rate}",
             "baseline": "goal",
             "value": steady["p99_ms"],
             "baseline_value": GOAL_MS,
@@ -716,20 +709,20 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
             "better": "lower",
             "goal": f"p99 < {GOAL_MS:g} ms",
         },
-        *_scheduled_rows(http["no_cache"].get("on_schedule"), at_rate, report),
+        *_scheduled_rows(http.get("on_schedule"), at_rate, report),
         *(
-            _at_the_service(condition, http["no_cache"][key])
+            _at_the_service(condition, http[key])
             for key, condition in (
                 ("fixed_rate", "steady"),
                 ("on_schedule", "retraining on its own schedule, new events arriving"),
                 ("while_retraining", "retraining back to back, new events arriving"),
             )
-            if http["no_cache"].get(key, {}).get("service_share_within_10ms") is not None
+            if http.get(key, {}).get("service_share_within_10ms") is not None
         ),
         {
             "measurement": "GET /v1/rows over HTTP, p99 ms, one connection, one request at a time",
             "baseline": "-",
-            "value": http["no_cache"]["one_connection"]["p99_ms"],
+            "value": http["one_connection"]["p99_ms"],
             "baseline_value": None,
             "ratio": None,
             "better": "lower",
@@ -743,18 +736,6 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
             "better": "higher",
         },
     ]
-    if "cache_1s" in http:
-        cached = http["cache_1s"]["fixed_rate"]["p99_ms"]
-        rows.append(
-            {
-                "measurement": f"GET /v1/rows over HTTP, p99 ms at {at_rate} (1 s answer cache)",
-                "baseline": "no answer cache",
-                "value": cached,
-                "baseline_value": steady["p99_ms"],
-                "ratio": round(cached / steady["p99_ms"], 3),
-                "better": "lower",
-            }
-        )
     return rows
 
 

@@ -29,6 +29,9 @@ TITLES = {
 }
 
 
+MEMBER: Any = SimpleNamespace(account_id="a1")
+
+
 class FakeGateway:
     """Answers like the services would; `down` names services that fail."""
 
@@ -37,9 +40,11 @@ class FakeGateway:
         self.cache = MemoryCache()
         self.down: set[str] = set()
         self.calls: list[tuple[str, str]] = []
+        self.answering = True  # whether the services answered this gateway lately
         # not listening to notices, so nothing is kept unless a test says it listens
         self.parts = KeptParts(
-            {service: KeptReads(service) for service in NOTICES}, answered_within_s=0.5
+            {service: KeptReads(service) for service in NOTICES},
+            answering=lambda _service: self.answering,
         )
 
     async def call(self, service: str, method: str, path: str, **kwargs: Any) -> Response:
@@ -89,7 +94,7 @@ def gateway() -> FakeGateway:
 
 
 async def build(gateway: FakeGateway, maturity: str = "NC-17") -> dict[str, Any]:
-    return await HomePage(gateway).build(None, {"id": "p1", "maturity": maturity})  # type: ignore[arg-type]
+    return await HomePage(gateway).build(None, MEMBER, {"id": "p1", "maturity": maturity})  # type: ignore[arg-type]
 
 
 async def test_all_rows_when_everything_answers(gateway: FakeGateway) -> None:
@@ -134,7 +139,7 @@ async def test_recommender_down_serves_the_profiles_last_rows(gateway: FakeGatew
 async def test_recommender_down_for_a_new_profile_serves_trending(gateway: FakeGateway) -> None:
     await build(gateway)  # trending seen for this maturity through another profile
     gateway.down = {"recommender"}
-    page = await HomePage(gateway).build(None, {"id": "p2", "maturity": "NC-17"})  # type: ignore[arg-type]
+    page = await HomePage(gateway).build(None, MEMBER, {"id": "p2", "maturity": "NC-17"})  # type: ignore[arg-type]
     assert page["degraded"] == ["recommender"]
     assert "top-picks" not in rows_by_id(page)
     assert rows_by_id(page)["trending"] == ["t4"]
@@ -185,16 +190,12 @@ def listening(gateway: FakeGateway, epoch: list[object]) -> FakeGateway:
     return gateway
 
 
-def member_request() -> Any:
-    return SimpleNamespace(state=SimpleNamespace(principal=SimpleNamespace(account_id="a1")))
-
-
 async def page_for(
     gateway: FakeGateway, maturity: str = "NC-17"
 ) -> tuple[dict[str, Any], set[str]]:
     """A page built for the member, and which personal services it asked."""
     first = len(gateway.calls)
-    page = await HomePage(gateway).build(member_request(), {"id": "p1", "maturity": maturity})
+    page = await HomePage(gateway).build(None, MEMBER, {"id": "p1", "maturity": maturity})
     return page, {service for service, _ in gateway.calls[first:] if service in PERSONAL}
 
 
@@ -218,7 +219,7 @@ async def test_a_kept_answer_is_used_only_while_its_service_answered_recently(
     gateway: FakeGateway,
 ) -> None:
     listening(gateway, [("conn", 0)])
-    gateway.parts.answered_within_s = 0.0
+    gateway.answering = False
     await page_for(gateway)
     _, asked = await page_for(gateway)
     assert asked == set(PERSONAL)  # each page asks again: that is how an outage shows

@@ -125,6 +125,22 @@ async def test_client_errors_are_answers_not_failures(servers) -> None:  # type:
         assert client.breaker.state == "closed"
 
 
+async def test_the_client_knows_whether_its_service_answered_lately(servers) -> None:  # type: ignore[no-untyped-def]
+    (backend, url), _ = servers
+    async with aiohttp.ClientSession() as session:
+        client = client_for([url], session, retries=0)
+        assert not client.answered_within(3600)
+        backend.status = 404
+        await client.request("GET", "/x")
+        assert client.answered_within(60)
+        await asyncio.sleep(0.05)
+        assert not client.answered_within(0.04)
+        backend.status = 500
+        with pytest.raises(ServiceUnavailable):
+            await client.request("GET", "/x")
+        assert not client.answered_within(0.04), "a failed call is no answer"
+
+
 async def test_breaker_opens_then_recovers_without_a_manual_step(servers) -> None:  # type: ignore[no-untyped-def]
     (backend, url), _ = servers
     backend.status = 500

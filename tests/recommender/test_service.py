@@ -247,7 +247,7 @@ def test_signals_from_playback_and_profiles_shape_the_rows(
 def test_retraining_never_serves_an_empty_or_partial_model(
     backend: Backend, data_dir: Path, producers: Producers
 ) -> None:
-    platform = start(data_dir, backend, scale=2, rows_cache_s="0", poll_s="0.5")
+    platform = start(data_dir, backend, scale=2, poll_s="0.5")
     try:
         both_serve_a_model_of_the_horror_fan(platform, producers)
         limit = 8
@@ -310,7 +310,7 @@ def test_every_instance_forgets_a_history_it_kept_once_an_event_changes_it(
 ) -> None:
     # Rows are not reused and a kept history would be trusted for 10 minutes: only the
     # consumer's notice can make the instances see the new event in time.
-    platform = start(data_dir, backend, scale=2, rows_cache_s="0", kept_reads_s="600")
+    platform = start(data_dir, backend, scale=2, kept_reads_s="600")
     try:
         both_serve_a_model_of_the_horror_fan(platform, producers)
 

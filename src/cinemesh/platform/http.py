@@ -117,6 +117,7 @@ class ServiceClient:
         self.budget = RetryBudget()
         self.balancer = LoadBalancer()
         self.stats = CallStats()
+        self.answered_at = float("-inf")  # monotonic time of the last call that got an answer
         self._outcomes = {
             o: CLIENT_CALLS.labels(caller, target, o) for o in ("ok", "failed", "rejected")
         }
@@ -179,6 +180,8 @@ class ServiceClient:
     def _settle(self, started: float, outcome: str) -> None:
         """Tell the breaker and the stats how a call ended, however it ended: a half-open
         breaker's probe that never reports back would refuse every later call for good."""
+        if outcome == "ok":
+            self.answered_at = time.monotonic()
         if outcome in ("ok", "failed"):
             self.breaker.record(success=outcome == "ok")
         else:
@@ -267,6 +270,10 @@ class ServiceClient:
         self._outcomes[outcome].inc()
         self._latency.observe(elapsed)
         self._breaker_gauge.set(0 if self.breaker.state == "closed" else 1)
+
+    def answered_within(self, seconds: float) -> bool:
+        """Whether some call to the service got an answer (any status below 500) lately."""
+        return time.monotonic() - self.answered_at <= seconds
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,9 @@ import orjson
 from fastapi import Request
 
 from cinemesh.contracts.maturity import allows
+from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError
+from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.services.gateway.core import Gateway
 
 GENRE_ROWS = 4
@@ -59,15 +61,21 @@ class HomePage:
     def deadline_s(self) -> float:
         return self.gw.settings.dependency_deadline_ms / 1000
 
-    async def build(self, request: Request, profile: dict[str, Any]) -> dict[str, Any]:
+    async def build(
+        self, request: Request, who: Principal, profile: dict[str, Any]
+    ) -> dict[str, Any]:
         profile_id = str(profile["id"])
         maturity = str(profile.get("maturity") or "NC-17")
         sources = HomeSources()
         await asyncio.gather(
-            self._guard(sources, "history", self._continue_watching(request, profile_id, sources)),
-            self._guard(sources, "profiles", self._my_list(request, profile_id, sources)),
             self._guard(
-                sources, "recommender", self._recommended(request, profile_id, maturity, sources)
+                sources, "history", self._continue_watching(request, who, profile_id, sources)
+            ),
+            self._guard(sources, "profiles", self._my_list(request, who, profile_id, sources)),
+            self._guard(
+                sources,
+                "recommender",
+                self._recommended(request, who, profile_id, maturity, sources),
             ),
             self._guard(sources, "catalog", self._browse(request, maturity, sources)),
         )
@@ -86,6 +94,7 @@ class HomePage:
     async def _part(
         self,
         request: Request,
+        who: Principal,
         service: str,
         profile_id: str,
         path: str,
@@ -101,46 +110,53 @@ class HomePage:
         if kept is not None and fits(answer := orjson.loads(kept)):
             return answer, False
         ticket = parts.ticket(service)
+        response = await self._ask(request, service, path, params)
+        parts.keep(service, who.account_id, profile_id, response.body, ticket)
+        return response.json(), True
+
+    async def _get(self, request: Request, service: str, path: str, **params: Any) -> Any:
+        return (await self._ask(request, service, path, params or None)).json()
+
+    async def _ask(
+        self, request: Request, service: str, path: str, params: dict[str, Any] | None
+    ) -> ServiceResponse:
         response = await self.gw.call(
             service, "GET", path, request=request, params=params, timeout_s=self.deadline_s
         )
         if response.status != 200:
             raise ValueError(f"{service} answered {response.status}")
-        who = getattr(request.state, "principal", None) if request is not None else None
-        if who is not None:
-            parts.keep(service, who.account_id, profile_id, response.body, ticket)
-        return response.json(), True
-
-    async def _get(self, request: Request, service: str, path: str, **params: Any) -> Any:
-        response = await self.gw.call(
-            service, "GET", path, request=request, params=params or None, timeout_s=self.deadline_s
-        )
-        if response.status != 200:
-            raise ValueError(f"{service} answered {response.status}")
-        return response.json()
+        return response
 
     async def _continue_watching(
-        self, request: Request, profile_id: str, sources: HomeSources
+        self, request: Request, who: Principal, profile_id: str, sources: HomeSources
     ) -> None:
         body, _asked = await self._part(
-            request, "history", profile_id, f"/v1/profiles/{profile_id}/continue-watching"
+            request, who, "history", profile_id, f"/v1/profiles/{profile_id}/continue-watching"
         )
         sources.continue_watching = _items(body)
 
-    async def _my_list(self, request: Request, profile_id: str, sources: HomeSources) -> None:
+    async def _my_list(
+        self, request: Request, who: Principal, profile_id: str, sources: HomeSources
+    ) -> None:
         body, _asked = await self._part(
-            request, "profiles", profile_id, f"/v1/profiles/{profile_id}/my-list"
+            request, who, "profiles", profile_id, f"/v1/profiles/{profile_id}/my-list"
         )
         sources.my_list = [str(item.get("title_id", item.get("id"))) for item in _items(body)]
 
     async def _recommended(
-        self, request: Request, profile_id: str, maturity: str, sources: HomeSources
+        self,
+        request: Request,
+        who: Principal,
+        profile_id: str,
+        maturity: str,
+        sources: HomeSources,
     ) -> None:
         """The profile's rows; when the recommender cannot answer, the last ones it gave
         (remembered whenever it answered anew), else trending at this maturity."""
         try:
             body, asked = await self._part(
                 request,
+                who,
                 "recommender",
                 profile_id,
                 "/v1/rows",

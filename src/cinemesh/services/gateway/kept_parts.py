@@ -9,14 +9,15 @@ each answer, as bytes, until a notice names its profile (platform/kept.py: nothi
 the bus is down, a read that overlapped a notice or began just after one is not kept).
 
 A kept answer is used only while its service is known to answer: within `answered_within_s`
-of its last answer to this instance. Past that, the next page asks the service again (one call
-refreshes the answer and shows the service alive), so a dead or slow service is still seen on
-the next page: its rows are dropped or replaced, `degraded` names it, and its breaker counts
-the failure, exactly as when nothing was kept."""
+of its last answer to any call from this instance (ServiceClient.answered_within). Past that,
+the next page asks the service again (one call refreshes the answer and shows the service
+alive), so a dead or slow service is still seen on the next page: its rows are dropped or
+replaced, `degraded` names it, and its breaker counts the failure, exactly as when nothing was
+kept."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 
 from cinemesh.contracts.notices import (
     MY_LIST_CHANGED,
@@ -38,10 +39,11 @@ MAX_ACCOUNTS = 50_000
 
 
 class KeptParts:
-    def __init__(self, parts: dict[str, KeptReads[bytes]], *, answered_within_s: float) -> None:
+    def __init__(
+        self, parts: dict[str, KeptReads[bytes]], *, answering: Callable[[str], bool]
+    ) -> None:
         self.parts = parts
-        self.answered_within_s = answered_within_s
-        self._answered: dict[str, float] = {}
+        self.answering = answering  # whether a service answered this instance lately
         self._profiles_of: dict[str, set[str]] = {}  # account -> profiles with kept answers
 
     @classmethod
@@ -54,11 +56,14 @@ class KeptParts:
             )
             for service, (notice, cleared_by) in NOTICES.items()
         }
-        return cls(parts, answered_within_s=answered_within_s)
+        return cls(
+            parts,
+            answering=lambda service: runtime.clients(service).answered_within(answered_within_s),
+        )
 
     def get(self, service: str, profile_id: str) -> bytes | None:
         """The kept answer, while the service answered this instance recently."""
-        if time.monotonic() - self._answered.get(service, float("-inf")) > self.answered_within_s:
+        if not self.answering(service):
             return None
         return self.parts[service].get(profile_id)
 
@@ -69,7 +74,6 @@ class KeptParts:
         self, service: str, account_id: str, profile_id: str, body: bytes, ticket: Ticket
     ) -> None:
         """`service` answered with `body`: keep it unless a notice came in between."""
-        self._answered[service] = time.monotonic()
         self.parts[service].keep(profile_id, body, ticket)
         self._profiles_of.setdefault(account_id, set()).add(profile_id)
         if len(self._profiles_of) > MAX_ACCOUNTS:

@@ -21,7 +21,7 @@ from cinemesh.platform.kept import KeptReads
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
 from cinemesh.services.history import service as seen
-from cinemesh.services.history.service import History, Seen, of_account
+from cinemesh.services.history.service import History, Seen, Views, of_account
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHANGES_POSITIONS = (PlaybackProgress.TYPE, PlaybackStopped.TYPE, ProfileDeleted.TYPE)
@@ -64,7 +64,7 @@ def create_app() -> FastAPI:
             session, profile_id=ProfileDeleted.model_validate(event.data).profile_id
         )
 
-    async def views_of(profile_id: str, who: Principal) -> Seen:
+    async def views_of(profile_id: str, who: Principal) -> Views:
         async def read() -> Seen:
             async with db.session() as session:
                 return await history.views(session, profile_id=profile_id)

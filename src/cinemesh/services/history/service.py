@@ -80,50 +80,48 @@ class History:
         """A deleted profile's history goes with it."""
         await session.execute(delete(Progress).where(Progress.profile_id == profile_id))
 
-    async def views(self, session: AsyncSession, *, profile_id: str) -> list[dict[str, Any]]:
-        """Every position the profile has, most recent first, with its account (`Seen`)."""
+    async def views(self, session: AsyncSession, *, profile_id: str) -> Seen:
+        """Every position the profile has, most recent first, each with its account."""
         rows = await session.scalars(
             select(Progress)
             .where(Progress.profile_id == profile_id)
             .order_by(Progress.updated_at.desc())
         )
-        return [{**view(row), "account_id": row.account_id} for row in rows]
+        return [(row.account_id, view(row)) for row in rows]
 
 
-# What the routes answer, from `History.views` (read once, kept between requests).
-Seen = list[dict[str, Any]]
+# What `History.views` reads once and each instance keeps between requests: (account, view)
+# pairs, so a request picks its account's views without copying them.
+Seen = list[tuple[str, dict[str, Any]]]
+Views = list[dict[str, Any]]
 
 
-def _public(seen: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in seen.items() if key != "account_id"}
-
-
-def of_account(views: Seen, account_id: str) -> Seen:
+def of_account(seen: Seen, account_id: str) -> Views:
     """Another account's profile has no history, as far as this account can tell."""
-    return [seen for seen in views if seen["account_id"] == account_id]
+    return [view for owner, view in seen if owner == account_id]
 
 
-def continue_watching(views: Seen) -> list[dict[str, Any]]:
+def continue_watching(views: Views) -> Views:
     """Most recent first, one entry per title, finished titles left out."""
     titles: set[str] = set()
     items = []
-    for seen in views:
-        if seen["title_id"] in titles:
+    for item in views:
+        if item["title_id"] in titles:
             continue
-        titles.add(seen["title_id"])
-        if not seen["finished"]:
-            items.append(_public(seen))
+        titles.add(item["title_id"])
+        if not item["finished"]:
+            items.append(item)
     return items
 
 
-def watched(views: Seen) -> list[dict[str, Any]]:
-    return [_public(seen) for seen in views if seen["finished"]]
+def watched(views: Views) -> Views:
+    return [item for item in views if item["finished"]]
 
 
-def progress(views: Seen, *, title_id: str, episode_id: str | None) -> dict[str, Any] | None:
-    for seen in views:
-        if seen["title_id"] == title_id and (
-            episode_id is None or seen["episode_id"] == episode_id
+def progress(views: Views, *, title_id: str, episode_id: str | None) -> dict[str, Any] | None:
+    for item in views:
+        if item["title_id"] == title_id and (
+            episode_id is None or item["episode_id"] == episode_id
         ):
-            return _public(seen)
+            return item
     return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -26,33 +25,10 @@ Maturity = Query(None, description="the profile's maturity limit: " + ", ".join(
 Limit = Query(20, ge=1, le=100)
 
 
-class RowsCache:
-    """Recent answers per (profile, maturity, limit) for one snapshot, a short while."""
-
-    def __init__(self, ttl_s: float, max_entries: int = 20_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._entries: dict[tuple[str, str, int, str], tuple[float, bytes]] = {}
-
-    def get(self, key: tuple[str, str, int, str]) -> bytes | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, key: tuple[str, str, int, str], body: bytes) -> None:
-        if self.ttl_s <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl_s, body)
-
-
 def router(
     *,
     keeper: ModelKeeper,
     db: Database,
-    cache: RowsCache,
     histories: KeptReads[ProfileHistory],
 ) -> APIRouter:
     routes = APIRouter(prefix="/v1")
@@ -75,20 +51,16 @@ def router(
         snapshot = keeper.current
         if snapshot is None:
             raise ApiError(503, "MODEL_NOT_READY", "the first model is still training")
-        key = (profile_id, maturity or "", limit, snapshot.version)
-        body = cache.get(key)
-        if body is None:
-            history = await history_of(profile_id)
-            limit_to = maturity or history.maturity or ADULT_MAX
-            body = orjson.dumps(
-                {
-                    "profile_id": profile_id,
-                    "maturity": limit_to,
-                    "model": {"version": snapshot.version, "trained_at": snapshot.trained_at},
-                    "rows": build_rows(snapshot, history, maturity=limit_to, limit=limit),
-                }
-            )
-            cache.put(key, body)
+        history = await history_of(profile_id)
+        limit_to = maturity or history.maturity or ADULT_MAX
+        body = orjson.dumps(
+            {
+                "profile_id": profile_id,
+                "maturity": limit_to,
+                "model": {"version": snapshot.version, "trained_at": snapshot.trained_at},
+                "rows": build_rows(snapshot, history, maturity=limit_to, limit=limit),
+            }
+        )
         return Response(body, media_type="application/json")
 
     @routes.post("/retrain")

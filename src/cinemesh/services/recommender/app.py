@@ -43,7 +43,7 @@ from cinemesh.contracts.notices import RECOMMENDER_HISTORIES_CHANGED, RECOMMENDE
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import ServiceSettings, load_settings
 from cinemesh.services.recommender import ingest
-from cinemesh.services.recommender.api import RowsCache, router
+from cinemesh.services.recommender.api import router
 from cinemesh.services.recommender.collaborative import ModelParams
 from cinemesh.services.recommender.snapshot import ModelStore
 from cinemesh.services.recommender.training import ModelKeeper
@@ -56,9 +56,6 @@ class RecommenderSettings(ServiceSettings):
 
     retrain_interval_s: float = 60.0
     poll_s: float = 2.0
-    # Off: the gateway keeps answers until a notice says they changed; a second cache here would
-    # hand it rows that a notice had already replaced.
-    rows_cache_s: float = 0.0
     lam: float = ModelParams.lam
     half_life: float = ModelParams.half_life
     neighbours: int = ModelParams.neighbours
@@ -101,5 +98,4 @@ def create_app() -> FastAPI:
             raise RuntimeError("no model yet")
 
     runtime.ready_check("model", model_loaded)
-    cache = RowsCache(settings.rows_cache_s)
-    return runtime.build_app(router(keeper=keeper, db=db, cache=cache, histories=histories))
+    return runtime.build_app(router(keeper=keeper, db=db, histories=histories))

@@ -43,7 +43,7 @@ def router(gateway: Gateway) -> APIRouter:
         profile = await gateway.require_profile(request, who, profile_id)
 
         async def build() -> tuple[bytes, bool]:
-            built = await page.build(request, {**profile, "id": profile_id})
+            built = await page.build(request, who, {**profile, "id": profile_id})
             count_degraded(built["degraded"])
             return orjson.dumps(built), not built["degraded"]
 
