@@ -196,9 +196,11 @@ def gateway_counts(platform: LocalPlatform, sample_name: str, label: str) -> dic
 def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
     counts = gateway_counts(platform, "cinemesh_gateway_home_pages_total", "page")
     degraded = gateway_counts(platform, "cinemesh_gateway_home_pages_degraded_total", "")
+    builds = gateway_counts(platform, "cinemesh_gateway_home_builds_total", "")
     return {
         "built": counts.get("built", 0.0),
         "reused": counts.get("reused", 0.0),
+        "builds": sum(builds.values()),  # also those refreshing a reused page in the background
         "degraded": sum(degraded.values()),
     }
 
@@ -258,7 +260,9 @@ def home_levels(
         )
         after, cpu_after = home_pages_counted(platform), cpu_seconds(processes)
         answers = {k: v - answers_before.get(k, 0.0) for k, v in answers_counted(platform).items()}
-        built, reused, degraded = (after[k] - before[k] for k in ("built", "reused", "degraded"))
+        built, reused, builds, degraded = (
+            after[k] - before[k] for k in ("built", "reused", "builds", "degraded")
+        )
         pages = max(1.0, built + reused)
         per_page = {
             service: round((cpu_after[service] - cpu_before[service]) * 1000 / pages, 3)
@@ -268,7 +272,7 @@ def home_levels(
             HomeLevel(
                 result,
                 round(reused / pages, 3),
-                round(degraded / max(1.0, built), 3),
+                round(degraded / max(1.0, builds), 3),
                 per_page,
                 round(answers.get("memory", 0.0) / max(1.0, sum(answers.values())), 3),
             )

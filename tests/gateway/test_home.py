@@ -3,6 +3,7 @@ rows and is named in `degraded`."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -49,6 +50,7 @@ class FakeGateway:
 
     async def call(self, service: str, method: str, path: str, **kwargs: Any) -> Response:
         self.calls.append((service, path))
+        await asyncio.sleep(0)  # a real call lets other pages run meanwhile
         if service in self.down:
             raise unavailable(service)
         return Response(200, {}, orjson.dumps(self.answer(service, path, kwargs)))
@@ -197,6 +199,17 @@ async def page_for(
     first = len(gateway.calls)
     page = await HomePage(gateway).build(None, MEMBER, {"id": "p1", "maturity": maturity})
     return page, {service for service, _ in gateway.calls[first:] if service in PERSONAL}
+
+
+async def test_pages_built_together_share_one_refresh_of_the_browse_rows(
+    gateway: FakeGateway,
+) -> None:
+    home = HomePage(gateway)
+    pages = await asyncio.gather(
+        *(home.build(None, MEMBER, {"id": f"p{n}", "maturity": "PG"}) for n in range(10))  # type: ignore[arg-type]
+    )
+    assert all(page["degraded"] == [] and page["rows"] for page in pages)
+    assert [path for _service, path in gateway.calls].count("/v1/genres") == 1
 
 
 async def test_kept_answers_build_the_next_page_without_asking_until_a_notice(

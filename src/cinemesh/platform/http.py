@@ -28,6 +28,7 @@ from cinemesh.platform.resilience import (
     backoff_s,
 )
 
+IDLE_CONNECTION_S = 30.0  # a pooled connection unused this long is closed by the caller
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -318,7 +319,7 @@ class Clients:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=0, limit_per_host=256, ttl_dns_cache=30, keepalive_timeout=30
+                limit=0, limit_per_host=256, ttl_dns_cache=30, keepalive_timeout=IDLE_CONNECTION_S
             )
             self._session = aiohttp.ClientSession(connector=connector, json_serialize=_dumps)
         return self._session

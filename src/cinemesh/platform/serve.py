@@ -14,7 +14,12 @@ import uvicorn
 import uvloop
 
 from cinemesh.platform.errors import StartupError
+from cinemesh.platform.http import IDLE_CONNECTION_S
 from cinemesh.platform.settings import PlatformSettings, load_settings
+
+# A server that closes an idle connection while a caller reuses it fails that call: callers
+# let pooled connections go first (http.IDLE_CONNECTION_S), well before the server would.
+KEEP_ALIVE_S = 2 * IDLE_CONNECTION_S + 15
 
 
 def bind_socket(host: str, port: int, *, shared: bool = False) -> socket.socket:
@@ -73,6 +78,7 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=KEEP_ALIVE_S,
         backlog=2048,
     )
     server = uvicorn.Server(config)

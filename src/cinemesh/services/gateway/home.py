@@ -18,6 +18,7 @@ from cinemesh.contracts.maturity import allows
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError
 from cinemesh.platform.http import Response as ServiceResponse
+from cinemesh.platform.single_flight import SingleFlight
 from cinemesh.services.gateway.core import Gateway
 
 GENRE_ROWS = 4
@@ -56,6 +57,7 @@ class HomeSources:
 class HomePage:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
+        self._refreshing: SingleFlight[str, tuple[Any, bool]] = SingleFlight()
 
     @property
     def deadline_s(self) -> float:
@@ -183,14 +185,18 @@ class HomePage:
         self, key: str, fresh_s: float, fetch: Callable[[], Awaitable[Any]]
     ) -> tuple[Any, bool]:
         """A recent cached value, else fetch and remember; on failure the last value, stale.
-        With `fresh_s` 0 the cache is read only when the fetch fails."""
-        entry = await self.gw.cache.get(key) if fresh_s > 0 else None
+        Pages that find it out of date meanwhile share the one fetch."""
+        entry = await self.gw.cache.get(key)
         if entry and time.time() - entry["at"] < fresh_s:
             return entry["value"], True
+        return await self._refreshing.run(key, lambda: self._refresh(key, entry, fetch))
+
+    async def _refresh(
+        self, key: str, entry: dict[str, Any] | None, fetch: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, bool]:
         try:
             value = await fetch()
         except (ApiError, ValueError, KeyError, TypeError):
-            entry = entry or await self.gw.cache.get(key)
             return (entry["value"] if entry else None), False
         await self._remember(key, value)
         return value, True

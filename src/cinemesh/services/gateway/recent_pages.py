@@ -16,10 +16,11 @@ rates), so nobody misses their own action. Other gateway instances may show a pa
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+
+from cinemesh.platform.single_flight import SingleFlight
 
 MAX_ACCOUNTS = 50_000
 Build = Callable[[], Awaitable[tuple[bytes, bool]]]  # the page, and whether it is whole
@@ -33,7 +34,7 @@ class RecentPages:
         self.fresh_s = fresh_s
         self._pages: OrderedDict[str, dict[str, Kept]] = OrderedDict()
         self._changed: OrderedDict[str, float] = OrderedDict()
-        self._building: dict[Key, asyncio.Future[bytes]] = {}
+        self._building: SingleFlight[Key, bytes] = SingleFlight()
 
     @staticmethod
     def now() -> float:
@@ -51,22 +52,9 @@ class RecentPages:
             if age < self.fresh_s * (1.0 if whole else DEGRADED_SHARE):
                 return body, "reused"
             if whole and age < 2 * self.fresh_s:
-                self._build_once(key, build)
+                self._building.start(key, lambda: self._build_and_keep(key, build))
                 return body, "reused"
-        return await asyncio.shield(self._build_once(key, build)), "built"
-
-    def _build_once(self, key: Key, build: Build) -> asyncio.Future[bytes]:
-        running = self._building.get(key)
-        if running is None:
-            running = asyncio.ensure_future(self._build_and_keep(key, build))
-            self._building[key] = running
-            running.add_done_callback(lambda done: self._finished(key, done))
-        return running
-
-    def _finished(self, key: Key, done: asyncio.Future[bytes]) -> None:
-        self._building.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # a background rebuild's failure is its waiters' to see, or no one's
+        return await self._building.run(key, lambda: self._build_and_keep(key, build)), "built"
 
     async def _build_and_keep(self, key: Key, build: Build) -> bytes:
         started = self.now()

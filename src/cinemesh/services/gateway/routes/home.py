@@ -17,6 +17,10 @@ HOME_PAGES = Counter(
     "Home pages answered, by whether the page was built or a recent one reused",
     ["page"],
 )
+BUILDS = Counter(
+    "cinemesh_gateway_home_builds_total",
+    "Home pages put together, for a request or to refresh a reused page in the background",
+)
 DEGRADED = Counter(
     "cinemesh_gateway_home_degraded_total",
     "Home pages built without the rows of a service that could not answer, by that service",
@@ -44,6 +48,7 @@ def router(gateway: Gateway) -> APIRouter:
 
         async def build() -> tuple[bytes, bool]:
             built = await page.build(request, who, {**profile, "id": profile_id})
+            BUILDS.inc()
             count_degraded(built["degraded"])
             return orjson.dumps(built), not built["degraded"]
 

@@ -1,0 +1,41 @@
+"""One fetch per key at a time, shared by every caller that needs it meanwhile (Go's
+singleflight). When a cached value runs out under load, one call goes to the dependency
+instead of one per request in flight: a crowd of identical calls would push the dependency
+past its deadlines and open its breaker, failing everyone instead of no one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SingleFlight(Generic[K, V]):
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[V]] = {}
+
+    def start(self, key: K, fetch: Callable[[], Awaitable[V]]) -> asyncio.Future[V]:
+        """The fetch running for `key`, started now if none is; nobody needs to await it."""
+        running = self._running.get(key)
+        if running is None:
+            running = asyncio.ensure_future(fetch())
+            self._running[key] = running
+            running.add_done_callback(lambda done: self._finished(key, done))
+        return running
+
+    async def run(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
+        """The result of the one fetch for `key`; a caller that gives up (its deadline) does
+        not cancel it for the others."""
+        return await asyncio.shield(self.start(key, fetch))
+
+    def running(self, key: K) -> bool:
+        return key in self._running
+
+    def _finished(self, key: K, done: asyncio.Future[V]) -> None:
+        if self._running.get(key) is done:
+            del self._running[key]
+        if not done.cancelled():
+            done.exception()  # a failure is its waiters' to see, or no one's: never "unretrieved"
