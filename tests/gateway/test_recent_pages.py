@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from cinemesh.platform.kept import KeptReads
+from cinemesh.services.gateway import recent_pages
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.kept_parts import KeptParts
 from cinemesh.services.gateway.recent_pages import RecentPages
@@ -133,6 +134,30 @@ def test_a_change_forgets_the_members_pages_and_refuses_pages_built_before_it(
     clock.t += 0.1
     pages.keep("acct", "p1", b"new", built_from=clock())
     assert pages.get("acct", "p1") == b"new"
+
+
+def test_pages_too_old_to_serve_are_let_go(clock: Clock) -> None:
+    pages = RecentPages(fresh_s=1.0)
+    pages.keep("acct", "p1", b"x" * 10, built_from=clock())
+    pages.keep("acct", "p1", b"y" * 20, built_from=clock())
+    assert pages.kept_bytes == 20
+    clock.t += 2.5  # past the 2 s a page may be served stale
+    pages.keep("other", "p2", b"z" * 30, built_from=clock())
+    assert pages.kept_bytes == 30
+    pages.forget("other")
+    assert pages.kept_bytes == 0
+
+
+def test_kept_pages_stay_within_their_byte_budget(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recent_pages, "MAX_BYTES", 100)
+    pages = RecentPages(fresh_s=1.0)
+    for n in range(10):
+        pages.keep(f"acct{n}", "p", bytes(30), built_from=clock())
+        assert pages.kept_bytes <= 100
+    assert pages.get("acct9", "p") == bytes(30)  # the most recent stay
+    assert pages.get("acct0", "p") is None
 
 
 def test_a_zero_window_builds_every_page(clock: Clock) -> None:

@@ -23,6 +23,10 @@ from collections.abc import Awaitable, Callable
 from cinemesh.platform.single_flight import SingleFlight
 
 MAX_ACCOUNTS = 50_000
+# Pages are kept only while they can still be served (2 x fresh_s) and within this many bytes,
+# far under a gateway pod's memory limit (deploy/k8s/base/gateway.yaml): at 20 KB a page, the
+# busiest 1,600 profiles' pages.
+MAX_BYTES = 32 * 1024**2
 Build = Callable[[], Awaitable[tuple[bytes, bool]]]  # the page, and whether it is whole
 Key = tuple[str, str]
 Kept = tuple[float, bytes, bool]  # built from, the page, whole
@@ -32,7 +36,8 @@ DEGRADED_SHARE = 0.25  # of the window, for a page with a degraded part
 class RecentPages:
     def __init__(self, fresh_s: float) -> None:
         self.fresh_s = fresh_s
-        self._pages: OrderedDict[str, dict[str, Kept]] = OrderedDict()
+        self._pages: OrderedDict[str, dict[str, Kept]] = OrderedDict()  # least recent first
+        self._bytes = 0
         self._changed: OrderedDict[str, float] = OrderedDict()
         self._building: SingleFlight[Key, bytes] = SingleFlight()
 
@@ -73,13 +78,37 @@ class RecentPages:
     ) -> None:
         """Keep a page whose build began at `built_from`, unless the member changed something
         since then (the page may not show it)."""
+        self._drop(account_id, profile_id)
         if self.fresh_s <= 0 or self._changed.get(account_id, -1.0) >= built_from:
-            self._pages.get(account_id, {}).pop(profile_id, None)
             return
         self._pages.setdefault(account_id, {})[profile_id] = (built_from, page, whole)
         self._pages.move_to_end(account_id)
-        while len(self._pages) > MAX_ACCOUNTS:
-            self._pages.popitem(last=False)
+        self._bytes += len(page)
+        self._trim()
+
+    def _drop(self, account_id: str, profile_id: str) -> None:
+        kept = self._pages.get(account_id, {}).pop(profile_id, None)
+        if kept is not None:
+            self._bytes -= len(kept[1])
+
+    def _trim(self) -> None:
+        """Let go of the least recently kept accounts' pages while too many bytes or accounts
+        are kept, or while they are too old to be served."""
+        too_old = self.now() - 2 * self.fresh_s
+        while self._pages:
+            oldest = next(iter(self._pages.values()))
+            useless = all(built_from < too_old for built_from, _, _ in oldest.values())
+            if not useless and self._bytes <= MAX_BYTES and len(self._pages) <= MAX_ACCOUNTS:
+                return
+            self._forget_pages(next(iter(self._pages)))
+
+    def _forget_pages(self, account_id: str) -> None:
+        pages = self._pages.pop(account_id, {})
+        self._bytes -= sum(len(page) for _, page, _ in pages.values())
+
+    @property
+    def kept_bytes(self) -> int:
+        return self._bytes
 
     def get(self, account_id: str, profile_id: str) -> bytes | None:
         """The kept page while it is fresh (for looking, not serving)."""
@@ -87,7 +116,7 @@ class RecentPages:
         return kept[1] if kept and self.now() - kept[0] < self.fresh_s else None
 
     def forget(self, account_id: str) -> None:
-        self._pages.pop(account_id, None)
+        self._forget_pages(account_id)
         self._changed[account_id] = self.now()
         self._changed.move_to_end(account_id)
         while len(self._changed) > MAX_ACCOUNTS:
