@@ -19,7 +19,7 @@ from cinemesh.platform.settings import PlatformSettings, load_settings
 
 # A server that closes an idle connection while a caller reuses it fails that call: callers
 # let pooled connections go first (http.IDLE_CONNECTION_S), well before the server would.
-KEEP_ALIVE_S = 2 * IDLE_CONNECTION_S + 15
+KEEP_ALIVE_S = int(2 * IDLE_CONNECTION_S) + 15
 
 
 def bind_socket(host: str, port: int, *, shared: bool = False) -> socket.socket:
