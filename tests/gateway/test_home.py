@@ -14,7 +14,7 @@ from cinemesh.platform.cache import MemoryCache
 from cinemesh.platform.http import Response
 from cinemesh.platform.kept import KeptReads
 from cinemesh.services.gateway.core import unavailable
-from cinemesh.services.gateway.home import HomePage
+from cinemesh.services.gateway.home import HomePage, HomeSources
 from cinemesh.services.gateway.kept_parts import NOTICES, KeptParts
 from cinemesh.services.gateway.settings import GatewaySettings
 
@@ -41,6 +41,7 @@ class FakeGateway:
         self.cache = MemoryCache()
         self.down: set[str] = set()
         self.calls: list[tuple[str, str]] = []
+        self.batches: list[list[str]] = []
         self.answering = True  # whether the services answered this gateway lately
         # not listening to notices, so nothing is kept unless a test says it listens
         self.parts = KeptParts(
@@ -82,6 +83,7 @@ class FakeGateway:
             genre = (kwargs.get("params") or {}).get("genre")
             return {"items": [t for t in TITLES.values() if genre in (None, *t["genres"])]}
         if path == "/v1/titles/batch":
+            self.batches.append(kwargs["json"]["ids"])
             return {"titles": [TITLES[i] for i in kwargs["json"]["ids"] if i in TITLES]}
         raise AssertionError(path)
 
@@ -210,6 +212,19 @@ async def test_pages_built_together_share_one_refresh_of_the_browse_rows(
     )
     assert all(page["degraded"] == [] and page["rows"] for page in pages)
     assert [path for _service, path in gateway.calls].count("/v1/genres") == 1
+
+
+async def test_pages_hydrating_together_ask_the_catalog_for_each_title_once(
+    gateway: FakeGateway,
+) -> None:
+    home = HomePage(gateway)
+    first, second = await asyncio.gather(
+        home._batch(None, ["t1", "t2"], HomeSources()),  # type: ignore[arg-type]
+        home._batch(None, ["t2", "t3"], HomeSources()),  # type: ignore[arg-type]
+    )
+    assert set(first) == {"t1", "t2"} and set(second) == {"t2", "t3"}
+    assert [path for _service, path in gateway.calls].count("/v1/titles/batch") == 2
+    assert gateway.batches == [["t1", "t2"], ["t3"]]
 
 
 async def test_kept_answers_build_the_next_page_without_asking_until_a_notice(

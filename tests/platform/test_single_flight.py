@@ -70,3 +70,24 @@ async def test_a_fetch_nobody_waits_for_still_runs_and_its_failure_is_not_report
     await asyncio.wait_for(ran.wait(), 1)
     await asyncio.sleep(0)
     assert not flight.running("k")
+
+
+async def test_a_batch_asks_only_for_keys_no_other_batch_is_fetching() -> None:
+    flight: SingleFlight[str, dict[str, str]] = SingleFlight()
+    asked: list[list[str]] = []
+
+    async def fetch(keys: list[str]) -> dict[str, str]:
+        asked.append(keys)
+        await asyncio.sleep(0.01)
+        return {key: key.upper() for key in keys}
+
+    first, second = await asyncio.gather(
+        flight.run_batch(["a", "b"], fetch), flight.run_batch(["b", "c"], fetch)
+    )
+    assert asked == [["a", "b"], ["c"]]
+    assert first == [{"a": "A", "b": "B"}]
+    assert {k: v for batch in second for k, v in batch.items()}.items() >= {
+        "b": "B",
+        "c": "C",
+    }.items()
+    assert not any(flight.running(key) for key in "abc")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable
+from functools import partial
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -23,13 +24,25 @@ class SingleFlight(Generic[K, V]):
         if running is None:
             running = asyncio.ensure_future(fetch())
             self._running[key] = running
-            running.add_done_callback(lambda done: self._finished(key, done))
+            running.add_done_callback(partial(self._finished, key))
         return running
 
     async def run(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
         """The result of the one fetch for `key`; a caller that gives up (its deadline) does
         not cancel it for the others."""
         return await asyncio.shield(self.start(key, fetch))
+
+    async def run_batch(self, keys: list[K], fetch: Callable[[list[K]], Awaitable[V]]) -> list[V]:
+        """For keys fetched in batches: the keys already being fetched wait for those fetches,
+        the rest are fetched together in one. The results of every fetch waited for."""
+        new = [key for key in keys if key not in self._running]
+        if new:
+            shared = asyncio.ensure_future(fetch(new))
+            for key in new:
+                self._running[key] = shared
+                shared.add_done_callback(partial(self._finished, key))
+        fetches = {id(f): f for f in (self._running[key] for key in keys)}
+        return list(await asyncio.gather(*(asyncio.shield(f) for f in fetches.values())))
 
     def running(self, key: K) -> bool:
         return key in self._running

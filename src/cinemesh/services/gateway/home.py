@@ -58,6 +58,7 @@ class HomePage:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
         self._refreshing: SingleFlight[str, tuple[Any, bool]] = SingleFlight()
+        self._fetching_titles: SingleFlight[str, dict[str, dict[str, Any]]] = SingleFlight()
 
     @property
     def deadline_s(self) -> float:
@@ -287,25 +288,36 @@ class HomePage:
         if not wanted:
             return found
         try:
-            response = await self.gw.call(
-                "catalog",
-                "POST",
-                "/v1/titles/batch",
-                request=request,
-                json={"ids": wanted},
-                timeout_s=self.deadline_s,
-                idempotent=True,
-            )
-            if response.status != 200:
-                raise ValueError(response.status)
-            for title in _items(response.json()):
-                compact = _compact(title)
-                found[str(title["id"])] = compact
-                await self._remember(f"title:{title['id']}", compact)
+            for fetched in await self._fetching_titles.run_batch(
+                wanted, lambda missing: self._fetch_titles(request, missing)
+            ):
+                found.update(
+                    (title_id, fetched[title_id]) for title_id in wanted if title_id in fetched
+                )
         except (ApiError, ValueError, KeyError, TypeError):
             sources.degraded.add("catalog")
             found.update(stale)
         return found
+
+    async def _fetch_titles(self, request: Request, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """One batch call for titles no page is fetching yet; pages wanting them meanwhile
+        wait for it instead of asking the catalog again."""
+        response = await self.gw.call(
+            "catalog",
+            "POST",
+            "/v1/titles/batch",
+            request=request,
+            json={"ids": ids},
+            timeout_s=self.deadline_s,
+            idempotent=True,
+        )
+        if response.status != 200:
+            raise ValueError(response.status)
+        fetched = {}
+        for title in _items(response.json()):
+            fetched[str(title["id"])] = compact = _compact(title)
+            await self._remember(f"title:{title['id']}", compact)
+        return fetched
 
     def _rows(
         self, sources: HomeSources, titles: dict[str, dict[str, Any]], maturity: str
