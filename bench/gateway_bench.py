@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from cinemesh.benchsuite.loadgen import Nginx, WrkResult, run_wrk
 from cinemesh.runner.local import LocalPlatform
@@ -180,28 +181,39 @@ def first_home_page(platform: LocalPlatform, profile_id: str, token: str) -> byt
     )
 
 
-def gateway_counts(platform: LocalPlatform, sample_name: str, label: str) -> dict[str, float]:
-    """A counter of the gateway's, summed by one label over every gateway instance."""
-    counts: dict[str, float] = {}
+def gateway_samples(platform: LocalPlatform) -> list[Sample]:
+    """Every gateway instance's metric samples, read once."""
+    samples: list[Sample] = []
     for instance in platform.instances("gateway"):
         text = httpx.get(f"http://127.0.0.1:{instance['port']}/metrics", timeout=10).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == sample_name:
-                    key = sample.labels.get(label, "")
-                    counts[key] = counts.get(key, 0.0) + sample.value
+        samples += [s for family in text_string_to_metric_families(text) for s in family.samples]
+    return samples
+
+
+def summed(samples: list[Sample], sample_name: str, label: str) -> dict[str, float]:
+    """A counter's samples summed by one label (over every gateway instance)."""
+    counts: dict[str, float] = {}
+    for sample in samples:
+        if sample.name == sample_name:
+            key = sample.labels.get(label, "")
+            counts[key] = counts.get(key, 0.0) + sample.value
     return counts
 
 
 def home_pages_counted(platform: LocalPlatform) -> dict[str, float]:
-    counts = gateway_counts(platform, "cinemesh_gateway_home_pages_total", "page")
-    degraded = gateway_counts(platform, "cinemesh_gateway_home_pages_degraded_total", "")
-    builds = gateway_counts(platform, "cinemesh_gateway_home_builds_total", "")
+    """Pages answered (built or reused), page builds (also those refreshing a reused page in
+    the background), builds degraded, and where the answers of history, profiles and the
+    recommender came from (kept in memory or asked)."""
+    samples = gateway_samples(platform)
+    pages = summed(samples, "cinemesh_gateway_home_pages_total", "page")
+    answers = summed(samples, "cinemesh_kept_reads_total", "source")
     return {
-        "built": counts.get("built", 0.0),
-        "reused": counts.get("reused", 0.0),
-        "builds": sum(builds.values()),  # also those refreshing a reused page in the background
-        "degraded": sum(degraded.values()),
+        "built": pages.get("built", 0.0),
+        "reused": pages.get("reused", 0.0),
+        "builds": sum(summed(samples, "cinemesh_gateway_home_builds_total", "").values()),
+        "degraded": sum(summed(samples, "cinemesh_gateway_home_pages_degraded_total", "").values()),
+        "answers_kept": answers.get("memory", 0.0),
+        "answers_asked": answers.get("database", 0.0),
     }
 
 
@@ -211,9 +223,9 @@ def statuses_during(
     """`run()`'s result and the statuses the gateway answered meanwhile (wrk counts only
     how many were not 2xx, or failed on the socket)."""
     name = "cinemesh_http_requests_total"
-    before = gateway_counts(platform, name, "status")
+    before = summed(gateway_samples(platform), name, "status")
     result = run()
-    after = gateway_counts(platform, name, "status")
+    after = summed(gateway_samples(platform), name, "status")
     changed = {k: int(v - before.get(k, 0.0)) for k, v in after.items()}
     return result, {k: v for k, v in sorted(changed.items()) if v}
 
@@ -238,11 +250,6 @@ def cpu_seconds(processes: dict[str, list[psutil.Process]]) -> dict[str, float]:
     return used
 
 
-def answers_counted(platform: LocalPlatform) -> dict[str, float]:
-    """How many answers the gateway's home pages took from memory and how many it asked for."""
-    return gateway_counts(platform, "cinemesh_kept_reads_total", "source")
-
-
 def home_levels(
     platform: LocalPlatform, viewers: list[tuple[str, str]], levels: list[int], seconds: float
 ) -> list[HomeLevel]:
@@ -251,7 +258,6 @@ def home_levels(
     measured = []
     for connections in levels:
         before, cpu_before = home_pages_counted(platform), cpu_seconds(processes)
-        answers_before = answers_counted(platform)
         result = run_wrk(
             f"{platform.gateway}/api/v1/home",
             connections=connections,
@@ -259,10 +265,8 @@ def home_levels(
             script=script,
         )
         after, cpu_after = home_pages_counted(platform), cpu_seconds(processes)
-        answers = {k: v - answers_before.get(k, 0.0) for k, v in answers_counted(platform).items()}
-        built, reused, builds, degraded = (
-            after[k] - before[k] for k in ("built", "reused", "builds", "degraded")
-        )
+        counted = {key: after[key] - before[key] for key in after}
+        built, reused = counted["built"], counted["reused"]
         pages = max(1.0, built + reused)
         per_page = {
             service: round((cpu_after[service] - cpu_before[service]) * 1000 / pages, 3)
@@ -272,9 +276,13 @@ def home_levels(
             HomeLevel(
                 result,
                 round(reused / pages, 3),
-                round(degraded / max(1.0, builds), 3),
+                round(counted["degraded"] / max(1.0, counted["builds"]), 3),
                 per_page,
-                round(answers.get("memory", 0.0) / max(1.0, sum(answers.values())), 3),
+                round(
+                    counted["answers_kept"]
+                    / max(1.0, counted["answers_kept"] + counted["answers_asked"]),
+                    3,
+                ),
             )
         )
     return measured

@@ -21,11 +21,7 @@ class SingleFlight(Generic[K, V]):
     def start(self, key: K, fetch: Callable[[], Awaitable[V]]) -> asyncio.Future[V]:
         """The fetch running for `key`, started now if none is; nobody needs to await it."""
         running = self._running.get(key)
-        if running is None:
-            running = asyncio.ensure_future(fetch())
-            self._running[key] = running
-            running.add_done_callback(partial(self._finished, key))
-        return running
+        return running if running is not None else self._launch([key], fetch())
 
     async def run(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
         """The result of the one fetch for `key`; a caller that gives up (its deadline) does
@@ -37,12 +33,17 @@ class SingleFlight(Generic[K, V]):
         the rest are fetched together in one. The results of every fetch waited for."""
         new = [key for key in keys if key not in self._running]
         if new:
-            shared = asyncio.ensure_future(fetch(new))
-            for key in new:
-                self._running[key] = shared
-                shared.add_done_callback(partial(self._finished, key))
+            self._launch(new, fetch(new))
         fetches = {id(f): f for f in (self._running[key] for key in keys)}
         return list(await asyncio.gather(*(asyncio.shield(f) for f in fetches.values())))
+
+    def _launch(self, keys: list[K], fetching: Awaitable[V]) -> asyncio.Future[V]:
+        """Run one fetch for `keys`, each held as running until it ends."""
+        shared = asyncio.ensure_future(fetching)
+        for key in keys:
+            self._running[key] = shared
+            shared.add_done_callback(partial(self._finished, key))
+        return shared
 
     def running(self, key: K) -> bool:
         return key in self._running
