@@ -118,6 +118,13 @@ class ServiceRuntime:
         self.bus_ready = asyncio.Event()
         self.relay_pause_s = 0.0  # chaos tests widen the window between commit and publish
 
+    @property
+    def database(self) -> Database:
+        """The service's database; a service built without migrations has none to give."""
+        if self.db is None:
+            raise StartupError(f"{self.name} was built without a database (give it migrations)")
+        return self.db
+
     def _make_discovery(self) -> Discovery:
         if self.settings.discovery == "dns":
             return DnsDiscovery(port=self.settings.dns_port)
@@ -330,7 +337,15 @@ class ServiceRuntime:
         return ok, checks
 
     # --- the app -------------------------------------------------------------------------
-    def build_app(self, *routers: APIRouter, title: str = "", **fastapi_kwargs: Any) -> FastAPI:
+    def build_app(
+        self,
+        *routers: APIRouter,
+        provides: Iterable[object] = (),
+        title: str = "",
+        **fastapi_kwargs: Any,
+    ) -> FastAPI:
+        """The service's app: the chassis' routes, then `routers`; each object in `provides`
+        reaches handlers through `deps.provided(its type)`."""
         app = FastAPI(
             title=title or f"cinemesh {self.name}",
             lifespan=self.lifespan,
@@ -340,6 +355,7 @@ class ServiceRuntime:
             **fastapi_kwargs,
         )
         app.state.runtime = self
+        app.state.provided = {type(thing): thing for thing in provides}
         app.include_router(self._health_router())
         app.include_router(fault_router(self.faults))
         for router in routers:

@@ -8,12 +8,20 @@ import hashlib
 import os
 import textwrap
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 SIZES = {"poster": (400, 600), "backdrop": (1280, 720)}
 KINDS = tuple(SIZES)
+
+
+@dataclass(frozen=True)
+class ArtworkShelf:
+    """The folder where one instance keeps the images it drew."""
+
+    folder: Path
 
 
 def artwork_path(folder: Path, title_id: str, kind: str, name: str) -> Path:
