@@ -84,6 +84,7 @@ class EventBus:
         self._js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[Any] = []
+        self._stopping = False
 
     @property
     def events_stream(self) -> str:
@@ -236,8 +237,15 @@ class EventBus:
 
         return on_message
 
+    async def stop_consuming(self, *, grace_s: float = 2.5) -> None:
+        """Fetch no more; let each handler in flight finish, handing the rest of its batch
+        back to the server for another instance (a draining instance)."""
+        self._stopping = True
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace_s)
+
     async def _pull_loop(self, psub: Any, handler: EventHandler) -> None:
-        while True:
+        while not self._stopping:
             try:
                 msgs = await psub.fetch(batch=64, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
@@ -249,7 +257,10 @@ class EventBus:
                 await asyncio.sleep(1.0)
                 continue
             for msg in msgs:
-                await self._dispatch(msg, handler)
+                if self._stopping:
+                    await _settle(msg, ack=False)
+                else:
+                    await self._dispatch(msg, handler)
 
     async def _dispatch(self, msg: Msg, handler: EventHandler) -> None:
         try:

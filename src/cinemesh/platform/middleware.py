@@ -14,6 +14,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
+from cinemesh.platform.drain import Drain
 from cinemesh.platform.faults import FaultState
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, extract_trace_context
 
@@ -36,8 +37,10 @@ class PlatformMiddleware:
         service_token: str,
         faults: FaultState,
         public: bool,
+        drain: Drain | None = None,
     ) -> None:
         self.app = app
+        self.drain = drain or Drain()
         self.service = service
         self.service_token = service_token
         self.faults = faults
@@ -47,6 +50,8 @@ class PlatformMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.drain.active:  # keep-alive clients reconnect, to an instance that stays
+            send = _closing_connection(send)
         path: str = scope["path"]
         if path.startswith(OPEN_PATHS):
             await self.app(scope, receive, send)
@@ -118,3 +123,12 @@ async def _send_error(send: Send, status: int, code: str, message: str, request_
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _closing_connection(send: Send) -> Send:
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+        await send(message)
+
+    return closing

@@ -108,6 +108,12 @@ class OutboxRelay:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
+    async def flush(self, *, max_rounds: int = 50) -> None:
+        """Publish what is committed and not yet sent (a draining instance, before exit)."""
+        for _ in range(max_rounds):
+            if not await self.relay_once():
+                return
+
     async def stop(self) -> None:
         event.remove(Session, "after_commit", self._after_commit)
         if self._task:

@@ -33,6 +33,7 @@ from cinemesh.platform.auth import (
 )
 from cinemesh.platform.db import Database, database_url_for
 from cinemesh.platform.discovery import Discovery, DnsDiscovery, Instance, RegistryDiscovery
+from cinemesh.platform.drain import Drain
 from cinemesh.platform.errors import ApiError, StartupError
 from cinemesh.platform.events import Event, EventBus, WorkQueue
 from cinemesh.platform.faults import FaultState, fault_router
@@ -41,6 +42,7 @@ from cinemesh.platform.kept import KeptReads, announce, listen
 from cinemesh.platform.middleware import PlatformMiddleware
 from cinemesh.platform.observability import configure_logging, configure_tracing, logger
 from cinemesh.platform.outbox import OutboxRelay, mark_processed, stage_event
+from cinemesh.platform.release import announce_build
 from cinemesh.platform.settings import PlatformSettings, load_settings
 
 Hook = Callable[[], Awaitable[None]]
@@ -76,6 +78,8 @@ class ServiceRuntime:
         base_id = self.settings.instance_id or f"{name}-{socket.gethostname()}"
         self.instance_id = f"{base_id}-{os.getpid()}"
         self.public = public
+        self.version = announce_build(service=name, instance=self.instance_id)
+        self.drain = Drain()
         configure_logging(service=name, instance=self.instance_id, level=self.settings.log_level)
         configure_tracing(service=name, instance=self.instance_id)
         self.data_dir = self.settings.data_dir
@@ -115,6 +119,7 @@ class ServiceRuntime:
         self._shutdown: list[Hook] = []
         self._ready_checks: dict[str, ReadyCheck] = {}
         self._background: list[asyncio.Task[Any]] = []
+        self._lease: asyncio.Task[None] | None = None
         self.bus_ready = asyncio.Event()
         self.relay_pause_s = 0.0  # chaos tests widen the window between commit and publish
 
@@ -267,9 +272,10 @@ class ServiceRuntime:
             await hook()
         freeze_startup_objects()
         if isinstance(self.discovery, RegistryDiscovery) and self.settings.port:
-            self._background.append(
-                asyncio.create_task(self.discovery.register_forever(self.me), name="registry-lease")
+            self._lease = asyncio.create_task(
+                self.discovery.register_forever(self.me), name="registry-lease"
             )
+            self._background.append(self._lease)
         log.info("service started", port=self.settings.port)
 
     async def _connect_bus(self) -> None:
@@ -285,14 +291,26 @@ class ServiceRuntime:
             await listen(self.bus, kept, notice, cleared_by=cleared_by)
         self.bus_ready.set()
 
+    async def begin_drain(self) -> None:
+        """Leave the registry and fail readiness; requests are still answered (drain.py)."""
+        self.drain.active = True
+        if self._lease is not None:
+            self._lease.cancel()
+            await asyncio.gather(self._lease, return_exceptions=True)
+        if isinstance(self.discovery, RegistryDiscovery):
+            await self.discovery.deregister(self.me)
+
     async def _stop(self) -> None:
         """Stop in reverse order; each step is bounded so shutdown never hangs."""
         steps: list[tuple[str, Any]] = []
         if isinstance(self.discovery, RegistryDiscovery):
             steps.append(("deregister", self.discovery.deregister(self.me)))
         steps.append(("background tasks", self._cancel_background()))
+        if self.bus is not None:  # the handlers in flight finish; what was fetched goes back
+            steps.append(("event handlers", self.bus.stop_consuming()))
         steps += [(f"shutdown hook {h.__name__}", h()) for h in reversed(self._shutdown)]
-        if self.relay is not None:
+        if self.relay is not None:  # what was committed is published before the exit
+            steps.append(("outbox flush", self.relay.flush()))
             steps.append(("outbox relay", self.relay.stop()))
         if self.bus is not None:
             steps.append(("event bus", self.bus.close()))
@@ -315,11 +333,15 @@ class ServiceRuntime:
     @property
     def me(self) -> Instance:
         url = self.settings.public_url or f"http://{self.settings.host}:{self.settings.port}"
-        return Instance(self.name, self.instance_id, url, {"pid": os.getpid()})
+        return Instance(
+            self.name, self.instance_id, url, {"pid": os.getpid(), "version": self.version}
+        )
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         ok = True
+        if self.drain.active:
+            ok, checks["drain"] = False, "draining: finishing in-flight work before exit"
         if self.db is not None:
             try:
                 await asyncio.wait_for(self.db.ping(), timeout=2.0)
@@ -367,6 +389,7 @@ class ServiceRuntime:
             service_token=self.service_token,
             faults=self.faults,
             public=self.public,
+            drain=self.drain,
         )
         return app
 
@@ -375,7 +398,12 @@ class ServiceRuntime:
 
         @router.get("/health/live")
         async def live() -> dict[str, str]:
-            return {"status": "ok", "service": self.name, "instance": self.instance_id}
+            return {
+                "status": "ok",
+                "service": self.name,
+                "instance": self.instance_id,
+                "version": self.version,
+            }
 
         @router.get("/health/ready")
         async def ready() -> JSONResponse:
@@ -384,6 +412,7 @@ class ServiceRuntime:
                 "status": "ok" if ok else "unavailable",
                 "service": self.name,
                 "instance": self.instance_id,
+                "version": self.version,
                 "checks": checks,
             }
             return JSONResponse(body, status_code=200 if ok else 503)

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 import uvloop
 
+from cinemesh.platform.drain import DrainingServer
 from cinemesh.platform.errors import StartupError
 from cinemesh.platform.http import IDLE_CONNECTION_S
 from cinemesh.platform.settings import PlatformSettings, load_settings
@@ -81,7 +82,12 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
         timeout_keep_alive=KEEP_ALIVE_S,
         backlog=2048,
     )
-    server = uvicorn.Server(config)
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    server = DrainingServer(
+        config,
+        begin_drain=runtime.begin_drain if runtime is not None else None,
+        settle_s=settings.drain_s,
+    )
     uvloop.install()
     try:
         asyncio.run(_serve(server, sockets))
@@ -90,7 +96,7 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
         raise SystemExit(2) from None
 
 
-async def _serve(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+async def _serve(server: DrainingServer, sockets: list[socket.socket]) -> None:
     await server.serve(sockets=sockets)
     if not server.started:
         raise SystemExit(3)

@@ -37,6 +37,8 @@ class PlatformSettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     service_key: str = ""
     faults_enabled: bool = True
+    # on SIGTERM, how long an instance keeps answering after leaving the registry (drain.py)
+    drain_s: float = Field(2.5, ge=0, le=60)
 
 
 class ServiceSettings(BaseSettings):

@@ -29,6 +29,8 @@ from cinemesh.runner.processes import die_with_parent, started_at
 
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
+DRAIN_GRACE_S = 20.0  # settling, requests in flight, shutdown steps: then SIGKILL
+WHOLE_STOP: dict[str, Any] = {"sig": signal.SIGINT, "grace_s": 5.0}
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Slot:
     wanted: bool = True
     healthy: bool = False
     restarts: int = 0
+    version: str = ""
     failures: int = 0
     started_at: float = 0.0
     last_exit: int | None = None
@@ -58,6 +61,7 @@ class Slot:
             "pid": self.pid,
             "port": self.port,
             "healthy": self.healthy and self.pid is not None,
+            "version": self.version,
             "restarts": self.restarts,
             "uptime_s": round(time.monotonic() - self.started_at, 1) if self.pid else 0.0,
             "last_exit": self.last_exit,
@@ -225,7 +229,8 @@ class Supervisor:
         try:
             async with self._http.get(f"http://127.0.0.1:{slot.port}/health/ready") as resp:
                 slot.healthy = resp.status == 200
-        except (aiohttp.ClientError, TimeoutError):
+                slot.version = str((await resp.json(content_type=None)).get("version", ""))
+        except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError):
             slot.healthy = False
 
     async def wait_healthy(self, services: list[str] | None = None, *, timeout_s: float) -> bool:
@@ -289,13 +294,17 @@ class Supervisor:
             slot.restarts += 1
             await self._spawn(slot)
 
-    async def _stop_slot(self, slot: Slot, *, grace_s: float = 5.0) -> None:
+    async def _stop_slot(
+        self, slot: Slot, *, sig: int = signal.SIGTERM, grace_s: float = DRAIN_GRACE_S
+    ) -> None:
+        """SIGTERM drains the instance (platform/drain.py); SIGINT, for a whole-platform stop,
+        skips the wait for callers, who are stopping too."""
         slot.wanted = False
         proc = slot.process
         if proc is None or proc.returncode is not None:
             return
         try:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(sig)
             await asyncio.wait_for(proc.wait(), timeout=grace_s)
         except ProcessLookupError:
             pass
@@ -405,8 +414,10 @@ class Supervisor:
             task.cancel()
         slots = [s for group in self.slots.values() for s in group]
         non_registry = [s for s in slots if s.service != "registry"]
-        await asyncio.gather(*(self._stop_slot(s) for s in non_registry))
-        await asyncio.gather(*(self._stop_slot(s) for s in slots if s.service == "registry"))
+        await asyncio.gather(*(self._stop_slot(s, **WHOLE_STOP) for s in non_registry))
+        await asyncio.gather(
+            *(self._stop_slot(s, **WHOLE_STOP) for s in slots if s.service == "registry")
+        )
         if self.nats and self.nats.returncode is None:
             self.nats.terminate()
             try:
