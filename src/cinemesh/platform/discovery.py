@@ -137,6 +137,13 @@ def _instance(item: dict[str, Any]) -> Instance:
     return Instance(item["service"], item["instance_id"], item["url"], item.get("metadata", {}))
 
 
+def _weight(inst: Instance) -> float:
+    try:
+        return max(0.0, float(inst.metadata.get("weight", 1.0)))
+    except (TypeError, ValueError):
+        return 1.0
+
+
 @dataclass
 class _InstanceStats:
     outstanding: int = 0
@@ -171,7 +178,11 @@ class LoadBalancer:
             pool = instances  # everything ejected: better to try than to fail outright
         if len(pool) == 1:
             return pool[0]
-        a, b = random.sample(pool, 2)
+        weights = [_weight(i) for i in pool] if "weight" in pool[0].metadata else []
+        if sum(weights) > 0:  # a canary: the registry gives each version its share
+            a, b = random.choices(pool, weights=weights, k=2)
+        else:
+            a, b = random.sample(pool, 2)
         return a if self._of(a).outstanding <= self._of(b).outstanding else b
 
     def started(self, inst: Instance) -> None:

@@ -23,6 +23,8 @@ from cinemesh.platform.auth import (
 )
 from cinemesh.platform.errors import StartupError
 from cinemesh.platform.settings import PlatformSettings, load_settings
+from cinemesh.runner.canary import Totals, read_totals
+from cinemesh.runner.deploys import CanaryPlan, DeployProgress, canary, rolling
 from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
 from cinemesh.runner.natsd import start_embedded_nats
 from cinemesh.runner.processes import die_with_parent, started_at
@@ -31,6 +33,10 @@ MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
 DRAIN_GRACE_S = 20.0  # settling, requests in flight, shutdown steps: then SIGKILL
 WHOLE_STOP: dict[str, Any] = {"sig": signal.SIGINT, "grace_s": 5.0}
+
+
+class DeployBusy(Exception):
+    pass
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Slot:
     healthy: bool = False
     restarts: int = 0
     version: str = ""
+    release: dict[str, Any] | None = None  # None: the code `cinemesh up` started from
     failures: int = 0
     started_at: float = 0.0
     last_exit: int | None = None
@@ -89,6 +96,7 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.out = out or (lambda msg: print(msg, flush=True))
         self._tasks: list[asyncio.Task[Any]] = []
+        self.deploys: dict[str, DeployProgress] = {}
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         key = load_service_key(
@@ -167,6 +175,11 @@ class Supervisor:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if slot.release and slot.release.get("src"):  # a deployed release's own code first
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (slot.release["src"], env.get("PYTHONPATH", "")) if p
+            )
+            env["CINEMESH_RELEASE"] = str(slot.release["name"])
         if slot.service == "gateway":  # every gateway instance answers on the public port
             env["CINEMESH_SHARED_PORT"] = str(self.options.port)
         return env
@@ -222,9 +235,9 @@ class Supervisor:
 
     async def poll_health(self) -> None:
         slots = [s for group in self.slots.values() for s in group if s.pid]
-        await asyncio.gather(*(self._probe(s) for s in slots))
+        await asyncio.gather(*(self.probe(s) for s in slots))
 
-    async def _probe(self, slot: Slot) -> None:
+    async def probe(self, slot: Slot) -> None:
         assert self._http is not None
         try:
             async with self._http.get(f"http://127.0.0.1:{slot.port}/health/ready") as resp:
@@ -265,6 +278,61 @@ class Supervisor:
         while len(group) > count:
             slot = group.pop()
             await self._stop_slot(slot)
+
+    async def add_release_slot(self, service: str, release: dict[str, Any] | None) -> Slot:
+        """One more instance of `service`, running `release` (None: the platform's own code)."""
+        group = self.slots[service]
+        slot = Slot(service, max((s.index for s in group), default=-1) + 1, free_port())
+        slot.release = release
+        group.append(slot)
+        await self._spawn(slot)
+        return slot
+
+    async def retire_slot(self, slot: Slot) -> None:
+        """Drain and stop one instance, and forget its position."""
+        await self._stop_slot(slot)
+        group = self.slots.get(slot.service, [])
+        if slot in group:
+            group.remove(slot)
+        self._write_pids()
+
+    def deploy(
+        self, service: str, release: dict[str, Any], strategy: str, plan: CanaryPlan
+    ) -> DeployProgress:
+        running = self.deploys.get(service)
+        if running is not None and not running.verdict:
+            raise DeployBusy(f"a deploy of {service} is already running ({running.release})")
+        progress = DeployProgress(service, str(release.get("name", "")), strategy)
+        self.deploys[service] = progress
+        if strategy == "canary":
+            self.background(canary(self, service, release, progress, plan))
+        else:
+            self.background(rolling(self, service, release, progress))
+        return progress
+
+    async def set_weights(self, service: str, weights: dict[str, float]) -> None:
+        """Each version's share of the calls to `service` (the registry hands it to callers)."""
+        assert self._http is not None
+        try:
+            async with self._http.put(
+                f"{self.registry_url}/v1/weights/{service}", json={"weights": weights}
+            ) as resp:
+                if resp.status >= 400:
+                    self.out(f"the registry refused the weights of {service}: {resp.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.out(f"could not set the weights of {service}: {exc}")
+
+    async def read_totals(self, service: str, slots: list[Slot]) -> Totals:
+        """What `slots` served so far, summed from their own /metrics."""
+        assert self._http is not None
+        total = Totals()
+        for slot in slots:
+            try:
+                async with self._http.get(f"http://127.0.0.1:{slot.port}/metrics") as resp:
+                    total = total + read_totals(await resp.text(), service)
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+        return total
 
     def kill(self, service: str, index: int | None, sig: int, *, hold_s: float = 0.0) -> list[int]:
         """Signal instances; with `hold_s`, keep them down that long before restarting."""
@@ -322,6 +390,8 @@ class Supervisor:
                 web.post("/kill", self._api_kill),
                 web.post("/revive", self._api_revive),
                 web.post("/shutdown", self._api_shutdown),
+                web.post("/deploy", self._api_deploy),
+                web.get("/deploys", self._api_deploys),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -385,6 +455,28 @@ class Supervisor:
         if str(body.get("service")) not in self.slots:
             return web.json_response({"error": f"no service {body.get('service')!r}"}, status=404)
         return web.json_response({"revived": await self.revive(str(body["service"]))})
+
+    async def _api_deploy(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "forbidden"}, status=403)
+        body = await request.json()
+        service = str(body.get("service"))
+        if service not in self.slots:
+            return web.json_response({"error": f"no service {service!r}"}, status=404)
+        try:
+            plan = CanaryPlan(
+                weight_pct=float(body.get("weight", 10)),
+                duration_s=float(body.get("duration_s", 120)),
+                interval_s=float(body.get("interval_s", 2)),
+            )
+            strategy = str(body.get("strategy", "rolling"))
+            progress = self.deploy(service, dict(body["release"]), strategy, plan)
+        except DeployBusy as busy:
+            return web.json_response({"error": str(busy)}, status=409)
+        return web.json_response(progress.view(), status=202)
+
+    async def _api_deploys(self, _request: web.Request) -> web.Response:
+        return web.json_response({name: d.view() for name, d in self.deploys.items()})
 
     async def _api_shutdown(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -1,0 +1,181 @@
+"""Independent deploys: one service moves to another revision while the platform runs and
+members keep using it, with no failed request; a release that cannot start, or whose
+migration would break the release still running, never replaces the old instances."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.backends import EmbeddedNats
+from tests.support.platform import LocalPlatform, unthrottled_platform
+from tests.support.users import Member, sign_up
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ["registry", "identity", "profiles", "gateway"]
+PROFILES = "src/cinemesh/services/profiles"
+
+
+@pytest.fixture(scope="module")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, embedded_nats: EmbeddedNats
+) -> Iterator[LocalPlatform]:
+    with unthrottled_platform(
+        tmp_path_factory.mktemp("deploy"),
+        embedded_nats.url,
+        services=SERVICES,
+        scale={"gateway": 2, "profiles": 2},
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository where the tests commit the revisions they deploy."""
+    where = tmp_path_factory.mktemp("revisions") / "cinemesh"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(where)], check=True)
+    for key, value in (("user.email", "tests@cinemesh.local"), ("user.name", "tests")):
+        subprocess.run(["git", "-C", str(where), "config", key, value], check=True)
+    return where
+
+
+def commit(clone: Path, message: str, files: dict[str, str]) -> str:
+    for name, text in files.items():
+        path = clone / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    subprocess.run(["git", "-C", str(clone), "add", *files], check=True)
+    subprocess.run(["git", "-C", str(clone), "commit", "-q", "-m", message], check=True)
+    done = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def appended(clone: Path, name: str, text: str) -> dict[str, str]:
+    return {name: (clone / name).read_text() + text}
+
+
+class SteadyMembers:
+    """Members reading and changing their profiles through the gateway, each request on a
+    new connection, counting every answer that is not a success."""
+
+    def __init__(self, platform: LocalPlatform, member: Member) -> None:
+        self.platform, self.member = platform, member
+        self.answers: Counter[int] = Counter()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._visit) for _ in range(3)]
+
+    def _visit(self) -> None:
+        while not self._stop.is_set():
+            try:
+                status = httpx.get(
+                    self.platform.gateway + "/api/v1/profiles",
+                    headers=self.member.headers,
+                    timeout=10,
+                ).status_code
+            except httpx.TransportError:
+                status = 0
+            self.answers[status] += 1
+
+    def __enter__(self) -> SteadyMembers:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    @property
+    def failed(self) -> int:
+        return sum(n for status, n in self.answers.items() if status != 200)
+
+
+def deploy(
+    platform: LocalPlatform, clone: Path, service: str, ref: str
+) -> subprocess.CompletedProcess[str]:
+    return platform.cli("deploy", service, "--ref", ref, "--repo", str(clone), timeout_s=240)
+
+
+def versions(platform: LocalPlatform, service: str) -> set[str]:
+    platform.wait_healthy([service], timeout_s=30)
+    return {i["version"] for i in platform.instances(service)}
+
+
+def test_profiles_and_gateway_move_to_a_new_revision_with_no_failed_request(
+    platform: LocalPlatform, clone: Path
+) -> None:
+    ref = commit(clone, "a harmless change", appended(clone, f"{PROFILES}/service.py", "\n# v2\n"))
+    member = sign_up(platform)
+    with SteadyMembers(platform, member) as load:
+        for service in ("profiles", "gateway"):
+            done = deploy(platform, clone, service, ref)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert versions(platform, service) == {ref[:12]}
+            assert len(platform.instances(service)) == 2
+        time.sleep(1)
+    print(f"answers during two rolling deploys: {dict(load.answers)}")
+    assert load.answers[200] > 50
+    assert load.failed == 0, dict(load.answers)
+    listed = platform.cli("releases", "profiles")
+    assert ref[:12] in listed.stdout and "promoted" in listed.stdout
+
+
+def test_a_release_that_cannot_start_is_rolled_back_and_the_old_instances_never_stopped(
+    platform: LocalPlatform, clone: Path
+) -> None:
+    broken = commit(
+        clone,
+        "a release that fails at start",
+        appended(clone, f"{PROFILES}/app.py", "\nraise RuntimeError('this release is broken')\n"),
+    )
+    before = {i["pid"] for i in platform.instances("profiles")}
+    running_version = versions(platform, "profiles")
+    member = sign_up(platform)
+    with SteadyMembers(platform, member) as load:
+        done = deploy(platform, clone, "profiles", broken)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rolled back" in done.stdout
+    assert {i["pid"] for i in platform.instances("profiles")} == before
+    assert versions(platform, "profiles") == running_version
+    assert load.failed == 0, dict(load.answers)
+
+
+def test_a_migration_that_drops_a_column_is_refused_before_any_instance_starts(
+    platform: LocalPlatform, clone: Path
+) -> None:
+    versions_dir = clone / PROFILES / "migrations" / "versions"
+    newest = sorted(versions_dir.glob("0*.py"))[-1].read_text()
+    latest = re.search(r'^revision = "([^"]+)"', newest, re.M).group(1)  # type: ignore[union-attr]
+    migration = (
+        '"""drop the avatar column"""\n\nfrom alembic import op\n\n'
+        f'revision = "9999_drop_avatar"\ndown_revision = "{latest}"\n\n\n'
+        'def upgrade() -> None:\n    op.drop_column("profiles", "avatar")\n\n\n'
+        "def downgrade() -> None:\n    pass\n"
+    )
+    ref = commit(
+        clone, "drop a column", {f"{PROFILES}/migrations/versions/9999_drop_avatar.py": migration}
+    )
+    before = {i["pid"] for i in platform.instances("profiles")}
+    done = deploy(platform, clone, "profiles", ref)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "drops column profiles avatar" in " ".join(done.stdout.split())
+    assert {i["pid"] for i in platform.instances("profiles")} == before
+
+
+def test_rollback_returns_to_the_release_before(platform: LocalPlatform, clone: Path) -> None:
+    history = platform.cli("releases", "profiles").stdout
+    assert "(cinemesh up)" in history
+    done = platform.cli("rollback", "profiles", timeout_s=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(versions(platform, "profiles")) == 1
