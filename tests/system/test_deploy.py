@@ -47,6 +47,27 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where
 
 
+def revision(clone: Path, message: str, files: dict[str, str]) -> str:
+    """A commit the next revision is not built on (a bad release is fixed, not followed)."""
+    sha = commit(clone, message, files)
+    subprocess.run(["git", "-C", str(clone), "reset", "-q", "--hard", "HEAD~1"], check=True)
+    return sha
+
+
+def migration(clone: Path, name: str, upgrade: str) -> dict[str, str]:
+    """A new Alembic revision of profiles, after its newest one, whose upgrade() is `upgrade`."""
+    versions_dir = clone / PROFILES / "migrations" / "versions"
+    newest = sorted(versions_dir.glob("0*.py"))[-1].read_text()
+    latest = re.search(r'^revision = "([^"]+)"', newest, re.M).group(1)  # type: ignore[union-attr]
+    text = (
+        f'"""{name}"""\n\nfrom alembic import op\n\n'
+        f'revision = "{name}"\ndown_revision = "{latest}"\n\n\n'
+        f"def upgrade() -> None:\n    {upgrade}\n\n\n"
+        "def downgrade() -> None:\n    pass\n"
+    )
+    return {f"{PROFILES}/migrations/versions/{name}.py": text}
+
+
 def commit(clone: Path, message: str, files: dict[str, str]) -> str:
     for name, text in files.items():
         path = clone / name
@@ -134,10 +155,10 @@ def test_profiles_and_gateway_move_to_a_new_revision_with_no_failed_request(
 def test_a_release_that_cannot_start_is_rolled_back_and_the_old_instances_never_stopped(
     platform: LocalPlatform, clone: Path
 ) -> None:
-    broken = commit(
+    broken = revision(
         clone,
-        "a release that fails at start",
-        appended(clone, f"{PROFILES}/app.py", "\nraise RuntimeError('this release is broken')\n"),
+        "a release whose migration fails at start",
+        migration(clone, "9998_fails", "raise RuntimeError('this release cannot migrate')"),
     )
     before = {i["pid"] for i in platform.instances("profiles")}
     running_version = versions(platform, "profiles")
@@ -154,23 +175,29 @@ def test_a_release_that_cannot_start_is_rolled_back_and_the_old_instances_never_
 def test_a_migration_that_drops_a_column_is_refused_before_any_instance_starts(
     platform: LocalPlatform, clone: Path
 ) -> None:
-    versions_dir = clone / PROFILES / "migrations" / "versions"
-    newest = sorted(versions_dir.glob("0*.py"))[-1].read_text()
-    latest = re.search(r'^revision = "([^"]+)"', newest, re.M).group(1)  # type: ignore[union-attr]
-    migration = (
-        '"""drop the avatar column"""\n\nfrom alembic import op\n\n'
-        f'revision = "9999_drop_avatar"\ndown_revision = "{latest}"\n\n\n'
-        'def upgrade() -> None:\n    op.drop_column("profiles", "avatar")\n\n\n'
-        "def downgrade() -> None:\n    pass\n"
-    )
-    ref = commit(
-        clone, "drop a column", {f"{PROFILES}/migrations/versions/9999_drop_avatar.py": migration}
+    ref = revision(
+        clone,
+        "drop a column",
+        migration(clone, "9999_drop", 'op.drop_column("profiles", "avatar")'),
     )
     before = {i["pid"] for i in platform.instances("profiles")}
     done = deploy(platform, clone, "profiles", ref)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "drops column profiles avatar" in " ".join(done.stdout.split())
     assert {i["pid"] for i in platform.instances("profiles")} == before
+
+
+def test_a_release_that_drops_an_event_field_fails_the_contract_gate(
+    platform: LocalPlatform, clone: Path
+) -> None:
+    contract = clone / "src/cinemesh/contracts/profiles.py"
+    narrower = contract.read_text().replace("    kids: bool\n", "", 1)
+    ref = revision(clone, "drop kids from the event", {str(contract.relative_to(clone)): narrower})
+    done = deploy(platform, clone, "profiles", ref)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "event profiles.profile.upserted: field `kids` was removed" in " ".join(
+        done.stdout.split()
+    )
 
 
 def test_rollback_returns_to_the_release_before(platform: LocalPlatform, clone: Path) -> None:

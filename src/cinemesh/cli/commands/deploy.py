@@ -14,6 +14,7 @@ from rich.table import Table
 
 import cinemesh
 from cinemesh.cli.control import DataDirOption, control, layout_for
+from cinemesh.runner.contract_gate import ContractError, breaking_changes, snapshot
 from cinemesh.runner.layout import Layout
 from cinemesh.runner.releases import (
     ReleaseBook,
@@ -38,6 +39,9 @@ def deploy(
     strategy: str = typer.Option("rolling", "--strategy", help="rolling or canary"),
     weight: float = typer.Option(10.0, "--weight", min=1, max=50, help="canary: % of calls"),
     duration: float = typer.Option(120.0, "--duration", min=10, help="canary: seconds judged"),
+    allow_breaking: bool = typer.Option(
+        False, "--allow-breaking", help="Deploy even if the contract gate finds breaking changes."
+    ),
     repo: Path | None = typer.Option(
         None, "--repo", help="The clone to take REF from (default: the one cinemesh runs from)."
     ),
@@ -49,10 +53,24 @@ def deploy(
     try:
         console.print(f"building a release of [bold]{service}[/bold] from {ref} ...")
         release = build_release(layout, ref, repo=repo)
-        check_expand_only(service, Path(current.get("src") or PLATFORM_SRC), Path(release.src))
-    except ReleaseError as refused:
+        running_src = Path(current.get("src") or PLATFORM_SRC)
+        check_expand_only(service, running_src, Path(release.src))
+        console.print("comparing its API and event contracts with the running release ...")
+        breaks = breaking_changes(
+            snapshot(service, str(running_src)), snapshot(service, release.src)
+        )
+    except (ReleaseError, ContractError) as refused:
         console.print(f"[red]deploy refused:[/red] {refused}")
         raise typer.Exit(2) from None
+    if breaks:
+        console.print(f"[{'yellow' if allow_breaking else 'red'}]breaking changes:[/]")
+        for line in breaks:
+            console.print(f"  - {line}", markup=False, highlight=False)
+        if not allow_breaking:
+            console.print(
+                "deploy refused; fix them, or pass --allow-breaking if every caller moved"
+            )
+            raise typer.Exit(2)
     if strategy not in ("rolling", "canary"):
         console.print(f"[red]no strategy {strategy!r}[/red]: use rolling or canary")
         raise typer.Exit(2)
