@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
-from cinemesh.platform.auth import Principal
 from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.deps import AdminMember, GatewayDep
 from cinemesh.services.gateway.routes.catalog import title_id_path
 
 PLAIN = r"^[^\x00-\x1f\x7f]+$"
@@ -54,44 +54,49 @@ class EpisodeCreate(BaseModel):
     synopsis: Synopsis = ""
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/admin/titles", tags=["admin"])
-    admin_dep = Depends(gateway.admin)
+router = APIRouter(prefix="/api/v1/admin/titles", tags=["admin"])
 
-    async def to_catalog(request: Request, method: str, path: str, json: Any = None) -> Response:
-        return relay(await gateway.call("catalog", method, path, request=request, json=json))
 
-    @api.post("", status_code=201)
-    async def create_title(
-        body: TitleCreate, request: Request, _admin: Principal = admin_dep
-    ) -> Response:
-        """A new title → `{id, ...}`; search finds it moments later."""
-        return await to_catalog(request, "POST", "/v1/titles", body.model_dump())
+async def to_catalog(
+    gateway: Gateway, request: Request, method: str, path: str, json: Any = None
+) -> Response:
+    return relay(await gateway.call("catalog", method, path, request=request, json=json))
 
-    @api.patch("/{title_id}")
-    async def update_title(
-        body: TitleUpdate,
-        request: Request,
-        title_id: str = title_id_path(),
-        _admin: Principal = admin_dep,
-    ) -> Response:
-        changes = body.model_dump(exclude_unset=True)
-        return await to_catalog(request, "PATCH", f"/v1/titles/{title_id}", changes)
 
-    @api.delete("/{title_id}", status_code=204)
-    async def delete_title(
-        request: Request, title_id: str = title_id_path(), _admin: Principal = admin_dep
-    ) -> Response:
-        return await to_catalog(request, "DELETE", f"/v1/titles/{title_id}")
+@router.post("", status_code=201)
+async def create_title(
+    body: TitleCreate, request: Request, gateway: GatewayDep, _admin: AdminMember
+) -> Response:
+    """A new title → `{id, ...}`; search finds it moments later."""
+    return await to_catalog(gateway, request, "POST", "/v1/titles", body.model_dump())
 
-    @api.post("/{title_id}/episodes", status_code=201)
-    async def add_episode(
-        body: EpisodeCreate,
-        request: Request,
-        title_id: str = title_id_path(),
-        _admin: Principal = admin_dep,
-    ) -> Response:
-        path = f"/v1/titles/{title_id}/episodes"
-        return await to_catalog(request, "POST", path, body.model_dump())
 
-    return api
+@router.patch("/{title_id}")
+async def update_title(
+    body: TitleUpdate,
+    request: Request,
+    gateway: GatewayDep,
+    _admin: AdminMember,
+    title_id: str = title_id_path(),
+) -> Response:
+    changes = body.model_dump(exclude_unset=True)
+    return await to_catalog(gateway, request, "PATCH", f"/v1/titles/{title_id}", changes)
+
+
+@router.delete("/{title_id}", status_code=204)
+async def delete_title(
+    request: Request, gateway: GatewayDep, _admin: AdminMember, title_id: str = title_id_path()
+) -> Response:
+    return await to_catalog(gateway, request, "DELETE", f"/v1/titles/{title_id}")
+
+
+@router.post("/{title_id}/episodes", status_code=201)
+async def add_episode(
+    body: EpisodeCreate,
+    request: Request,
+    gateway: GatewayDep,
+    _admin: AdminMember,
+    title_id: str = title_id_path(),
+) -> Response:
+    path = f"/v1/titles/{title_id}/episodes"
+    return await to_catalog(gateway, request, "POST", path, body.model_dump())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 
-from cinemesh.platform.auth import Principal
-from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.core import relay
+from cinemesh.services.gateway.deps import GatewayDep, Member
 
 Plan = Literal["basic", "standard", "premium"]
 
@@ -49,74 +49,78 @@ class TokensOut(BaseModel):
     expires_in: int
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
-    def client_address(request: Request) -> dict[str, str]:
-        return {"X-Cinemesh-Client-Address": request.client.host if request.client else ""}
 
-    @api.post("/signup", status_code=201, response_model=AccountOut)
-    async def sign_up(body: SignupBody, request: Request) -> Response:
-        """Create an account; `plan` sets concurrent streams and the maximum resolution."""
-        return relay(
-            await gateway.call(
-                "identity",
-                "POST",
-                "/v1/accounts",
-                json=body.model_dump(),
-                request=request,
-                headers=client_address(request),
-            )
+def client_address(request: Request) -> dict[str, str]:
+    return {"X-Cinemesh-Client-Address": request.client.host if request.client else ""}
+
+
+@router.post("/signup", status_code=201, response_model=AccountOut)
+async def sign_up(body: SignupBody, request: Request, gateway: GatewayDep) -> Response:
+    """Create an account; `plan` sets concurrent streams and the maximum resolution."""
+    return relay(
+        await gateway.call(
+            "identity",
+            "POST",
+            "/v1/accounts",
+            json=body.model_dump(),
+            request=request,
+            headers=client_address(request),
         )
+    )
 
-    @api.post("/login", response_model=TokensOut)
-    async def log_in(body: LoginBody, request: Request) -> Response:
-        return relay(
-            await gateway.call(
-                "identity",
-                "POST",
-                "/v1/sessions",
-                json=body.model_dump(),
-                request=request,
-                headers=client_address(request),
-                timeout_s=5,
-            )
+
+@router.post("/login", response_model=TokensOut)
+async def log_in(body: LoginBody, request: Request, gateway: GatewayDep) -> Response:
+    return relay(
+        await gateway.call(
+            "identity",
+            "POST",
+            "/v1/sessions",
+            json=body.model_dump(),
+            request=request,
+            headers=client_address(request),
+            timeout_s=5,
         )
+    )
 
-    @api.post("/refresh", response_model=TokensOut)
-    async def refresh(body: RefreshBody, request: Request) -> Response:
-        """Rotate the refresh token; reusing a spent one signs out its whole family."""
-        return relay(
-            await gateway.call(
-                "identity", "POST", "/v1/sessions/refresh", json=body.model_dump(), request=request
-            )
+
+@router.post("/refresh", response_model=TokensOut)
+async def refresh(body: RefreshBody, request: Request, gateway: GatewayDep) -> Response:
+    """Rotate the refresh token; reusing a spent one signs out its whole family."""
+    return relay(
+        await gateway.call(
+            "identity", "POST", "/v1/sessions/refresh", json=body.model_dump(), request=request
         )
+    )
 
-    @api.post("/logout", status_code=204)
-    async def log_out(body: RefreshBody, request: Request) -> Response:
-        return relay(
-            await gateway.call(
-                "identity", "POST", "/v1/sessions/logout", json=body.model_dump(), request=request
-            )
+
+@router.post("/logout", status_code=204)
+async def log_out(body: RefreshBody, request: Request, gateway: GatewayDep) -> Response:
+    return relay(
+        await gateway.call(
+            "identity", "POST", "/v1/sessions/logout", json=body.model_dump(), request=request
         )
+    )
 
-    @api.get("/me", response_model=AccountOut)
-    async def me(request: Request, _who: Principal = Depends(gateway.principal)) -> Response:
-        return relay(await gateway.call("identity", "GET", "/v1/accounts/me", request=request))
 
-    @api.post("/password", status_code=204)
-    async def change_password(
-        body: PasswordBody, request: Request, _who: Principal = Depends(gateway.principal)
-    ) -> Response:
-        return relay(
-            await gateway.call(
-                "identity",
-                "POST",
-                "/v1/accounts/me/password",
-                json=body.model_dump(),
-                request=request,
-                timeout_s=5,
-            )
+@router.get("/me", response_model=AccountOut)
+async def me(request: Request, gateway: GatewayDep, _who: Member) -> Response:
+    return relay(await gateway.call("identity", "GET", "/v1/accounts/me", request=request))
+
+
+@router.post("/password", status_code=204)
+async def change_password(
+    body: PasswordBody, request: Request, gateway: GatewayDep, _who: Member
+) -> Response:
+    return relay(
+        await gateway.call(
+            "identity",
+            "POST",
+            "/v1/accounts/me/password",
+            json=body.model_dump(),
+            request=request,
+            timeout_s=5,
         )
-
-    return api
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import Counter
 
-from cinemesh.platform.auth import Principal
-from cinemesh.services.gateway.core import Gateway
+from cinemesh.platform.deps import provided
+from cinemesh.services.gateway.deps import Member
 from cinemesh.services.gateway.home import HomePage
 
 HOME_PAGES = Counter(
@@ -32,31 +32,30 @@ PAGES_DEGRADED = Counter(
 )
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["home"])
-    page = HomePage(gateway)
-    recent = gateway.home_pages
+HomePageDep = Annotated[HomePage, provided(HomePage)]
+router = APIRouter(prefix="/api/v1", tags=["home"])
 
-    @api.get("/home", response_model=dict[str, Any])
-    async def home(
-        request: Request,
-        profile_id: str = Query(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
-        who: Principal = Depends(gateway.principal),
-    ) -> Response:
-        """Rows for the profile; `degraded` names the services whose rows were dropped or replaced."""
-        profile = await gateway.require_profile(request, who, profile_id)
 
-        async def build() -> tuple[bytes, bool]:
-            built = await page.build(request, who, {**profile, "id": profile_id})
-            BUILDS.inc()
-            count_degraded(built["degraded"])
-            return orjson.dumps(built), not built["degraded"]
+@router.get("/home", response_model=dict[str, Any])
+async def home(
+    request: Request,
+    who: Member,
+    page: HomePageDep,
+    profile_id: str = Query(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
+) -> Response:
+    """Rows for the profile; `degraded` names the services whose rows were dropped or replaced."""
+    gateway = page.gw  # the page builder's gateway: one dependency fewer on the busiest route
+    profile = await gateway.require_profile(request, who, profile_id)
 
-        body, how = await recent.page(who.account_id, profile_id, build)
-        HOME_PAGES.labels(how).inc()
-        return Response(content=body, media_type="application/json")
+    async def build() -> tuple[bytes, bool]:
+        built = await page.build(request, who, {**profile, "id": profile_id})
+        BUILDS.inc()
+        count_degraded(built["degraded"])
+        return orjson.dumps(built), not built["degraded"]
 
-    return api
+    body, how = await gateway.home_pages.page(who.account_id, profile_id, build)
+    HOME_PAGES.labels(how).inc()
+    return Response(content=body, media_type="application/json")
 
 
 def count_degraded(services: list[str]) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError
 from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.deps import AdminMember, GatewayDep
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
@@ -37,72 +37,72 @@ def refuse_oversized(request: Request, limit: int) -> None:
         )
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/admin", tags=["admin", "media"])
-    admin_dep = Depends(gateway.admin)
+router = APIRouter(prefix="/api/v1/admin", tags=["admin", "media"])
 
-    async def require_title(request: Request, title_id: str) -> None:
-        """404 for a title the catalog does not know; if the catalog is down, go ahead (it
-        links the asset once `media.asset.ready` reaches it)."""
-        try:
-            found = await gateway.call(
-                "catalog", "GET", f"/v1/titles/{title_id}", request=request, timeout_s=2.0
-            )
-        except ApiError:
-            return
-        if found.status == 404:
-            raise ApiError(404, "TITLE_NOT_FOUND", f"there is no title {title_id}")
 
-    @api.post(
-        "/titles/{title_id}/media",
-        status_code=202,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    }
-                },
-            }
-        },
-    )
-    async def upload_media(
-        request: Request,
-        title_id: str = id_path(),
-        episode_id: str | None = EpisodeQuery,
-        _admin: Principal = admin_dep,
-    ) -> Response:
-        """Upload a source video (multipart field `file`) → 202 `{job_id}`."""
-        refuse_oversized(request, gateway.settings.max_upload_bytes)
-        await require_title(request, title_id)
-        headers = {
-            name: request.headers[name]
-            for name in ("content-type", "content-length")
-            if name in request.headers
-        }
-        return relay(
-            await gateway.call(
-                "encoder",
-                "POST",
-                f"/v1/titles/{title_id}/media",
-                request=request,
-                params={"episode_id": episode_id} if episode_id else None,
-                headers=headers,
-                body=request.stream(),
-                timeout_s=UPLOAD_TIMEOUT_S,
-            )
+async def require_title(gateway: Gateway, request: Request, title_id: str) -> None:
+    """404 for a title the catalog does not know; if the catalog is down, go ahead (it
+    links the asset once `media.asset.ready` reaches it)."""
+    try:
+        found = await gateway.call(
+            "catalog", "GET", f"/v1/titles/{title_id}", request=request, timeout_s=2.0
         )
+    except ApiError:
+        return
+    if found.status == 404:
+        raise ApiError(404, "TITLE_NOT_FOUND", f"there is no title {title_id}")
 
-    @api.get("/jobs/{job_id}")
-    async def get_job(
-        request: Request, job_id: str = id_path(), _admin: Principal = admin_dep
-    ) -> Any:
-        """An encode job: state, percent and, once ready, the ladder decision."""
-        return relay(await gateway.call("encoder", "GET", f"/v1/jobs/{job_id}", request=request))
 
-    return api
+@router.post(
+    "/titles/{title_id}/media",
+    status_code=202,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_media(
+    request: Request,
+    gateway: GatewayDep,
+    _admin: AdminMember,
+    title_id: str = id_path(),
+    episode_id: str | None = EpisodeQuery,
+) -> Response:
+    """Upload a source video (multipart field `file`) → 202 `{job_id}`."""
+    refuse_oversized(request, gateway.settings.max_upload_bytes)
+    await require_title(gateway, request, title_id)
+    headers = {
+        name: request.headers[name]
+        for name in ("content-type", "content-length")
+        if name in request.headers
+    }
+    return relay(
+        await gateway.call(
+            "encoder",
+            "POST",
+            f"/v1/titles/{title_id}/media",
+            request=request,
+            params={"episode_id": episode_id} if episode_id else None,
+            headers=headers,
+            body=request.stream(),
+            timeout_s=UPLOAD_TIMEOUT_S,
+        )
+    )
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(
+    request: Request, gateway: GatewayDep, _admin: AdminMember, job_id: str = id_path()
+) -> Any:
+    """An encode job: state, percent and, once ready, the ladder decision."""
+    return relay(await gateway.call("encoder", "GET", f"/v1/jobs/{job_id}", request=request))

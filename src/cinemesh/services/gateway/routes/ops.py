@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 from fastapi import APIRouter
 
+from cinemesh.platform.deps import provided
 from cinemesh.platform.discovery import Instance
 from cinemesh.services.gateway.core import Gateway
+from cinemesh.services.gateway.deps import GatewayDep
 
 PROBE_TIMEOUT_S = 0.5
 PROBE_CACHE_S = 2.0
@@ -48,63 +50,60 @@ class InstanceHealth:
         return health
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(tags=["ops"])
-    probes = InstanceHealth(gateway)
+Probes = Annotated[InstanceHealth, provided(InstanceHealth)]
+router = APIRouter(tags=["ops"])
 
-    @api.get("/api/v1/ops/services")
-    async def services() -> dict[str, Any]:
-        """Each service, its instances with health, and the gateway's calls to it."""
-        runtime = gateway.runtime
-        registered = await runtime.discovery.all_instances()
-        views = await gateway_views(gateway, registered.get("gateway", []))
-        by_gateway = {view["id"]: view["calls"] for view in views if view["calls"] is not None}
-        calls = {
-            name: combined([c[name] for c in by_gateway.values() if name in c])
-            for name in {name for c in by_gateway.values() for name in c}
-        }
-        names = sorted(set(registered) | set(calls))
-        instances = [inst for name in names for inst in registered.get(name, [])]
-        healths = await asyncio.gather(*(probes.of(inst) for inst in instances))
-        health_of = {inst.instance_id: h for inst, h in zip(instances, healths, strict=True)}
-        return {
-            "services": [
-                {
-                    "name": name,
-                    "instances": [
-                        {
-                            "id": inst.instance_id,
-                            "url": inst.url,
-                            "health": health_of[inst.instance_id],
-                            "pid": inst.metadata.get("pid"),
-                        }
-                        for inst in registered.get(name, [])
-                    ],
-                    "healthy_instances": sum(
-                        health_of[i.instance_id] == "healthy" for i in registered.get(name, [])
-                    ),
-                    "calls": calls.get(name),
-                    "calls_by_gateway": {
-                        gateway_id: view[name]
-                        for gateway_id, view in by_gateway.items()
-                        if name in view
-                    },
-                }
-                for name in names
-            ],
-            "gateways": [
-                {"id": view["id"], "answered": view["calls"] is not None} for view in views
-            ],
-            "answered_by": runtime.instance_id,
-            "discovery": runtime.settings.discovery,
-        }
 
-    @api.get("/internal/ops/local", include_in_schema=False)
-    async def local() -> dict[str, Any]:
-        """This instance's own calls, for its peers (service credential only: /internal)."""
-        return {"id": gateway.runtime.instance_id, "calls": gateway.runtime.clients.describe()}
+@router.get("/api/v1/ops/services")
+async def services(gateway: GatewayDep, probes: Probes) -> dict[str, Any]:
+    """Each service, its instances with health, and the gateway's calls to it."""
+    runtime = gateway.runtime
+    registered = await runtime.discovery.all_instances()
+    views = await gateway_views(gateway, registered.get("gateway", []))
+    by_gateway = {view["id"]: view["calls"] for view in views if view["calls"] is not None}
+    calls = {
+        name: combined([c[name] for c in by_gateway.values() if name in c])
+        for name in {name for c in by_gateway.values() for name in c}
+    }
+    names = sorted(set(registered) | set(calls))
+    instances = [inst for name in names for inst in registered.get(name, [])]
+    healths = await asyncio.gather(*(probes.of(inst) for inst in instances))
+    health_of = {inst.instance_id: h for inst, h in zip(instances, healths, strict=True)}
+    return {
+        "services": [
+            {
+                "name": name,
+                "instances": [
+                    {
+                        "id": inst.instance_id,
+                        "url": inst.url,
+                        "health": health_of[inst.instance_id],
+                        "pid": inst.metadata.get("pid"),
+                    }
+                    for inst in registered.get(name, [])
+                ],
+                "healthy_instances": sum(
+                    health_of[i.instance_id] == "healthy" for i in registered.get(name, [])
+                ),
+                "calls": calls.get(name),
+                "calls_by_gateway": {
+                    gateway_id: view[name]
+                    for gateway_id, view in by_gateway.items()
+                    if name in view
+                },
+            }
+            for name in names
+        ],
+        "gateways": [{"id": view["id"], "answered": view["calls"] is not None} for view in views],
+        "answered_by": runtime.instance_id,
+        "discovery": runtime.settings.discovery,
+    }
 
-    return api
+
+@router.get("/internal/ops/local", include_in_schema=False)
+async def local(gateway: GatewayDep) -> dict[str, Any]:
+    """This instance's own calls, for its peers (service credential only: /internal)."""
+    return {"id": gateway.runtime.instance_id, "calls": gateway.runtime.clients.describe()}
 
 
 async def gateway_views(gateway: Gateway, peers: list[Instance]) -> list[dict[str, Any]]:

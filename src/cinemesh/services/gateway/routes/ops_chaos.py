@@ -6,16 +6,17 @@ discovery (Kubernetes) none of these routes exist."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import aiohttp
 import orjson
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from cinemesh.platform.auth import Principal
+from cinemesh.platform.deps import provided
 from cinemesh.platform.errors import ApiError, not_found
 from cinemesh.services.gateway.core import Gateway
+from cinemesh.services.gateway.deps import AdminMember
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9-]*$"
 ServicePath = Path(min_length=1, max_length=40, pattern=SERVICE_PATTERN)
@@ -114,40 +115,40 @@ def refuse_protected(service: str) -> None:
         )
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/ops/chaos", tags=["ops"])
-    if gateway.runtime.settings.discovery == "dns":
-        return api  # not on Kubernetes: the routes do not exist (404)
-    chaos = Chaos(gateway)
-    admin_dep = Depends(gateway.admin)
+ChaosDep = Annotated[Chaos, provided(Chaos)]
+# Included by app.py unless discovery is DNS (Kubernetes): there the routes do not exist (404).
+router = APIRouter(prefix="/api/v1/ops/chaos", tags=["ops"])
 
-    @api.get("")
-    async def overview(_admin: Principal = admin_dep) -> dict[str, Any]:
-        """Whether chaos is enabled here, and every instance the supervisor runs."""
-        return await chaos.overview()
 
-    @api.post("/kill")
-    async def kill(body: KillBody, _admin: Principal = admin_dep) -> Any:
-        """Kill a service's instances (or one); the supervisor restarts them after `hold_s`."""
-        refuse_protected(body.service)
-        return await chaos.control("POST", "/kill", body.model_dump())
+@router.get("")
+async def overview(chaos: ChaosDep, _admin: AdminMember) -> dict[str, Any]:
+    """Whether chaos is enabled here, and every instance the supervisor runs."""
+    return await chaos.overview()
 
-    @api.post("/revive")
-    async def revive(body: ReviveBody, _admin: Principal = admin_dep) -> Any:
-        return await chaos.control("POST", "/revive", body.model_dump())
 
-    @api.put("/faults/{service}")
-    async def set_faults(
-        body: FaultBody, service: str = ServicePath, _admin: Principal = admin_dep
-    ) -> dict[str, Any]:
-        """Added latency, an error rate or a blackhole on every instance of a service."""
-        refuse_protected(service)
-        return {"service": service, "instances": await chaos.faults(service, body.model_dump())}
+@router.post("/kill")
+async def kill(body: KillBody, chaos: ChaosDep, _admin: AdminMember) -> Any:
+    """Kill a service's instances (or one); the supervisor restarts them after `hold_s`."""
+    refuse_protected(body.service)
+    return await chaos.control("POST", "/kill", body.model_dump())
 
-    @api.delete("/faults/{service}")
-    async def clear_faults(
-        service: str = ServicePath, _admin: Principal = admin_dep
-    ) -> dict[str, Any]:
-        return {"service": service, "instances": await chaos.faults(service, None)}
 
-    return api
+@router.post("/revive")
+async def revive(body: ReviveBody, chaos: ChaosDep, _admin: AdminMember) -> Any:
+    return await chaos.control("POST", "/revive", body.model_dump())
+
+
+@router.put("/faults/{service}")
+async def set_faults(
+    body: FaultBody, chaos: ChaosDep, _admin: AdminMember, service: str = ServicePath
+) -> dict[str, Any]:
+    """Added latency, an error rate or a blackhole on every instance of a service."""
+    refuse_protected(service)
+    return {"service": service, "instances": await chaos.faults(service, body.model_dump())}
+
+
+@router.delete("/faults/{service}")
+async def clear_faults(
+    chaos: ChaosDep, _admin: AdminMember, service: str = ServicePath
+) -> dict[str, Any]:
+    return {"service": service, "instances": await chaos.faults(service, None)}

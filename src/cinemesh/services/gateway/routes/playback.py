@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from cinemesh.platform.auth import Principal
-from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.core import relay
+from cinemesh.services.gateway.deps import GatewayDep, Member
 
 SessionId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
@@ -36,59 +36,59 @@ class Started(BaseModel):
     heartbeat_interval_s: float
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/playback", tags=["playback"])
-    who_dep = Depends(gateway.principal)
+router = APIRouter(prefix="/api/v1/playback", tags=["playback"])
 
-    @api.post("/sessions", status_code=201, response_model=Started)
-    async def start(body: StartBody, request: Request, who: Principal = who_dep) -> Response:
-        """403 MATURITY_RESTRICTED, 409 NOT_PLAYABLE, 429 STREAM_LIMIT over the plan's screens."""
-        await gateway.require_profile(request, who, body.profile_id)
-        # The session id is chosen here so that a retry on another instance, after one died
-        # mid-call, finds the session the first attempt made instead of taking a second stream.
-        start_once = {**body.model_dump(exclude_none=True), "session_id": uuid.uuid4().hex}
-        return relay(
-            await gateway.call(
-                "playback",
-                "POST",
-                "/v1/sessions",
-                request=request,
-                json=start_once,
-                timeout_s=2,
-                idempotent=True,
-            )
+
+@router.post("/sessions", status_code=201, response_model=Started)
+async def start(body: StartBody, request: Request, gateway: GatewayDep, who: Member) -> Response:
+    """403 MATURITY_RESTRICTED, 409 NOT_PLAYABLE, 429 STREAM_LIMIT over the plan's screens."""
+    await gateway.require_profile(request, who, body.profile_id)
+    # The session id is chosen here so that a retry on another instance, after one died
+    # mid-call, finds the session the first attempt made instead of taking a second stream.
+    start_once = {**body.model_dump(exclude_none=True), "session_id": uuid.uuid4().hex}
+    return relay(
+        await gateway.call(
+            "playback",
+            "POST",
+            "/v1/sessions",
+            request=request,
+            json=start_once,
+            timeout_s=2,
+            idempotent=True,
         )
+    )
 
-    @api.post("/sessions/{session_id}/heartbeat")
-    async def heartbeat(
-        body: HeartbeatBody,
-        request: Request,
-        session_id: str = SessionId,
-        _who: Principal = who_dep,
-    ) -> Response:
-        return relay(
-            await gateway.call(
-                "playback",
-                "POST",
-                f"/v1/sessions/{session_id}/heartbeat",
-                request=request,
-                json=body.model_dump(),
-                idempotent=True,
-            )
+
+@router.post("/sessions/{session_id}/heartbeat")
+async def heartbeat(
+    body: HeartbeatBody,
+    request: Request,
+    gateway: GatewayDep,
+    _who: Member,
+    session_id: str = SessionId,
+) -> Response:
+    return relay(
+        await gateway.call(
+            "playback",
+            "POST",
+            f"/v1/sessions/{session_id}/heartbeat",
+            request=request,
+            json=body.model_dump(),
+            idempotent=True,
         )
+    )
 
-    @api.delete("/sessions/{session_id}", status_code=204)
-    async def stop(
-        request: Request, session_id: str = SessionId, _who: Principal = who_dep
-    ) -> Response:
-        return relay(
-            await gateway.call(
-                "playback",
-                "DELETE",
-                f"/v1/sessions/{session_id}",
-                request=request,
-                idempotent=True,  # stopping twice is stopping once
-            )
+
+@router.delete("/sessions/{session_id}", status_code=204)
+async def stop(
+    request: Request, gateway: GatewayDep, _who: Member, session_id: str = SessionId
+) -> Response:
+    return relay(
+        await gateway.call(
+            "playback",
+            "DELETE",
+            f"/v1/sessions/{session_id}",
+            request=request,
+            idempotent=True,  # stopping twice is stopping once
         )
-
-    return api
+    )

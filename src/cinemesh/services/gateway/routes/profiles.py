@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
-from cinemesh.platform.auth import Principal
 from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.deps import GatewayDep, Member
 
 ProfileId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 TitleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -81,93 +81,116 @@ class RatingOut(BaseModel):
     rating: Literal["up", "down", "none"]
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
-    who_dep = Depends(gateway.principal)
+router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 
-    async def call(request: Request, method: str, path: str, json: object = None) -> Response:
-        return relay(await gateway.call("profiles", method, path, request=request, json=json))
 
-    @api.get("", response_model=ProfileList)
-    async def list_profiles(request: Request, _who: Principal = who_dep) -> Response:
-        return await call(request, "GET", "/v1/profiles")
+async def to_profiles(
+    gateway: Gateway, request: Request, method: str, path: str, json: object = None
+) -> Response:
+    return relay(await gateway.call("profiles", method, path, request=request, json=json))
 
-    @api.post("", status_code=201, response_model=ProfileOut)
-    async def create_profile(
-        body: ProfileCreate, request: Request, _who: Principal = who_dep
-    ) -> Response:
-        """At most five profiles an account (409 PROFILE_LIMIT); kids profiles see kids titles only."""
-        return await call(request, "POST", "/v1/profiles", body.model_dump(exclude_none=True))
 
-    @api.get("/{profile_id}", response_model=ProfileOut)
-    async def get_profile(
-        request: Request, profile_id: str = ProfileId, _who: Principal = who_dep
-    ) -> Response:
-        return await call(request, "GET", f"/v1/profiles/{profile_id}")
+@router.get("", response_model=ProfileList)
+async def list_profiles(request: Request, gateway: GatewayDep, _who: Member) -> Response:
+    return await to_profiles(gateway, request, "GET", "/v1/profiles")
 
-    @api.patch("/{profile_id}", response_model=ProfileOut)
-    async def update_profile(
-        body: ProfileUpdate, request: Request, profile_id: str = ProfileId, who: Principal = who_dep
-    ) -> Response:
-        gateway.forget_profile(who, profile_id)
-        return await call(
-            request, "PATCH", f"/v1/profiles/{profile_id}", body.model_dump(exclude_unset=True)
+
+@router.post("", status_code=201, response_model=ProfileOut)
+async def create_profile(
+    body: ProfileCreate, request: Request, gateway: GatewayDep, _who: Member
+) -> Response:
+    """At most five profiles an account (409 PROFILE_LIMIT); kids profiles see kids titles only."""
+    return await to_profiles(
+        gateway, request, "POST", "/v1/profiles", body.model_dump(exclude_none=True)
+    )
+
+
+@router.get("/{profile_id}", response_model=ProfileOut)
+async def get_profile(
+    request: Request, gateway: GatewayDep, _who: Member, profile_id: str = ProfileId
+) -> Response:
+    return await to_profiles(gateway, request, "GET", f"/v1/profiles/{profile_id}")
+
+
+@router.patch("/{profile_id}", response_model=ProfileOut)
+async def update_profile(
+    body: ProfileUpdate,
+    request: Request,
+    gateway: GatewayDep,
+    who: Member,
+    profile_id: str = ProfileId,
+) -> Response:
+    gateway.forget_profile(who, profile_id)
+    return await to_profiles(
+        gateway,
+        request,
+        "PATCH",
+        f"/v1/profiles/{profile_id}",
+        body.model_dump(exclude_unset=True),
+    )
+
+
+@router.delete("/{profile_id}", status_code=204)
+async def delete_profile(
+    request: Request, gateway: GatewayDep, who: Member, profile_id: str = ProfileId
+) -> Response:
+    gateway.forget_profile(who, profile_id)
+    return await to_profiles(gateway, request, "DELETE", f"/v1/profiles/{profile_id}")
+
+
+@router.get("/{profile_id}/my-list", response_model=MyList)
+async def my_list(
+    request: Request,
+    gateway: GatewayDep,
+    _who: Member,
+    profile_id: str = ProfileId,
+    limit: int = Query(200, ge=1, le=1000),
+) -> Response:
+    """The profile's list, most recently added first."""
+    return relay(
+        await gateway.call(
+            "profiles",
+            "GET",
+            f"/v1/profiles/{profile_id}/my-list",
+            request=request,
+            params={"limit": limit},
         )
+    )
 
-    @api.delete("/{profile_id}", status_code=204)
-    async def delete_profile(
-        request: Request, profile_id: str = ProfileId, who: Principal = who_dep
-    ) -> Response:
-        gateway.forget_profile(who, profile_id)
-        return await call(request, "DELETE", f"/v1/profiles/{profile_id}")
 
-    @api.get("/{profile_id}/my-list", response_model=MyList)
-    async def my_list(
-        request: Request,
-        profile_id: str = ProfileId,
-        limit: int = Query(200, ge=1, le=1000),
-        _who: Principal = who_dep,
-    ) -> Response:
-        """The profile's list, most recently added first."""
-        return relay(
-            await gateway.call(
-                "profiles",
-                "GET",
-                f"/v1/profiles/{profile_id}/my-list",
-                request=request,
-                params={"limit": limit},
-            )
-        )
+@router.put("/{profile_id}/my-list/{title_id}", response_model=ListChange)
+async def add_to_list(
+    request: Request,
+    gateway: GatewayDep,
+    _who: Member,
+    profile_id: str = ProfileId,
+    title_id: str = TitleId,
+) -> Response:
+    path = f"/v1/profiles/{profile_id}/my-list/{title_id}"
+    return await to_profiles(gateway, request, "PUT", path)
 
-    @api.put("/{profile_id}/my-list/{title_id}", response_model=ListChange)
-    async def add_to_list(
-        request: Request,
-        profile_id: str = ProfileId,
-        title_id: str = TitleId,
-        _who: Principal = who_dep,
-    ) -> Response:
-        return await call(request, "PUT", f"/v1/profiles/{profile_id}/my-list/{title_id}")
 
-    @api.delete("/{profile_id}/my-list/{title_id}", response_model=ListChange)
-    async def remove_from_list(
-        request: Request,
-        profile_id: str = ProfileId,
-        title_id: str = TitleId,
-        _who: Principal = who_dep,
-    ) -> Response:
-        return await call(request, "DELETE", f"/v1/profiles/{profile_id}/my-list/{title_id}")
+@router.delete("/{profile_id}/my-list/{title_id}", response_model=ListChange)
+async def remove_from_list(
+    request: Request,
+    gateway: GatewayDep,
+    _who: Member,
+    profile_id: str = ProfileId,
+    title_id: str = TitleId,
+) -> Response:
+    path = f"/v1/profiles/{profile_id}/my-list/{title_id}"
+    return await to_profiles(gateway, request, "DELETE", path)
 
-    @api.put("/{profile_id}/ratings/{title_id}", response_model=RatingOut)
-    async def rate(
-        body: RatingBody,
-        request: Request,
-        profile_id: str = ProfileId,
-        title_id: str = TitleId,
-        _who: Principal = who_dep,
-    ) -> Response:
-        """Thumbs up or down (`none` clears it)."""
-        return await call(
-            request, "PUT", f"/v1/profiles/{profile_id}/ratings/{title_id}", body.model_dump()
-        )
 
-    return api
+@router.put("/{profile_id}/ratings/{title_id}", response_model=RatingOut)
+async def rate(
+    body: RatingBody,
+    request: Request,
+    gateway: GatewayDep,
+    _who: Member,
+    profile_id: str = ProfileId,
+    title_id: str = TitleId,
+) -> Response:
+    """Thumbs up or down (`none` clears it)."""
+    path = f"/v1/profiles/{profile_id}/ratings/{title_id}"
+    return await to_profiles(gateway, request, "PUT", path, body.model_dump())

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError
-from cinemesh.services.gateway.core import Gateway, relay
+from cinemesh.services.gateway.core import relay
+from cinemesh.services.gateway.deps import GatewayDep, Member
 from cinemesh.services.gateway.routes.catalog import profile_id_query, profile_maturity
 
 SEARCH_TIMEOUT_S = 0.5
@@ -19,46 +19,45 @@ def year_query() -> Any:
     return Query(None, ge=1800, le=2200)
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"])
 
-    @api.get("/search")
-    async def search(
-        request: Request,
-        q: str = Query("", max_length=200, description="words; the last one may be a prefix"),
-        genre: str | None = Query(None, max_length=40),
-        year: int | None = year_query(),
-        year_from: int | None = year_query(),
-        year_to: int | None = year_query(),
-        profile_id: str | None = profile_id_query(),
-        limit: int = Query(20, ge=1, le=100),
-        offset: int = Query(0, ge=0, le=10_000),
-        who: Principal = Depends(gateway.principal),
-    ) -> Response:
-        """`{hits, facets, total, took_ms}`; the profile's maturity limits what is found."""
-        if year is not None:
-            year_from = year_to = year
-        if year_from is not None and year_to is not None and year_from > year_to:
-            raise ApiError(422, "INVALID_REQUEST", "year_from must not be after year_to")
-        params: dict[str, Any] = {"q": q, "limit": limit, "offset": offset}
-        filters = {
-            "genre": (genre or "").strip() or None,
-            "year_from": year_from,
-            "year_to": year_to,
-        }
-        params.update({name: value for name, value in filters.items() if value is not None})
-        if profile_id:
-            profile = await gateway.require_profile(request, who, profile_id)
-            params["max_maturity"] = profile_maturity(profile)
-        return relay(
-            await gateway.call(
-                "search",
-                "GET",
-                "/v1/search",
-                request=request,
-                params=params,
-                timeout_s=SEARCH_TIMEOUT_S,
-            )
+
+@router.get("/search")
+async def search(
+    request: Request,
+    gateway: GatewayDep,
+    who: Member,
+    q: str = Query("", max_length=200, description="words; the last one may be a prefix"),
+    genre: str | None = Query(None, max_length=40),
+    year: int | None = year_query(),
+    year_from: int | None = year_query(),
+    year_to: int | None = year_query(),
+    profile_id: str | None = profile_id_query(),
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0, le=10_000),
+) -> Response:
+    """`{hits, facets, total, took_ms}`; the profile's maturity limits what is found."""
+    if year is not None:
+        year_from = year_to = year
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise ApiError(422, "INVALID_REQUEST", "year_from must not be after year_to")
+    params: dict[str, Any] = {"q": q, "limit": limit, "offset": offset}
+    filters = {
+        "genre": (genre or "").strip() or None,
+        "year_from": year_from,
+        "year_to": year_to,
+    }
+    params.update({name: value for name, value in filters.items() if value is not None})
+    if profile_id:
+        profile = await gateway.require_profile(request, who, profile_id)
+        params["max_maturity"] = profile_maturity(profile)
+    return relay(
+        await gateway.call(
+            "search",
+            "GET",
+            "/v1/search",
+            request=request,
+            params=params,
+            timeout_s=SEARCH_TIMEOUT_S,
         )
-
-    return api
+    )

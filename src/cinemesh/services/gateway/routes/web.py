@@ -10,12 +10,13 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from starlette.convertors import Convertor, register_url_convertor
 
+from cinemesh.platform.deps import provided
 from cinemesh.platform.errors import not_found
-from cinemesh.services.gateway.core import Gateway
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # Paths the app shell never answers: the API, the platform's own endpoints, static files.
@@ -149,34 +150,35 @@ class AppPath(Convertor[str]):
 register_url_convertor("webapp", AppPath())
 
 
-def router(gateway: Gateway) -> APIRouter:
-    api = APIRouter(include_in_schema=False)
-    files = StaticFiles()
+Files = Annotated[StaticFiles, provided(StaticFiles)]
+router = APIRouter(include_in_schema=False)
 
-    def shell(request: Request, *, found: bool = True) -> Response:
-        response = files.respond(request, WEB_DIR / "index.html", cache_control=APP_CACHE)
-        if not found and response.status_code == 200:
-            response.status_code = 404
-        return response
 
-    @api.api_route("/static/vendor/{name}", methods=["GET", "HEAD"])
-    async def vendor(request: Request, name: str) -> Response:
-        """Browser libraries installed by npm (hls.js), never from a CDN."""
-        path = vendor_path(name)
-        if path is None:
-            raise not_found("file")
-        return files.respond(request, path, cache_control=VENDOR_CACHE)
+def shell(files: StaticFiles, request: Request, *, found: bool = True) -> Response:
+    response = files.respond(request, WEB_DIR / "index.html", cache_control=APP_CACHE)
+    if not found and response.status_code == 200:
+        response.status_code = 404
+    return response
 
-    @api.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
-    async def static(request: Request, relative: str) -> Response:
-        path = app_path(relative)
-        if path is None:
-            raise not_found("file")
-        return files.respond(request, path, cache_control=APP_CACHE)
 
-    @api.api_route("/{path:webapp}", methods=["GET", "HEAD"])
-    async def app_shell(request: Request, path: str) -> Response:
-        """index.html for every other path: deep links open in the app, unknown ones as 404."""
-        return shell(request, found=path.split("/", 1)[0] in APP_SECTIONS)
+@router.api_route("/static/vendor/{name}", methods=["GET", "HEAD"])
+async def vendor(request: Request, files: Files, name: str) -> Response:
+    """Browser libraries installed by npm (hls.js), never from a CDN."""
+    path = vendor_path(name)
+    if path is None:
+        raise not_found("file")
+    return files.respond(request, path, cache_control=VENDOR_CACHE)
 
-    return api
+
+@router.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
+async def static(request: Request, files: Files, relative: str) -> Response:
+    path = app_path(relative)
+    if path is None:
+        raise not_found("file")
+    return files.respond(request, path, cache_control=APP_CACHE)
+
+
+@router.api_route("/{path:webapp}", methods=["GET", "HEAD"])
+async def app_shell(request: Request, files: Files, path: str) -> Response:
+    """index.html for every other path: deep links open in the app, unknown ones as 404."""
+    return shell(files, request, found=path.split("/", 1)[0] in APP_SECTIONS)
