@@ -5,18 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from pydantic_settings import SettingsConfigDict
 
+from cinemesh.contracts.notices import MY_LIST_CHANGED
 from cinemesh.platform.runtime import ServiceRuntime
-from cinemesh.platform.settings import ServiceSettings, load_settings
-from cinemesh.services.profiles.api import profiles_router
+from cinemesh.platform.settings import load_settings
+from cinemesh.services.profiles.api import router
 from cinemesh.services.profiles.service import Profiles
+from cinemesh.services.profiles.settings import ProfilesSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class ProfilesSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CINEMESH_PROFILES_", extra="ignore")
 
 
 def create_app() -> FastAPI:
@@ -25,4 +22,5 @@ def create_app() -> FastAPI:
         "profiles", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
     )
     profiles = Profiles(stage=runtime.stage)
-    return runtime.build_app(profiles_router(runtime, profiles, kept_reads_s=settings.kept_reads_s))
+    lists = runtime.kept_reads(MY_LIST_CHANGED, max_age_s=settings.kept_reads_s)
+    return runtime.build_app(router, provides=[profiles, lists])
