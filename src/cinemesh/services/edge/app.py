@@ -3,18 +3,11 @@ Connect appliance in miniature). It trusts nothing but the URL; any number of in
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from cinemesh.contracts.signed_urls import load_edge_key
 from cinemesh.platform.runtime import ServiceRuntime
-from cinemesh.platform.settings import ServiceSettings, load_settings
+from cinemesh.platform.settings import load_settings
 from cinemesh.services.edge.server import EdgeServer
-
-
-class EdgeSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CINEMESH_", extra="ignore")
-
-    edge_key: str = ""
+from cinemesh.services.edge.settings import EdgeSettings
 
 
 def create_app() -> EdgeServer:
