@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from cinemesh.cli.commands.ingest import DemoTitle, attach_demo_videos
 from cinemesh.cli.experiments import EXPERIMENTS, playable_title, run_experiment, sign_up_viewer
-from cinemesh.cli.seeding import demo_titles
+from cinemesh.demo.seeding import demo_titles
+from cinemesh.demo.upload import DemoTitle, attach_demo_videos
 from cinemesh.runner.local import LocalPlatform
 
 # one experiment per kind of fault; playback last, as it scales playback out and leaves it so

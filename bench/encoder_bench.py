@@ -18,16 +18,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cinemesh.services.encoder.ffmpeg import ffmpeg_exe, run_ffmpeg
-from cinemesh.services.encoder.ladder import (
+from cinemesh.services.encoder.public import (
     THUMBS_DIR,
     EncodeOptions,
+    MediaStore,
+    QualityOptions,
+    build_package,
+    ffmpeg_exe,
     ladder_args,
     plan_ladder,
     plan_sprite,
+    probe,
+    run_ffmpeg,
 )
-from cinemesh.services.encoder.package import MediaStore, QualityOptions, build_package
-from cinemesh.services.encoder.probe import probe
 
 CONTENT = {
     # smooth, slowly moving gradients: lower rungs upscale almost losslessly

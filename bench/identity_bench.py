@@ -21,8 +21,7 @@ import jwt
 from argon2 import PasswordHasher
 
 from cinemesh.platform.auth import JWT_AUDIENCE, JWT_ISSUER, TokenVerifier
-from cinemesh.services.identity.keys import SigningKey
-from cinemesh.services.identity.passwords import ARGON2_PARAMS
+from cinemesh.services.identity.public import ARGON2_PARAMS, SigningKey
 
 PASSWORD = "Bench-pass-12345"
 

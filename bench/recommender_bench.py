@@ -73,10 +73,13 @@ from cinemesh.platform.events import Event, EventBus
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.local import LocalPlatform
 from cinemesh.runner.natsd import nats_server_binary
-from cinemesh.services.recommender.dataset import read_csv
-from cinemesh.services.recommender.rows import build_rows
-from cinemesh.services.recommender.service import ProfileHistory, TrainingData
-from cinemesh.services.recommender.snapshot import build_snapshot
+from cinemesh.services.recommender.public import (
+    ProfileHistory,
+    TrainingData,
+    build_rows,
+    build_snapshot,
+    read_csv,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "movielens-latest-small"
 GOAL_MS = 10.0

@@ -40,11 +40,8 @@ from cinemesh.platform.events import Event, EventBus
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.local import LocalPlatform
 from cinemesh.runner.natsd import start_embedded_nats
-from cinemesh.services.catalog.models import Base, Title
-from cinemesh.services.catalog.service import Catalog
-from cinemesh.services.catalog.views import summary
-from cinemesh.services.search.index import Doc, Query, TitleIndex
-from cinemesh.services.search.text import terms
+from cinemesh.services.catalog.public import Base, Catalog, Title, summary
+from cinemesh.services.search.public import Doc, Query, TitleIndex, terms
 
 GENRES = [
     "Action", "Adventure", "Animation", "Comedy", "Crime", "Documentary", "Drama", "Family",

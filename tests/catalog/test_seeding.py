@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cinemesh.cli.seeding import demo_titles
+from cinemesh.demo.seeding import demo_titles
 from tests.catalog.api import NO_LIMITS, Caller, wait_for
 from tests.support.platform import LocalPlatform
 from tests.support.tokens import TokenMint

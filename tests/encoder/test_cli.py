@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from cinemesh.cli.commands.ingest import DemoTitle, attach_demo_videos
+from cinemesh.demo.upload import DemoTitle, attach_demo_videos
 from tests.encoder.conftest import create_title, make_video
 from tests.encoder.hls import check_package
 from tests.support.platform import LocalPlatform

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cinemesh.cli.seeding import SEED_MODE_ENV
+from cinemesh.demo.seeding import SEED_MODE_ENV
 
 Progress = Callable[[str], None]
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
 
-from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, load_service_key, service_token
+from cinemesh.runner.client import auth_headers
 from cinemesh.runner.layout import Layout, default_data_dir
 
 DataDirOption = typer.Option(
@@ -21,13 +20,6 @@ DataDirOption = typer.Option(
 
 def layout_for(data_dir: Path | None) -> Layout:
     return Layout((data_dir or default_data_dir()).resolve())
-
-
-def auth_headers(layout: Layout) -> dict[str, str]:
-    key = load_service_key(
-        data_dir=layout.data_dir, configured=os.environ.get("CINEMESH_SERVICE_KEY", "")
-    )
-    return {SERVICE_TOKEN_HEADER: service_token(key)}
 
 
 def running_state(layout: Layout) -> dict[str, Any] | None:

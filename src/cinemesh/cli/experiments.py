@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from cinemesh.contracts.identity import PLAN_STREAMS
+from cinemesh.runner.client import auth_headers
 from cinemesh.runner.layout import Layout
 
 Say = Callable[[str], Any]
@@ -63,8 +64,6 @@ class Experiment:
 
 
 async def _control(layout: Layout, path: str, body: dict[str, Any]) -> Any:
-    from cinemesh.cli.control import auth_headers
-
     state = layout.read_state() or {}
     async with httpx.AsyncClient(timeout=30) as client:
         response = await client.post(
@@ -75,8 +74,6 @@ async def _control(layout: Layout, path: str, body: dict[str, Any]) -> Any:
 
 
 async def _faults(layout: Layout, service: str, spec: dict[str, float] | None) -> None:
-    from cinemesh.cli.control import auth_headers
-
     state = layout.read_state() or {}
     async with httpx.AsyncClient(timeout=10) as client:
         status = (await client.get(state["control_url"] + "/status")).json()["instances"]

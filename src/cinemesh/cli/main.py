@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import pkgutil
 import signal
 import subprocess
 import sys
@@ -16,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cinemesh.cli import commands
+from cinemesh.cli.commands import bench, chaos, deploy, ingest, recs, seed, users
 from cinemesh.cli.control import (
     DataDirOption,
     control,
@@ -24,6 +22,7 @@ from cinemesh.cli.control import (
     require_running,
     running_state,
 )
+from cinemesh.demo.seeding import seed_first_run
 from cinemesh.platform.errors import StartupError
 from cinemesh.runner.layout import Layout
 from cinemesh.runner.processes import is_ours, pid_alive, terminate, wait_gone
@@ -90,15 +89,11 @@ async def _run_foreground(options: UpOptions) -> int:
 
 
 async def _first_run(supervisor: Supervisor, gateway: str) -> None:
-    """Seed a new data dir once, if the seeding command exists."""
+    """Seed a new data dir once (`cinemesh.demo.seeding`)."""
     marker = supervisor.layout.data_dir / ".seeded"
     if marker.exists():
         return
-    try:
-        seeding = importlib.import_module("cinemesh.cli.seeding")
-    except ModuleNotFoundError:
-        return
-    supervisor.background(seeding.seed_first_run(supervisor.layout, gateway, marker))
+    supervisor.background(seed_first_run(supervisor.layout, gateway, marker))
 
 
 def _up_detached(layout: Layout, argv: list[str]) -> None:
@@ -237,12 +232,8 @@ def logs(
     raise typer.Exit(subprocess.call(args))
 
 
-def _register_commands() -> None:
-    for info in pkgutil.iter_modules(commands.__path__):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(app)
-
-
-_register_commands()
+# The commands beyond running the platform, each module by name (a new one is added here).
+for command in (bench, chaos, deploy, ingest, recs, seed, users):
+    command.register(app)
 
 __all__ = ["app", "pid_alive", "require_running"]

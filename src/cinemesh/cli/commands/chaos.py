@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cinemesh.cli.control import DataDirOption, auth_headers, control, layout_for, require_running
+from cinemesh.cli.control import DataDirOption, control, layout_for, require_running
 from cinemesh.cli.experiments import EXPERIMENTS, run_experiment
+from cinemesh.runner.client import auth_headers
 
 console = Console()
 chaos = typer.Typer(help="Inject faults into a running local platform.", no_args_is_help=True)

@@ -17,9 +17,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cinemesh.services.recommender.collaborative import ItemModel, ModelFileError, ModelParams
-from cinemesh.services.recommender.dataset import DatasetError, Interactions, read_csv
-from cinemesh.services.recommender.evaluation import OURS, Report, evaluate
+from cinemesh.services.recommender.public import (
+    OURS,
+    DatasetError,
+    Interactions,
+    ItemModel,
+    ModelFileError,
+    ModelParams,
+    Report,
+    evaluate,
+    read_csv,
+)
 
 recs = typer.Typer(
     help="Recommendations offline: train, recommend, evaluate.", no_args_is_help=True

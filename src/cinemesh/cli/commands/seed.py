@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cinemesh.cli.control import DataDirOption, auth_headers, layout_for, require_running
-from cinemesh.cli.seeding import (
+from cinemesh.cli.control import DataDirOption, layout_for, require_running
+from cinemesh.demo.seeding import (
     SeedingFailed,
     demo_titles,
     movielens_interactions,
@@ -21,6 +21,7 @@ from cinemesh.cli.seeding import (
     push_titles,
     running_catalog_url,
 )
+from cinemesh.runner.client import auth_headers
 from cinemesh.runner.layout import Layout
 
 console = Console()

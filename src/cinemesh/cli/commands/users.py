@@ -8,7 +8,8 @@ import httpx
 import typer
 from rich.console import Console
 
-from cinemesh.cli.control import DataDirOption, auth_headers, control, layout_for
+from cinemesh.cli.control import DataDirOption, control, layout_for
+from cinemesh.runner.client import auth_headers
 
 console = Console()
 users = typer.Typer(help="Manage accounts.", no_args_is_help=True)

@@ -1,7 +1,9 @@
 """Seeding the catalog: the demo catalog (movies and series with fixed ids, artwork drawn by the
 catalog) that the first `cinemesh up` loads, and MovieLens imports (movies into the catalog,
 ratings kept as interactions for the recommender). Titles go to the catalog's bulk import with
-the service credential; demo videos are the encoder's part (see `attach_demo_media`)."""
+the service credential; demo videos go to the encoder (`attach_demo_media`, through
+`cinemesh.demo.upload`). `cinemesh up` and `cinemesh seed` call it; the bench suite reads
+`SEED_MODE_ENV` from it."""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 
-from cinemesh.cli.control import auth_headers
+from cinemesh.demo.upload import DemoTitle, DemoVideosFailed, attach_demo_videos
+from cinemesh.runner.client import auth_headers, healthy_port, instances
 from cinemesh.runner.layout import Layout, available_services
 
 BATCH = 500
@@ -261,15 +263,9 @@ async def running_catalog_url(http: httpx.AsyncClient, layout: Layout, wait_s: f
     """A healthy catalog instance of the local platform, from its supervisor."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
-        state = layout.read_state()
-        if state:
-            try:
-                answer = await http.get(state["control_url"] + "/status", timeout=5)
-                for inst in answer.json()["instances"]:
-                    if inst["service"] == "catalog" and inst["healthy"]:
-                        return f"http://127.0.0.1:{inst['port']}"
-            except (httpx.HTTPError, ValueError, KeyError):
-                pass
+        port = await healthy_port(http, layout, "catalog")
+        if port is not None:
+            return f"http://127.0.0.1:{port}"
         if asyncio.get_running_loop().time() > deadline:
             raise SeedingFailed("no healthy catalog instance; is cinemesh up running with it?")
         await asyncio.sleep(0.5)
@@ -349,28 +345,19 @@ async def seed_first_run(layout: Layout, gateway_url: str, marker: Path) -> None
     console.print(f"[green]demo catalog ready[/green]: {gateway_url}")
 
 
-# --- demo videos: the media engineer's hook --------------------------------------------------
-@dataclass(frozen=True)
-class VideoTarget:
-    """A playable item of the demo catalog that should get a demo video."""
-
-    id: str
-    name: str
-    episode_id: str | None = None
-
-
+# --- demo videos -----------------------------------------------------------------------------
 async def demo_video_targets(
     http: httpx.AsyncClient, catalog_url: str, titles: list[dict[str, Any]]
-) -> list[VideoTarget]:
+) -> list[DemoTitle]:
     """The most popular demo movies and the first episodes of the most popular series."""
     movies = [t for t in titles if t["kind"] == "movie"][:DEMO_VIDEO_MOVIES]
-    targets = [VideoTarget(t["id"], t["title"]) for t in movies]
+    targets = [DemoTitle(t["id"], t["title"]) for t in movies]
     series = next((t for t in titles if t["kind"] == "series"), None)
     if series is not None:
         answer = await http.get(f"{catalog_url}/v1/titles/{series['id']}", timeout=10)
         episodes = [e for s in answer.json().get("seasons", []) for e in s["episodes"]]
         targets += [
-            VideoTarget(series["id"], f"{series['title']} E{e['number']}", e["id"])
+            DemoTitle(series["id"], f"{series['title']} E{e['number']}", e["id"])
             for e in episodes[:DEMO_VIDEO_EPISODES]
         ]
     return targets
@@ -379,22 +366,16 @@ async def demo_video_targets(
 async def attach_demo_media(
     layout: Layout, http: httpx.AsyncClient, catalog_url: str, titles: list[dict[str, Any]]
 ) -> None:
-    """HOOK for the encoder: make real videos for a few demo titles and wait until they are
-    encoded (`media.asset.ready` then links each to its title in the catalog). Skipped when
-    this platform runs no encoder; a failed encode leaves that title unplayable, nothing more."""
-    try:
-        from cinemesh.cli.commands.ingest import DemoTitle, IngestFailed, attach_demo_videos
-    except ImportError:
-        return
+    """Make real videos for a few demo titles and wait until they are encoded
+    (`media.asset.ready` then links each to its title in the catalog). Skipped when this
+    platform runs no encoder; a failed encode leaves that title unplayable, nothing more."""
     if "encoder" not in await _running_services(http, layout):
         return
     targets = await demo_video_targets(http, catalog_url, titles)
     console.print(f"making {len(targets)} demo videos (a few minutes on 2 cores) ...")
     try:
-        final = await attach_demo_videos(
-            layout, [DemoTitle(t.id, t.name, t.episode_id) for t in targets]
-        )
-    except IngestFailed as exc:
+        final = await attach_demo_videos(layout, targets)
+    except DemoVideosFailed as exc:
         console.print(f"[yellow]demo videos not made: {exc}[/yellow]")
         return
     ready = sum(1 for job in final.values() if job.get("state") == "ready")
@@ -403,11 +384,4 @@ async def attach_demo_media(
 
 async def _running_services(http: httpx.AsyncClient, layout: Layout) -> set[str]:
     """The services the local supervisor runs (empty when it cannot be asked)."""
-    state = layout.read_state()
-    if not state:
-        return set()
-    try:
-        answer = await http.get(state["control_url"] + "/status", timeout=5)
-        return {str(i["service"]) for i in answer.json()["instances"]}
-    except (httpx.HTTPError, ValueError, KeyError):
-        return set()
+    return {str(i["service"]) for i in await instances(http, layout)}

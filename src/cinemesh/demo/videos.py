@@ -1,5 +1,6 @@
 """Demo videos for a fresh catalog: moving ffmpeg test patterns with the title drawn on them
-(rendered with Pillow: the static ffmpeg may have no fonts) and a sine tone."""
+(rendered with Pillow: the static ffmpeg may have no fonts) and a sine tone. ffmpeg runs through
+the encoder's public face, the same runner the encoder's pipeline uses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from cinemesh.services.encoder.ffmpeg import run_ffmpeg
+from cinemesh.services.encoder.public import run_ffmpeg
 
 PATTERNS = (
     "testsrc2=size={w}x{h}:rate={fps}",
