@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import load_settings
-from cinemesh.services.encoder.api import encoder_router
+from cinemesh.services.encoder.api import router
+from cinemesh.services.encoder.events import consume_events
 from cinemesh.services.encoder.package import MediaStore
 from cinemesh.services.encoder.service import Jobs
 from cinemesh.services.encoder.settings import EncoderSettings
@@ -22,16 +23,7 @@ def create_app() -> FastAPI:
     runtime = ServiceRuntime(
         "encoder", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
     )
-    assert runtime.db is not None
     store = MediaStore(runtime.data_dir / "media")
-    jobs = Jobs(runtime.db, runtime.stage)
-    worker = EncodeWorker(runtime, jobs, store, settings)
-
-    @runtime.on_startup
-    async def start_worker() -> None:
-        store.prepare()
-        if settings.worker:
-            worker.start()
-
-    runtime.on_shutdown(worker.stop)
-    return runtime.build_app(encoder_router(runtime, jobs, store, settings))
+    jobs = Jobs(runtime.database, runtime.stage)
+    consume_events(runtime, EncodeWorker(runtime, jobs, store, settings))
+    return runtime.build_app(router, provides=[jobs, store, settings])
