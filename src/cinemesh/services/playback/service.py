@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError, forbidden, not_found
 from cinemesh.services.playback.models import (
     AccountStreams,
+    KnownProfile,
     PlayableTitle,
     PlaybackSession,
     ReadyAsset,
@@ -63,6 +64,70 @@ class Playback:
     edge_key: bytes
     lease: timedelta
     manifest_ttl_s: int = MANIFEST_TTL_S
+
+    async def learn_title(
+        self, session: AsyncSession, *, title_id: str, maturity_rating: str
+    ) -> None:
+        """A title's maturity, learnt from catalog's events: what a profile may play."""
+        row = await session.get(PlayableTitle, title_id)
+        if row is None:
+            session.add(PlayableTitle(title_id=title_id, maturity_rating=maturity_rating))
+        else:
+            row.maturity_rating = maturity_rating
+
+    async def forget_title(self, session: AsyncSession, title_id: str) -> None:
+        """A deleted title is no longer playable, nor are its assets."""
+        await session.execute(delete(ReadyAsset).where(ReadyAsset.title_id == title_id))
+        await session.execute(delete(PlayableTitle).where(PlayableTitle.title_id == title_id))
+
+    async def learn_asset(
+        self,
+        session: AsyncSession,
+        *,
+        title_id: str,
+        episode_id: str | None,
+        asset_id: str,
+        duration_s: float,
+        renditions: list[dict[str, Any]],
+    ) -> None:
+        """The video that plays a title or episode, learnt from media's `AssetReady`."""
+        key = (title_id, episode_id or "")
+        row = await session.get(ReadyAsset, key)
+        if row is None:
+            session.add(
+                ReadyAsset(
+                    title_id=key[0],
+                    episode_id=key[1],
+                    asset_id=asset_id,
+                    duration_s=duration_s,
+                    renditions=renditions,
+                )
+            )
+        else:
+            row.asset_id, row.duration_s, row.renditions = asset_id, duration_s, renditions
+
+    async def learn_profile(
+        self, session: AsyncSession, *, profile_id: str, account_id: str, maturity: str
+    ) -> None:
+        row = await session.get(KnownProfile, profile_id)
+        if row is None:
+            session.add(
+                KnownProfile(profile_id=profile_id, account_id=account_id, maturity=maturity)
+            )
+        else:
+            row.account_id, row.maturity = account_id, maturity
+
+    async def forget_profile(self, session: AsyncSession, profile_id: str) -> None:
+        gone = await session.get(KnownProfile, profile_id)
+        if gone is not None:
+            await session.delete(gone)
+
+    async def known_viewer(self, session: AsyncSession, profile_id: str) -> Viewer | None:
+        """The profile as playback's own view knows it (from profiles' events), if it does."""
+        known = await session.get(KnownProfile, profile_id)
+        if known is None:
+            return None
+        return Viewer(profile_id, known.account_id, known.maturity)
 
     async def start(
         self,
