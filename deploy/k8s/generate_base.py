@@ -1,5 +1,12 @@
 """Writes the Kubernetes base for every cinemesh service from one table, so a change to how
-services are deployed is made once. Run: python deploy/k8s/generate_base.py"""
+services are deployed is made once. Run: python deploy/k8s/generate_base.py
+
+Every service is a Deployment that drains before it stops (a preStop sleep while the endpoints
+controller forgets the pod, then the service's own SIGTERM drain) and rolls with
+`maxUnavailable: 0`. The services with a `canary` row are shipped by Argo Rollouts instead: a
+Rollout takes their pod template from the Deployment (`workloadRef`, the Deployment stays at 0
+replicas) and walks a canary judged by the `cinemesh-canary` AnalysisTemplate on the services'
+own Prometheus metrics. docs/deploy.md says why and how to drive it."""
 
 from __future__ import annotations
 
@@ -13,6 +20,36 @@ BASE = Path(__file__).parent / "base"
 PORT = 8000
 IMAGE = "cinemesh"
 
+# How a pod leaves (seconds). Kubernetes runs preStop, then sends SIGTERM; the grace period
+# counts from the start of preStop and must cover all of it.
+PRESTOP_S = 5  # the endpoints controller and every kube-proxy stop sending new connections
+DRAIN_S = 2.5  # CINEMESH_DRAIN_S: answers with `Connection: close` after failing readiness
+IN_FLIGHT_S = 5  # uvicorn's timeout_graceful_shutdown: requests in flight finish (serve.py)
+SHUTDOWN_S = 15  # event handlers, outbox flush, bus close: each bounded to 3 s (runtime.py)
+TERMINATION_GRACE_S = 40
+assert TERMINATION_GRACE_S >= PRESTOP_S + DRAIN_S + IN_FLIGHT_S + SHUTDOWN_S + 5
+# the image is python:3.11-slim (Debian): coreutils' sleep is there, no shell needed
+PRESTOP_COMMAND = ["/bin/sleep", str(PRESTOP_S)]
+ROLLING = {"maxUnavailable": 0, "maxSurge": "25%"}  # a new pod is ready before an old one goes
+
+# Argo Rollouts: the canary of the services that have a `canary` row
+ANALYSIS_TEMPLATE = "cinemesh-canary"
+ROLLOUT_LABEL = "cinemesh.io/replicas-from"  # on Deployments whose pods a Rollout runs
+PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
+ERROR_RATIO_MAX = 0.02
+CANARY_WEIGHTS = (10, 50)  # then 100; each weight is held, then judged
+CANARY_SETTLE = "1m"  # held before judging, so the rate window holds the canary's traffic
+
+
+@dataclass(frozen=True)
+class Canary:
+    """An Argo Rollouts canary; fails when the canary's p99 latency exceeds `p99_max_s`.
+    Thresholds sit between the latency histogram's buckets (0.1, 0.25, 0.5, 1 s):
+    histogram_quantile interpolates linearly inside a bucket, so a canary whose requests all
+    take 0.3 s reads as a p99 near 0.5 s."""
+
+    p99_max_s: float
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -25,10 +62,13 @@ class ServiceSpec:
     memory_limit: str = "512Mi"
     autoscale: tuple[int, int] | None = None
     media: bool = False  # mounts the shared media volume
+    canary: Canary | None = None  # shipped by an Argo Rollouts canary
 
 
 SERVICES = [
-    ServiceSpec("gateway", public=True, replicas=3, autoscale=(3, 30)),
+    ServiceSpec(
+        "gateway", public=True, replicas=3, autoscale=(3, 30), canary=Canary(p99_max_s=0.4)
+    ),
     ServiceSpec("identity"),
     ServiceSpec("profiles"),
     ServiceSpec("catalog", media=True),
@@ -36,7 +76,7 @@ SERVICES = [
     ServiceSpec(
         "encoder", replicas=2, cpu="1", memory="1Gi", cpu_limit="4", memory_limit="4Gi", media=True
     ),
-    ServiceSpec("playback", replicas=3, autoscale=(3, 30)),
+    ServiceSpec("playback", replicas=3, autoscale=(3, 30), canary=Canary(p99_max_s=0.25)),
     ServiceSpec(
         "edge",
         public=True,
@@ -47,12 +87,16 @@ SERVICES = [
         media=True,
     ),
     ServiceSpec("history"),
-    ServiceSpec("recommender", memory="1Gi", memory_limit="3Gi"),
+    ServiceSpec("recommender", memory="1Gi", memory_limit="3Gi", canary=Canary(p99_max_s=0.4)),
 ]
 
 
 def labels(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "cinemesh"}
+
+
+def selector(name: str) -> dict[str, Any]:
+    return {"matchLabels": {"app.kubernetes.io/name": name}}
 
 
 def deployment(spec: ServiceSpec) -> dict[str, Any]:
@@ -82,6 +126,8 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
         "readinessProbe": ready,
         "livenessProbe": probe,
         "startupProbe": {**probe, "failureThreshold": 30, "periodSeconds": 2},
+        # kept out of the Service before SIGTERM starts the service's own drain
+        "lifecycle": {"preStop": {"exec": {"command": PRESTOP_COMMAND}}},
         "resources": {
             "requests": {"cpu": spec.cpu, "memory": spec.memory},
             "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit},
@@ -101,17 +147,17 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": "cinemesh-media"}})
     else:
         volumes.append({"name": "data", "emptyDir": {}})
+    metadata: dict[str, Any] = {"name": spec.name, "labels": labels(spec.name)}
+    if spec.canary:  # the Rollout runs the pods; this Deployment only holds their template
+        metadata["labels"][ROLLOUT_LABEL] = "rollout"
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": spec.name, "labels": labels(spec.name)},
+        "metadata": metadata,
         "spec": {
-            "replicas": spec.replicas,
-            "selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-            },
+            "replicas": 0 if spec.canary else spec.replicas,
+            "selector": selector(spec.name),
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": dict(ROLLING)},
             "template": {
                 "metadata": {
                     "labels": labels(spec.name),
@@ -130,7 +176,7 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
                         "fsGroup": 10001,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "terminationGracePeriodSeconds": 20,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
                     "containers": [container],
                     "volumes": volumes,
                 },
@@ -171,7 +217,7 @@ def autoscaler(spec: ServiceSpec) -> dict[str, Any]:
         "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": spec.name, "labels": labels(spec.name)},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "scaleTargetRef": workload(spec),
             "minReplicas": low,
             "maxReplicas": high,
             "metrics": [
@@ -182,6 +228,117 @@ def autoscaler(spec: ServiceSpec) -> dict[str, Any]:
                         "target": {"type": "Utilization", "averageUtilization": 65},
                     },
                 }
+            ],
+        },
+    }
+
+
+def workload(spec: ServiceSpec) -> dict[str, str]:
+    """What runs the service's pods (and what its autoscaler scales)."""
+    if spec.canary:
+        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": spec.name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name}
+
+
+def rollout(spec: ServiceSpec) -> dict[str, Any]:
+    """setWeight 10 -> hold -> judge -> 50 -> hold -> judge -> 100. Without a traffic router the
+    weight is a pod ratio (kube-proxy spreads calls over the Service's pods evenly)."""
+    assert spec.canary
+    judge = {
+        "analysis": {
+            "templates": [{"templateName": ANALYSIS_TEMPLATE}],
+            "args": [
+                {"name": "service", "value": spec.name},
+                {
+                    "name": "canary-hash",
+                    "valueFrom": {"podTemplateHashValue": "Latest"},
+                },
+                {"name": "p99-max-s", "value": str(spec.canary.p99_max_s)},
+            ],
+        }
+    }
+    steps: list[dict[str, Any]] = []
+    for weight in CANARY_WEIGHTS:
+        steps += [{"setWeight": weight}, {"pause": {"duration": CANARY_SETTLE}}, judge]
+    steps.append({"setWeight": 100})
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": spec.name, "labels": labels(spec.name)},
+        "spec": {
+            "replicas": spec.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": selector(spec.name),
+            "workloadRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": spec.name,
+                # a cluster that ran the plain Deployment keeps its pods until this is healthy
+                "scaleDown": "onsuccess",
+            },
+            # a canary whose pods never get ready is aborted (rolled back), not waited on
+            "progressDeadlineSeconds": 600,
+            "progressDeadlineAbort": True,
+            "strategy": {"canary": {**ROLLING, "steps": steps}},
+        },
+    }
+
+
+def analysis_template() -> dict[str, Any]:
+    """Judges a canary's own pods: Prometheus keeps the pod label `rollouts-pod-template-hash`
+    as `rollouts_pod_template_hash` (docs/deploy.md). No traffic yet reads as inconclusive
+    (neither condition holds), which pauses the Rollout instead of passing it."""
+    canary = 'service="{{args.service}}", rollouts_pod_template_hash="{{args.canary-hash}}"'
+    window = "[{{args.window}}]"
+    judged = {"interval": "30s", "count": 4, "failureLimit": 1, "inconclusiveLimit": 2}
+    errors = (
+        f'(sum(rate(cinemesh_http_requests_total{{{canary}, status=~"5.."}}{window}))'
+        " or vector(0))\n"
+        f"/ sum(rate(cinemesh_http_requests_total{{{canary}}}{window}))\n"
+    )
+    p99 = (
+        "histogram_quantile(0.99, sum by (le) (\n"
+        f"  rate(cinemesh_http_request_duration_seconds_bucket{{{canary}}}{window})))\n"
+    )
+
+    def bounded(limit: str) -> dict[str, str]:
+        return {
+            "successCondition": f"len(result) > 0 && result[0] <= {limit}",
+            "failureCondition": f"len(result) > 0 && result[0] > {limit}",
+        }
+
+    def prometheus(query: str) -> dict[str, Any]:
+        return {"prometheus": {"address": "{{args.prometheus}}", "timeout": 20, "query": query}}
+
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {
+            "name": ANALYSIS_TEMPLATE,
+            "labels": {"app.kubernetes.io/part-of": "cinemesh"},
+        },
+        "spec": {
+            "args": [
+                {"name": "service"},
+                {"name": "canary-hash"},
+                {"name": "p99-max-s"},
+                {"name": "error-ratio-max", "value": str(ERROR_RATIO_MAX)},
+                {"name": "window", "value": "2m"},
+                {"name": "prometheus", "value": PROMETHEUS},
+            ],
+            "metrics": [
+                {
+                    "name": "error-ratio",
+                    **judged,
+                    **bounded("{{args.error-ratio-max}}"),
+                    "provider": prometheus(errors),
+                },
+                {
+                    "name": "p99-latency",
+                    **judged,
+                    **bounded("{{args.p99-max-s}}"),
+                    "provider": prometheus(p99),
+                },
             ],
         },
     }
@@ -224,11 +381,27 @@ def network_policies() -> list[dict[str, Any]]:
     return policies
 
 
+class Dumper(yaml.SafeDumper):
+    """Multi-line strings (PromQL) as literal blocks and no anchors, so the base reads like
+    hand-written YAML."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+Dumper.add_representer(str, _str)
+
+
 def write(base: Path, name: str, docs: list[dict[str, Any]]) -> str:
     path = base / name
     path.write_text(
         "# generated by deploy/k8s/generate_base.py; edit the table there\n"
-        + yaml.safe_dump_all(docs, sort_keys=False)
+        + yaml.dump_all(docs, Dumper=Dumper, sort_keys=False)
     )
     return name
 
@@ -237,11 +410,15 @@ def main(base: Path = BASE) -> None:
     base.mkdir(parents=True, exist_ok=True)
     files = []
     for spec in SERVICES:
-        docs = [deployment(spec), service(spec), disruption_budget(spec)]
+        docs = [deployment(spec)]
+        if spec.canary:
+            docs.append(rollout(spec))
+        docs += [service(spec), disruption_budget(spec)]
         if spec.autoscale:
             docs.append(autoscaler(spec))
         files.append(write(base, f"{spec.name}.yaml", docs))
     files.append(write(base, "network-policies.yaml", network_policies()))
+    files.append(write(base, "canary-analysis.yaml", [analysis_template()]))
     static = [
         "namespace.yaml",
         "config.yaml",

@@ -1,5 +1,7 @@
-"""The scale configuration, validated offline: every kustomize overlay renders and passes the
-Kubernetes schemas; the image and the compose file have the promised shape."""
+"""The scale configuration, validated offline: every kustomize overlay renders, its built-in
+kinds pass the Kubernetes schemas and its Argo Rollouts kinds pass Argo's CRD schemas
+(test_rollouts.py checks what they mean); the image and the compose file have the promised
+shape."""
 
 from __future__ import annotations
 
@@ -13,11 +15,17 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.deploy import argo_rollouts
+
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = ["dev", "prod"]
 AUTOSCALED = {"gateway", "playback", "edge", "search"}
 PUBLIC = {"gateway", "edge"}
+CANARIED = {"gateway", "playback", "recommender"}
+# how a pod leaves: preStop sleep, then the SIGTERM drain (CINEMESH_DRAIN_S 2.5 s of answering,
+# 5 s for requests in flight, then event handlers and the outbox flush, 3 s per step)
+DRAIN_BUDGET_S = 2.5 + 5 + 3 * 3
 
 
 def kubectl() -> str:
@@ -60,17 +68,35 @@ def test_generated_base_is_up_to_date(tmp_path: Path) -> None:
 def test_overlay_renders_and_validates_against_the_schemas(overlay: str) -> None:
     docs = render(overlay)
     assert len(docs) > 40
+    argo = [d for d in docs if d["apiVersion"].startswith("argoproj.io/")]
+    assert {d["kind"] for d in argo} == argo_rollouts.KINDS
     for doc in docs:
-        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+        if doc in argo:
+            assert argo_rollouts.schema_problems(doc) == []
+        else:  # any other kind the Kubernetes schemas do not know fails here
+            kubernetes_validate.validate(doc, "1.30.0", strict=True)
+
+
+def test_the_argo_schemas_refuse_what_the_api_server_would() -> None:
+    rollout = of_kind(render("prod"), "Rollout")["gateway"]
+    assert argo_rollouts.schema_problems(rollout) == []
+    typo = {**rollout, "spec": {**rollout["spec"], "replica": 3}}
+    assert any("'replica' was unexpected" in p for p in argo_rollouts.schema_problems(typo))
+    wrong_type = {**rollout, "spec": {**rollout["spec"], "replicas": "three"}}
+    assert any("is not of type 'integer'" in p for p in argo_rollouts.schema_problems(wrong_type))
+    unknown = {**rollout, "kind": "Rollouts"}
+    assert argo_rollouts.schema_problems(unknown)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_service_is_deployed_the_same_careful_way(overlay: str) -> None:
     docs = render(overlay)
     deployments = {n: d for n, d in of_kind(docs, "Deployment").items() if n != "redis"}
+    rollouts = of_kind(docs, "Rollout")
     services = of_kind(docs, "Service")
     budgets = of_kind(docs, "PodDisruptionBudget")
     assert "registry" not in deployments, "Kubernetes discovers through DNS, not the registry"
+    assert set(rollouts) == CANARIED
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         container = pod["containers"][0]
@@ -80,6 +106,21 @@ def test_every_service_is_deployed_the_same_careful_way(overlay: str) -> None:
         assert {"requests", "limits"} <= set(container["resources"])
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert name in services and name in budgets
+        # leaves without failing a request: out of the endpoints first, then the drain
+        pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+        assert pre_stop[0] == "/bin/sleep", "python:3.11-slim has coreutils, no need of a shell"
+        sleep_s = float(pre_stop[1])
+        assert 3 <= sleep_s <= 15
+        assert pod["terminationGracePeriodSeconds"] >= sleep_s + DRAIN_BUDGET_S
+        rolling = deployment["spec"]["strategy"]
+        assert rolling["type"] == "RollingUpdate"
+        assert rolling["rollingUpdate"]["maxUnavailable"] == 0
+        assert rolling["rollingUpdate"]["maxSurge"] in (1, "25%")
+        replicas = deployment["spec"]["replicas"]
+        if name in CANARIED:  # Argo runs the pods from this template
+            assert replicas == 0 and rollouts[name]["spec"]["replicas"] >= 1
+        else:
+            assert replicas >= 1
     assert set(of_kind(docs, "HorizontalPodAutoscaler")) == AUTOSCALED
     config = of_kind(docs, "ConfigMap")["cinemesh-config"]["data"]
     assert config["CINEMESH_DISCOVERY"] == "dns"
