@@ -129,8 +129,7 @@ def deploy(
 
 
 def versions(platform: LocalPlatform, service: str) -> set[str]:
-    platform.wait_healthy([service], timeout_s=30)
-    return {i["version"] for i in platform.instances(service)}
+    return {i["version"] for i in platform.wait_healthy(service=service, timeout_s=30)}
 
 
 def test_profiles_and_gateway_move_to_a_new_revision_with_no_failed_request(
@@ -142,6 +141,7 @@ def test_profiles_and_gateway_move_to_a_new_revision_with_no_failed_request(
         for service in ("profiles", "gateway"):
             done = deploy(platform, clone, service, ref)
             assert done.returncode == 0, done.stdout + done.stderr
+            print(done.stdout.strip().splitlines()[-1])
             assert versions(platform, service) == {ref[:12]}
             assert len(platform.instances(service)) == 2
         time.sleep(1)

@@ -160,12 +160,13 @@ def status(
 
 
 def _print_status(instances: list[dict[str, object]]) -> None:
-    table = Table("service", "instance", "pid", "port", "health", "restarts", "uptime")
+    table = Table("service", "instance", "version", "pid", "port", "health", "restarts", "uptime")
     for inst in instances:
         health = "[green]healthy[/green]" if inst["healthy"] else "[red]unhealthy[/red]"
         table.add_row(
             str(inst["service"]),
             str(inst["instance"]),
+            str(inst.get("version") or "-"),
             str(inst["pid"] or "-"),
             str(inst["port"]),
             health,
