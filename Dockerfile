@@ -18,8 +18,11 @@ COPY src ./src
 RUN /opt/cinemesh/bin/pip install -c constraints.txt . \
  && /opt/cinemesh/bin/python -c "import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())"
 
-# Stage 3: the runtime, non-root, no compilers.
+# Stage 3: the runtime, non-root, no compilers. Build with
+# `--build-arg CINEMESH_RELEASE=$(git rev-parse --short=12 HEAD)` so every instance names its
+# release in /health, cinemesh_build_info and the registry (there is no .git in the image).
 FROM python:3.11-slim
+ARG CINEMESH_RELEASE=unknown
 RUN groupadd --gid 10001 cinemesh \
  && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin cinemesh \
  && mkdir -p /data && chown cinemesh:cinemesh /data
@@ -29,6 +32,7 @@ ENV PATH=/opt/cinemesh/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     CINEMESH_NODE_MODULES=/opt/cinemesh/node_modules \
     CINEMESH_DATA_DIR=/data \
+    CINEMESH_RELEASE=$CINEMESH_RELEASE \
     CINEMESH_HOST=0.0.0.0 \
     CINEMESH_PORT=8000
 USER 10001:10001
