@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinemesh.contracts.history import FINISHED_FRACTION, TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress
+from cinemesh.platform.kept import KeptReads
 from cinemesh.services.history.models import Progress
 
 Stage = Callable[..., Awaitable[Any]]
@@ -94,6 +95,13 @@ class History:
 # pairs, so a request picks its account's views without copying them.
 Seen = list[tuple[str, dict[str, Any]]]
 Views = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class KeptPositions:
+    """The positions this instance keeps per profile until an event changes them."""
+
+    positions: KeptReads[Seen]
 
 
 def of_account(seen: Seen, account_id: str) -> Views:
