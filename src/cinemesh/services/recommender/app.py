@@ -33,32 +33,23 @@ API (internal; every call needs the service credential):
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
-from pydantic_settings import SettingsConfigDict
 
-from cinemesh.contracts.notices import RECOMMENDER_HISTORIES_CHANGED, RECOMMENDER_MODEL_CHANGED
+from cinemesh.contracts.notices import RECOMMENDER_HISTORIES_CHANGED
 from cinemesh.platform.runtime import ServiceRuntime
-from cinemesh.platform.settings import ServiceSettings, load_settings
+from cinemesh.platform.settings import load_settings
 from cinemesh.services.recommender import ingest
 from cinemesh.services.recommender.api import router
 from cinemesh.services.recommender.collaborative import ModelParams
+from cinemesh.services.recommender.service import Histories
+from cinemesh.services.recommender.serving import keep_in_service
+from cinemesh.services.recommender.settings import RecommenderSettings
 from cinemesh.services.recommender.snapshot import ModelStore
 from cinemesh.services.recommender.training import ModelKeeper
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class RecommenderSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CINEMESH_RECOMMENDER_", extra="ignore")
-
-    retrain_interval_s: float = 60.0
-    poll_s: float = 2.0
-    lam: float = ModelParams.lam
-    half_life: float = ModelParams.half_life
-    neighbours: int = ModelParams.neighbours
 
 
 def create_app() -> FastAPI:
@@ -66,36 +57,17 @@ def create_app() -> FastAPI:
     runtime = ServiceRuntime(
         "recommender", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
     )
-    db = runtime.db
-    assert db is not None
     keeper = ModelKeeper(
         store=ModelStore(runtime.data_dir / "recommender" / "models"),
-        db=db,
+        db=runtime.database,
         params=ModelParams(settings.lam, settings.half_life, settings.neighbours),
         interval_s=settings.retrain_interval_s,
         poll_s=settings.poll_s,
     )
-    ingest.run_beside(runtime)
-    # Whoever keeps this instance's answers (the gateway) forgets them when it serves a new model.
-    keeper.on_new_model = lambda version: runtime.changed(RECOMMENDER_MODEL_CHANGED, [version])
-    histories = runtime.kept_reads(RECOMMENDER_HISTORIES_CHANGED, max_age_s=settings.kept_reads_s)
-    schedule: list[asyncio.Task[None]] = []
-
-    @runtime.on_startup
-    async def load_model() -> None:
-        await keeper.start()  # the chassis freezes the first model with the other start-up objects
-        schedule.append(asyncio.create_task(keeper.run_forever(), name="retrain"))
-
-    @runtime.on_shutdown
-    async def stop_schedule() -> None:
-        for task in schedule:
-            task.cancel()
-        await asyncio.gather(*schedule, return_exceptions=True)
-        await keeper.close()
-
-    async def model_loaded() -> None:
-        if keeper.current is None:
-            raise RuntimeError("no model yet")
-
-    runtime.ready_check("model", model_loaded)
-    return runtime.build_app(router(keeper=keeper, db=db, histories=histories))
+    ingest.run_beside(runtime)  # the events are consumed in a process of its own (ingest.py)
+    histories = Histories(
+        runtime.database,
+        runtime.kept_reads(RECOMMENDER_HISTORIES_CHANGED, max_age_s=settings.kept_reads_s),
+    )
+    keep_in_service(runtime, keeper)
+    return runtime.build_app(router, provides=[keeper, histories])

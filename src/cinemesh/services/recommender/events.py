@@ -23,15 +23,12 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
@@ -41,7 +38,6 @@ from cinemesh.contracts.profiles import MyListChanged, ProfileDeleted, ProfileUp
 from cinemesh.platform.db import Database
 from cinemesh.platform.events import MAX_DELIVERIES, SHARED_ACK_WAIT_S, Event, EventBus
 from cinemesh.platform.observability import EVENTS_CONSUMED, extract_trace_context, logger
-from cinemesh.platform.outbox import processed_table
 from cinemesh.services.recommender import service
 from cinemesh.services.recommender.service import Fold
 
@@ -212,7 +208,7 @@ class BatchConsumer:
 async def fold_events(session: AsyncSession, *, consumer: str, events: list[Event]) -> set[str]:
     """Record the events' ids for `consumer` and fold, in order, those not recorded before;
     return the profiles whose history that changed."""
-    fresh = await mark_new(session, consumer=consumer, event_ids=[e.id for e in events])
+    fresh = await service.mark_new(session, consumer=consumer, event_ids=[e.id for e in events])
     payloads: list[BaseModel] = []
     seen: set[str] = set()
     for evt in events:
@@ -266,27 +262,6 @@ async def apply(fold: Fold, payload: BaseModel) -> None:
         service.record_title(fold, payload)
     elif isinstance(payload, TitleDeleted):
         service.forget_title(fold, payload)
-
-
-async def mark_new(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
-    """Record the ids `consumer` handles in this transaction; returns those it had not yet.
-    The first statement of the transaction writes, so SQLite takes its write lock at once."""
-    if not event_ids:
-        return set()
-    now = datetime.now(UTC)
-    rows = [
-        {"consumer": consumer, "event_id": event_id, "processed_at": now}
-        for event_id in dict.fromkeys(event_ids)
-    ]
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted = await session.execute(
-        insert(processed_table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .returning(processed_table.c.event_id)
-    )
-    return set(inserted.scalars())
 
 
 def _link(msg: Msg) -> trace.Link | None:

@@ -124,10 +124,9 @@ class IngestProcess:
 
 def run_beside(runtime: ServiceRuntime) -> IngestProcess:
     """Start the consumer process once the database is migrated; stop it at shutdown."""
-    assert runtime.db is not None
     ingest = IngestProcess(
         IngestConfig(
-            database_url=runtime.db.url,
+            database_url=runtime.database.url,
             nats_url=runtime.settings.nats_url,
             namespace=runtime.settings.bus_namespace,
             instance=f"{runtime.instance_id}-ingest",

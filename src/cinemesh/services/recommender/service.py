@@ -13,16 +13,23 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BindParameter, ColumnElement, bindparam, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.history import FINISHED_FRACTION, TitleWatched
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.contracts.profiles import MyListChanged, ProfileUpserted, TitleRated
+from cinemesh.platform.db import Database
+from cinemesh.platform.outbox import processed_table
 from cinemesh.services.recommender.models import Interaction, Profile, Title
+
+if TYPE_CHECKING:  # only for a type: the trainer process, which imports this module, need not
+    # import the event bus client that kept.py brings
+    from cinemesh.platform.kept import KeptReads
 
 # Older interactions weigh under 2^-10 at the default half-life: skipped. Defined here, not in
 # collaborative.py, so the event consumer process does not import numpy and scipy for it.
@@ -64,6 +71,27 @@ def row_weight(row: Interaction) -> float:
 
 # --- events in ---------------------------------------------------------------------------
 Key = tuple[str, str]  # (profile_id, title_id)
+
+
+async def mark_new(session: AsyncSession, *, consumer: str, event_ids: list[str]) -> set[str]:
+    """Record the ids `consumer` handles in this transaction; returns those it had not yet.
+    The first statement of the transaction writes, so SQLite takes its write lock at once."""
+    if not event_ids:
+        return set()
+    now = datetime.now(UTC)
+    rows = [
+        {"consumer": consumer, "event_id": event_id, "processed_at": now}
+        for event_id in dict.fromkeys(event_ids)
+    ]
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = await session.execute(
+        insert(processed_table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(processed_table.c.event_id)
+    )
+    return set(inserted.scalars())
 
 
 class Fold:
@@ -304,6 +332,22 @@ async def profile_history(
         listed=_split(sets[4]),
         maturity=sets[5],
     )
+
+
+@dataclass(frozen=True)
+class Histories:
+    """Profile histories as this instance reads them: from the database once, then kept until
+    the consumer process says the profile changed (platform/kept.py)."""
+
+    db: Database
+    kept: KeptReads[ProfileHistory]
+
+    async def of(self, profile_id: str) -> ProfileHistory:
+        async def read() -> ProfileHistory:
+            async with self.db.engine.connect() as conn:
+                return await profile_history(conn, profile_id)
+
+        return await self.kept.read_through(profile_id, read)
 
 
 async def interaction_view(session: AsyncSession, profile_id: str) -> list[dict[str, Any]]:
