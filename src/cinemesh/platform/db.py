@@ -7,13 +7,14 @@ import fcntl
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import DateTime, event, text
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,12 +22,35 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.types import TypeDecorator
 
 from cinemesh.platform import sqlite
 from cinemesh.platform.errors import StartupError
 
 SQLITE_POOL_SIZE = 32
 POSTGRES_POOL_SIZE = 10  # per instance: many services and instances share max_connections
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment kept in UTC and read back aware, whatever the database: SQLite stores no
+    offset and hands back naive datetimes, PostgreSQL answers in the session's time zone.
+    A naive value given to it is taken as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else in_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else in_utc(value)
+
+
+def in_utc(moment: datetime) -> datetime:
+    """The same moment, aware and in UTC (a naive one is taken as UTC already)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def database_url_for(*, service: str, explicit: str, template: str, data_dir: Path) -> str:

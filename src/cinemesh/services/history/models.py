@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, String
+from sqlalchemy import Boolean, Float, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cinemesh.platform.db import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -22,4 +24,4 @@ class Progress(Base):
     position_s: Mapped[float] = mapped_column(Float)
     duration_s: Mapped[float] = mapped_column(Float)
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

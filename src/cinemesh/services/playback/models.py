@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, String
+from sqlalchemy import JSON, Float, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cinemesh.platform.db import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -25,9 +27,9 @@ class PlaybackSession(Base):
     asset_id: Mapped[str] = mapped_column(String(64))
     duration_s: Mapped[float] = mapped_column(Float)
     position_s: Mapped[float] = mapped_column(Float)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    lease_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class AccountStreams(Base):
@@ -36,7 +38,7 @@ class AccountStreams(Base):
     __tablename__ = "account_streams"
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    touched_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class PlayableTitle(Base):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cinemesh.platform.db import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -24,7 +26,7 @@ class Profile(Base):
     language: Mapped[str] = mapped_column(String(16))
     kids: Mapped[bool] = mapped_column(Boolean)
     maturity: Mapped[str] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ListEntry(Base):
@@ -34,7 +36,7 @@ class ListEntry(Base):
         ForeignKey("profiles.id", ondelete="CASCADE"), primary_key=True
     )
     title_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class Rating(Base):
@@ -45,4 +47,4 @@ class Rating(Base):
     )
     title_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     rating: Mapped[str] = mapped_column(String(8))
-    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rated_at: Mapped[datetime] = mapped_column(UtcDateTime)

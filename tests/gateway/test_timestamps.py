@@ -1,0 +1,147 @@
+"""Every timestamp the public API returns is RFC 3339 with a UTC offset, on SQLite (which keeps
+no offset and hands back naive datetimes) as on PostgreSQL: a tour through every operation
+that reads something back, each answer walked for timestamps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cinemesh.demo.seeding import SEED_MODE_ENV
+from tests.encoder.conftest import MEDIA_ENV, make_video
+from tests.playback.media import add_title, make_package, start_session
+from tests.support.backends import Backend
+from tests.support.platform import LocalPlatform
+from tests.support.timestamps import moments, without_offset
+from tests.support.users import admin, sign_up
+
+SERVICES = [
+    "registry",
+    "identity",
+    "profiles",
+    "catalog",
+    "playback",
+    "edge",
+    "history",
+    "encoder",
+    "gateway",
+]
+UNTHROTTLED = {"CINEMESH_GATEWAY_RATE_PER_IP": "0", "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0"}
+
+
+@pytest.fixture(scope="module")
+def platform(
+    module_backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalPlatform]:
+    running = LocalPlatform(
+        tmp_path_factory.mktemp(f"timestamps-{module_backend.name}"),
+        services=SERVICES,
+        env={**module_backend.env, **UNTHROTTLED, **MEDIA_ENV, SEED_MODE_ENV: "off"},
+    ).start(timeout_s=120)
+    yield running
+    running.stop()
+
+
+class Tour:
+    """Calls the API and keeps every answer it got, by operation."""
+
+    def __init__(self, gateway: str, headers: dict[str, str]) -> None:
+        self.http = httpx.Client(base_url=gateway, headers=headers, timeout=30)
+        self.answers: dict[str, Any] = {}
+
+    def call(self, method: str, path: str, operation: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        assert response.status_code < 300, f"{method} {path}: {response.text}"
+        body = response.json() if response.content else None
+        self.answers[f"{method} /api/v1{operation}"] = body
+        return body
+
+
+def wait_until_answered(tour: Tour, path: str, operation: str) -> Any:
+    """History learns of a heartbeat through its event: ask until it has."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            return tour.call("GET", path, operation)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_every_timestamp_the_api_returns_has_an_offset(
+    platform: LocalPlatform, tmp_path: Path
+) -> None:
+    member, boss = sign_up(platform), admin(platform)
+    package = make_package(tmp_path / "pkg")
+    title = add_title(env=platform.env, data_dir=platform.data_dir, package=package)
+    started = start_session(
+        platform.gateway,
+        member.headers,
+        {"profile_id": member.profile_id, "title_id": title.title_id},
+    )
+    assert started.status_code == 201, started.text
+
+    api = f"{platform.gateway}/api/v1"
+    tour, ops = Tour(api, member.headers), Tour(api, boss.headers)
+    tour.answers["POST /api/v1/playback/sessions"] = started.json()
+    p, t, s = member.profile_id, title.title_id, started.json()["session_id"]
+    tour.call(
+        "POST",
+        f"/playback/sessions/{s}/heartbeat",
+        "/playback/sessions/{session_id}/heartbeat",
+        json={"position_s": 3.0},
+    )
+    tour.call("GET", "/auth/me", "/auth/me")
+    tour.call("GET", "/profiles", "/profiles")
+    tour.call("GET", f"/profiles/{p}", "/profiles/{profile_id}")
+    tour.call("PUT", f"/profiles/{p}/my-list/{t}", "/profiles/{profile_id}/my-list/{title_id}")
+    tour.call("GET", f"/profiles/{p}/my-list", "/profiles/{profile_id}/my-list")
+    tour.call(
+        "PUT",
+        f"/profiles/{p}/ratings/{t}",
+        "/profiles/{profile_id}/ratings/{title_id}",
+        json={"rating": "up"},
+    )
+    wait_until_answered(
+        tour, f"/profiles/{p}/progress/{t}", "/profiles/{profile_id}/progress/{title_id}"
+    )
+    tour.call("GET", f"/profiles/{p}/continue-watching", "/profiles/{profile_id}/continue-watching")
+    tour.call("GET", f"/profiles/{p}/watched", "/profiles/{profile_id}/watched")
+    tour.call("GET", "/home", "/home", params={"profile_id": p})
+
+    made = ops.call(
+        "POST", "/admin/titles", "/admin/titles", json={"title": "Clockwork", "kind": "series"}
+    )
+    ops.call(
+        "PATCH", f"/admin/titles/{made['id']}", "/admin/titles/{title_id}", json={"year": 2001}
+    )
+    tour.call("GET", f"/titles/{made['id']}", "/titles/{title_id}", params={"profile_id": p})
+    ops.call(
+        "POST",
+        f"/admin/titles/{made['id']}/episodes",
+        "/admin/titles/{title_id}/episodes",
+        json={"season": 1, "number": 1, "name": "Tick"},
+    )
+    with make_video(tmp_path / "source.mp4", width=160, height=90, seconds=1).open("rb") as source:
+        job = ops.call(
+            "POST",
+            f"/admin/titles/{made['id']}/media",
+            "/admin/titles/{title_id}/media",
+            files={"file": ("source.mp4", source, "video/mp4")},
+        )
+    ops.call("GET", f"/admin/jobs/{job['job_id']}", "/admin/jobs/{job_id}")
+    ops.call("GET", "/ops/services", "/ops/services")
+
+    answers = {**tour.answers, **ops.answers}
+    seen = {
+        f"{operation} {path}" for operation, body in answers.items() for path, _ in moments(body)
+    }
+    assert len(seen) >= 6, f"the tour met too few timestamps to prove anything: {sorted(seen)}"
+    wrong = {operation: without_offset(body) for operation, body in answers.items()}
+    assert not any(wrong.values()), {op: found for op, found in wrong.items() if found}
