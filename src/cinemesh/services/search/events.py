@@ -6,6 +6,7 @@ from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.maturity import level
 from cinemesh.platform.events import Event
 from cinemesh.platform.observability import logger
+from cinemesh.platform.runtime import ReadyCheck, ServiceRuntime
 from cinemesh.services.search.index import Doc, TitleIndex
 
 log = logger("cinemesh.search.events")
@@ -40,3 +41,31 @@ def apply_event(index: TitleIndex, event: Event) -> None:
         index.remove(gone.title_id, revision=gone.revision)
     else:
         log.info("ignoring an unknown catalog event", event_type=event.type)
+
+
+def consume_events(runtime: ServiceRuntime, index: TitleIndex) -> None:
+    """Every instance replays every catalog.title.* event into its own index, and is ready
+    once that replay has caught up."""
+
+    async def index_title(event: Event) -> None:
+        apply_event(index, event)
+
+    runtime.consume("catalog.title.*", delivery="broadcast")(index_title)
+    runtime.ready_check("index", replay_caught_up(runtime))
+
+
+def replay_caught_up(runtime: ServiceRuntime) -> ReadyCheck:
+    replayed: list[bool] = []
+
+    async def caught_up() -> None:
+        """Not ready until the replay has caught up once; later bursts keep it ready."""
+        if not runtime.bus_ready.is_set() or runtime.bus is None:
+            raise RuntimeError("connecting to the event stream")
+        if replayed:
+            return
+        pending = await runtime.bus.broadcast_pending()
+        if pending:
+            raise RuntimeError(f"replaying {pending} catalog events")
+        replayed.append(True)
+
+    return caught_up
