@@ -5,8 +5,9 @@ Both releases are asked for their contracts in a subprocess that imports only th
 `cinemesh.contracts`), and the two are compared:
 - API: an operation removed; a response field removed or of another type; a request field, or
   a query parameter, newly required.
-- Events: a consumer of either release must read the other's payloads, so a field may be
-  added with a default and nothing else: no field removed, none retyped, none newly required.
+- Events it publishes: a consumer of either release must read the other's payloads, so a
+  field may be added with a default and nothing else: no field removed, none retyped, none
+  newly required.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ openapi = app.openapi() if hasattr(app, "openapi") else {}
 print(json.dumps({"openapi": openapi, "events": events}))
 """
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+# the event types a service publishes, where they are not named after it
+PUBLISHES = {"encoder": ("media.",)}
 
 
 class ContractError(Exception):
@@ -58,11 +61,12 @@ def snapshot(service: str, src: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
-def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return [
-        *api_breaks(old["openapi"], new["openapi"]),
-        *event_breaks(old["events"], new["events"]),
-    ]
+def breaking_changes(service: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What would break the callers of `service` and the consumers of the events it publishes
+    (the other services keep running their own release, with their own copy of the schemas)."""
+    prefixes = PUBLISHES.get(service, (f"{service}.",))
+    ours = {kind: schema for kind, schema in old["events"].items() if kind.startswith(prefixes)}
+    return [*api_breaks(old["openapi"], new["openapi"]), *event_breaks(ours, new["events"])]
 
 
 def api_breaks(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

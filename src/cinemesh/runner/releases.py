@@ -1,6 +1,6 @@
 """Releases for `cinemesh deploy`: a git revision of this repository checked out as a worktree
 under the data dir, run by the same virtual environment, and the gates a release must pass
-before any instance of it starts (same dependencies; expand/contract migrations)."""
+before any instance of it starts (its dependencies installed here; expand/contract migrations)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import subprocess
 import time
 import tomllib
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from packaging.requirements import Requirement
 
 from cinemesh.runner.layout import Layout
 
@@ -50,30 +53,44 @@ def build_release(layout: Layout, ref: str, *, repo: Path | None = None) -> Rele
         tree.parent.mkdir(parents=True, exist_ok=True)
         _git(repo, "worktree", "prune")
         _git(repo, "worktree", "add", "--force", "--detach", str(tree), commit)
-    check_same_dependencies(repo, tree)
+    check_dependencies_installed(repository_root(), tree)
     return Release(name=name, ref=ref, commit=commit, src=str(tree / "src"), built_at=time.time())
 
 
-def check_same_dependencies(running: Path, release: Path) -> None:
-    """The release runs in this virtual environment, so it must need exactly what it has."""
-    before, after = _dependencies(running), _dependencies(release)
-    if before != after:
-        added = sorted(after - before)
-        removed = sorted(before - after)
+def check_dependencies_installed(running: Path, release: Path) -> None:
+    """The release runs in this virtual environment, so every package it requires, and every
+    pin it changed, must be installed here already."""
+    changed_pins = _pins(release) - _pins(running)
+    wanted = [*_dependencies(release), *sorted(changed_pins)]
+    missing = [req for req in wanted if not _installed(req)]
+    if missing:
         raise ReleaseError(
-            "this release changes the project's dependencies "
-            f"(added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}); "
-            "it cannot share the running virtual environment: install them first "
+            "this release needs packages this virtual environment does not have "
+            f"({', '.join(missing)}); it cannot share it: install them first "
             "(`make install` on that revision), then deploy again"
         )
 
 
-def _dependencies(tree: Path) -> frozenset[str]:
+def _dependencies(tree: Path) -> list[str]:
     project = tomllib.loads((tree / "pyproject.toml").read_text())["project"]
-    pinned = (tree / "constraints.txt").read_text() if (tree / "constraints.txt").exists() else ""
-    lines = [line.strip() for line in pinned.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("#")]
-    return frozenset([*project.get("dependencies", []), *lines])
+    return list(project.get("dependencies", []))
+
+
+def _pins(tree: Path) -> set[str]:
+    pins = tree / "constraints.txt"
+    lines = pins.read_text().splitlines() if pins.exists() else []
+    return {line.split("#")[0].strip() for line in lines} - {""}
+
+
+def _installed(requirement: str) -> bool:
+    wanted = Requirement(requirement)
+    if wanted.marker is not None and not wanted.marker.evaluate():
+        return True
+    try:
+        have = metadata.version(wanted.name)
+    except metadata.PackageNotFoundError:
+        return False
+    return wanted.specifier.contains(have, prereleases=True)
 
 
 def check_expand_only(service: str, running_src: Path, release_src: Path) -> None:

@@ -57,7 +57,7 @@ def deploy(
         check_expand_only(service, running_src, Path(release.src))
         console.print("comparing its API and event contracts with the running release ...")
         breaks = breaking_changes(
-            snapshot(service, str(running_src)), snapshot(service, release.src)
+            service, snapshot(service, str(running_src)), snapshot(service, release.src)
         )
     except (ReleaseError, ContractError) as refused:
         console.print(f"[red]deploy refused:[/red] {refused}")
