@@ -200,6 +200,65 @@ def test_a_release_that_drops_an_event_field_fails_the_contract_gate(
     )
 
 
+def misbehaving(clone: Path, behaviour: str) -> dict[str, str]:
+    """profiles' internal API with `behaviour` (async code) run before every handler."""
+    name = f"{PROFILES}/api.py"
+    text = (clone / name).read_text()
+    hook = (
+        "\n\nasync def misbehave() -> None:\n"
+        "    import asyncio, random  # noqa\n"
+        "    from cinemesh.platform.errors import ApiError  # noqa\n"
+        f"    {behaviour}\n\n\n"
+    )
+    wired = 'router = APIRouter(prefix="/v1/profiles", dependencies=[Depends(misbehave)])'
+    text = text.replace('router = APIRouter(prefix="/v1/profiles")', hook + wired, 1)
+    text = text.replace(
+        "from fastapi import APIRouter,", "from fastapi import APIRouter, Depends,", 1
+    )
+    return {name: text}
+
+
+def canary(platform: LocalPlatform, clone: Path, ref: str) -> subprocess.CompletedProcess[str]:
+    return platform.cli(
+        "deploy", "profiles", "--ref", ref, "--repo", str(clone),
+        "--strategy", "canary", "--weight", "20", "--duration", "30",
+        timeout_s=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [
+        ("if random.random() < 0.2: raise ApiError(500, 'BROKEN', 'a bad release')", "error ratio"),
+        ("await asyncio.sleep(0.3)", "median latency"),
+    ],
+    ids=["errors-on-a-fifth-of-calls", "300-ms-slower"],
+)
+def test_a_bad_canary_is_rolled_back_by_its_analysis(
+    platform: LocalPlatform, clone: Path, behaviour: str, reason: str
+) -> None:
+    ref = revision(clone, f"a canary that misbehaves: {behaviour}", misbehaving(clone, behaviour))
+    before = {i["pid"] for i in platform.instances("profiles")}
+    member = sign_up(platform)
+    with SteadyMembers(platform, member) as load:
+        done = canary(platform, clone, ref)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"canary failed: {reason}" in " ".join(done.stdout.split())
+    assert {i["pid"] for i in platform.instances("profiles")} == before
+    # at most the canary's share (20%) of its errors (20%) reach members; retries hide most
+    assert load.failed <= 0.04 * sum(load.answers.values()) + 3, dict(load.answers)
+
+
+def test_a_clean_canary_is_promoted(platform: LocalPlatform, clone: Path) -> None:
+    ref = commit(clone, "a clean canary", appended(clone, f"{PROFILES}/service.py", "\n# v3\n"))
+    member = sign_up(platform)
+    with SteadyMembers(platform, member) as load:
+        done = canary(platform, clone, ref)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert versions(platform, "profiles") == {ref[:12]}
+    assert load.failed == 0, dict(load.answers)
+
+
 def test_rollback_returns_to_the_release_before(platform: LocalPlatform, clone: Path) -> None:
     history = platform.cli("releases", "profiles").stdout
     assert "(cinemesh up)" in history

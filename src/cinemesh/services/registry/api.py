@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from cinemesh.platform.deps import provided
 from cinemesh.platform.errors import not_found
-from cinemesh.services.registry.schemas import Registration
+from cinemesh.services.registry.schemas import Registration, VersionWeights
 from cinemesh.services.registry.service import LeaseTable
 
 Leases = Annotated[LeaseTable, provided(LeaseTable)]
@@ -38,9 +38,21 @@ async def deregister(service: str, instance_id: str, table: Leases) -> None:
 
 @router.get("/services")
 async def services(table: Leases) -> dict[str, list[dict[str, Any]]]:
-    return {name: [lease.view() for lease in leases] for name, leases in table.services().items()}
+    return table.services()
 
 
 @router.get("/services/{service}")
 async def instances(service: str, table: Leases) -> list[dict[str, Any]]:
-    return [lease.view() for lease in table.of(service)]
+    return table.listing(service)
+
+
+@router.put("/weights/{service}")
+async def set_weights(service: str, body: VersionWeights, table: Leases) -> dict[str, Any]:
+    """Steer calls to `service` by version (a canary's share); `{}` ends the steering."""
+    table.set_weights(service, body.weights)
+    return {"service": service, "weights": table.weights(service)}
+
+
+@router.get("/weights/{service}")
+async def weights(service: str, table: Leases) -> dict[str, Any]:
+    return {"service": service, "weights": table.weights(service)}

@@ -15,3 +15,9 @@ class Registration(BaseModel):
     url: str = Field(pattern=r"^https?://", max_length=500)
     metadata: dict[str, Any] = {}
     lease_s: float = Field(6.0, gt=0, le=300)
+
+
+class VersionWeights(BaseModel):
+    """Each version's share of the calls, e.g. `{"a1b2c3": 10, "d4e5f6": 90}`."""
+
+    weights: dict[str, float] = Field(default_factory=dict, max_length=8)

@@ -36,7 +36,39 @@ class LeaseTable:
 
     def __init__(self) -> None:
         self._leases: dict[tuple[str, str], Lease] = {}
+        self._weights: dict[str, dict[str, float]] = {}
         self.evictions = 0
+
+    def set_weights(self, service: str, weights: dict[str, float]) -> None:
+        """Each version's share of the calls to `service` (a canary); empty: shares end."""
+        if weights:
+            self._weights[service] = dict(weights)
+        else:
+            self._weights.pop(service, None)
+
+    def weights(self, service: str) -> dict[str, float]:
+        return dict(self._weights.get(service, {}))
+
+    def listing(self, service: str) -> list[dict[str, Any]]:
+        """The live instances of `service`; under version weights each carries its `weight`
+        (its version's share split over that version's instances), which callers' balancers
+        honour."""
+        leases = self.of(service)
+        weights = self._weights.get(service)
+        if not weights:
+            return [lease.view() for lease in leases]
+        per_version: dict[str, int] = {}
+        for lease in leases:
+            version = str(lease.metadata.get("version", ""))
+            per_version[version] = per_version.get(version, 0) + 1
+        views = []
+        for lease in leases:
+            view = lease.view()
+            version = str(lease.metadata.get("version", ""))
+            share = weights.get(version, 0.0) / per_version[version]
+            view["metadata"] = {**lease.metadata, "weight": share}
+            views.append(view)
+        return views
 
     def renew(
         self, *, service: str, instance_id: str, url: str, metadata: dict[str, Any], lease_s: float
@@ -74,6 +106,6 @@ class LeaseTable:
             key=lambda lease: lease.instance_id,
         )
 
-    def services(self) -> dict[str, list[Lease]]:
+    def services(self) -> dict[str, list[dict[str, Any]]]:
         names = sorted({lease.service for lease in self._leases.values()})
-        return {name: self.of(name) for name in names}
+        return {name: self.listing(name) for name in names}
