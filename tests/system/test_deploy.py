@@ -150,6 +150,11 @@ def test_profiles_and_gateway_move_to_a_new_revision_with_no_failed_request(
     assert load.failed == 0, dict(load.answers)
     listed = platform.cli("releases", "profiles")
     assert ref[:12] in listed.stdout and "promoted" in listed.stdout
+    ops = httpx.get(f"{platform.gateway}/api/v1/ops/services", timeout=10).json()
+    profiles = next(s for s in ops["services"] if s["name"] == "profiles")
+    assert profiles["versions"] == [{"version": ref[:12], "instances": 2, "traffic_share": 1.0}]
+    assert {i["version"] for i in profiles["instances"]} == {ref[:12]}
+    assert ops["deploys"]["gateway"]["verdict"] == "promoted"
 
 
 def test_a_release_that_cannot_start_is_rolled_back_and_the_old_instances_never_stopped(

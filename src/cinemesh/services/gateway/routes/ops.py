@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import aiohttp
+import orjson
 from fastapi import APIRouter
 
 from cinemesh.platform.deps import provided
@@ -79,12 +81,14 @@ async def services(gateway: GatewayDep, probes: Probes) -> dict[str, Any]:
                         "url": inst.url,
                         "health": health_of[inst.instance_id],
                         "pid": inst.metadata.get("pid"),
+                        "version": inst.metadata.get("version", ""),
                     }
                     for inst in registered.get(name, [])
                 ],
                 "healthy_instances": sum(
                     health_of[i.instance_id] == "healthy" for i in registered.get(name, [])
                 ),
+                "versions": versions(registered.get(name, [])),
                 "calls": calls.get(name),
                 "calls_by_gateway": {
                     gateway_id: view[name]
@@ -97,7 +101,57 @@ async def services(gateway: GatewayDep, probes: Probes) -> dict[str, Any]:
         "gateways": [{"id": view["id"], "answered": view["calls"] is not None} for view in views],
         "answered_by": runtime.instance_id,
         "discovery": runtime.settings.discovery,
+        "deploys": await deploys(gateway),
     }
+
+
+def versions(instances: list[Instance]) -> list[dict[str, Any]]:
+    """Each release running, its instances, and its share of the calls: the registry's
+    weights during a canary, else its share of the instances."""
+    counts: dict[str, int] = {}
+    weights: dict[str, float] = {}
+    for inst in instances:
+        version = str(inst.metadata.get("version", ""))
+        counts[version] = counts.get(version, 0) + 1
+        if "weight" in inst.metadata:
+            weights[version] = weights.get(version, 0.0) + float(inst.metadata["weight"])
+    total_weight = sum(weights.values())
+    return [
+        {
+            "version": version,
+            "instances": count,
+            "traffic_share": round(
+                weights.get(version, 0.0) / total_weight
+                if total_weight
+                else count / len(instances),
+                3,
+            ),
+        }
+        for version, count in sorted(counts.items())
+    ]
+
+
+def supervisor_url(data_dir: Path) -> str | None:
+    """The local supervisor's control API, from its state file (None: not a local platform)."""
+    try:
+        state = orjson.loads((data_dir / "run" / "supervisor.json").read_bytes())
+        return str(state["control_url"])
+    except (FileNotFoundError, orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+async def deploys(gateway: Gateway) -> dict[str, Any]:
+    """Deploys the local supervisor runs or ran (none on Kubernetes: Argo Rollouts shows them)."""
+    url = supervisor_url(gateway.runtime.data_dir)
+    if url is None:
+        return {}
+    try:
+        async with gateway.runtime.clients.session.get(
+            url + "/deploys", timeout=aiohttp.ClientTimeout(total=PEER_TIMEOUT_S)
+        ) as response:
+            return dict(await response.json()) if response.status == 200 else {}
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return {}
 
 
 @router.get("/internal/ops/local", include_in_schema=False)

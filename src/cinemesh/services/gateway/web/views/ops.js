@@ -11,6 +11,7 @@ export function renderOps({ main }) {
   const grid = h("div", { class: "ops-grid", "aria-live": "off" });
   const status = h("p", { class: "muted ops-status", role: "status" }, "Connecting…");
   const chaosNote = h("p", { class: "muted small" });
+  const deploysPanel = h("section", { class: "ops-deploys", "aria-label": "Deploys", hidden: true });
   main.replaceChildren(
     h(
       "div",
@@ -18,6 +19,7 @@ export function renderOps({ main }) {
       h("div", { class: "ops-head" }, h("h1", {}, "Operations"), status),
       h("p", { class: "muted" }, "Circle size: requests per second through the gateway. Colour: health (green all good, amber degraded, red failing). Breaker states come from the gateway's resilient client."),
       chaosNote,
+      deploysPanel,
       grid,
     ),
   );
@@ -57,6 +59,7 @@ export function renderOps({ main }) {
       const body = await api.get("/ops/services", { auth: false });
       status.textContent = `Live · updated ${new Date().toLocaleTimeString()} · discovery: ${body.discovery || "registry"}`;
       status.classList.remove("stale");
+      paintDeploys(deploysPanel, body.deploys || {});
       for (const service of body.services || []) {
         const calls = service.calls || {};
         const series = history.get(service.name) || [];
@@ -123,6 +126,7 @@ export function renderOps({ main }) {
     const stat = (name, value) => [h("dt", {}, name), h("dd", {}, value)];
     card.stats.replaceChildren(
       ...stat("Instances", `${healthy}/${instances.length} healthy`),
+      ...stat("Versions", describeVersions(service.versions || [])),
       ...stat("Requests", calls ? `${rate.toFixed(1)}/s` : "—"),
       ...stat("Errors", calls ? `${(errorRate * 100).toFixed(1)}%` : "—"),
       ...stat("Latency p50", calls ? `${Math.round(calls.p50_ms || 0)} ms` : "—"),
@@ -139,7 +143,7 @@ export function renderOps({ main }) {
           { class: `instance instance-${inst.health}`, title: inst.url },
           h("span", { class: "dot", "aria-hidden": "true" }),
           h("span", { class: "instance-id" }, shortId(inst.id)),
-          h("span", { class: "muted small" }, `${inst.health}${inst.pid ? ` · pid ${inst.pid}` : ""}`),
+          h("span", { class: "muted small" }, `${inst.health}${inst.version ? ` · ${inst.version}` : ""}${inst.pid ? ` · pid ${inst.pid}` : ""}`),
         ),
       ),
       ...(instances.length ? [] : [h("li", { class: "instance instance-unreachable" }, h("span", { class: "dot" }), "no instances registered")]),
@@ -183,6 +187,34 @@ export function renderOps({ main }) {
     stopped = true;
     clearInterval(timer);
   };
+}
+
+// Each release of a service, its instances and its share of the calls (a canary's weight).
+function describeVersions(versions) {
+  if (!versions.length) return "—";
+  return versions.map((v) => `${v.version || "?"} ×${v.instances} (${Math.round(v.traffic_share * 100)}%)`).join(", ");
+}
+
+// The local supervisor's deploys: running ones with their phase, finished ones with the verdict.
+function paintDeploys(panel, deploys) {
+  const entries = Object.values(deploys);
+  panel.hidden = entries.length === 0;
+  panel.replaceChildren(
+    h("h2", {}, "Deploys"),
+    h(
+      "ul",
+      { class: "ops-deploy-list" },
+      ...entries.map((d) =>
+        h(
+          "li",
+          { class: `ops-deploy ops-deploy-${d.verdict ? d.verdict.replace(" ", "-") : "running"}`, dataset: { service: d.service } },
+          h("strong", {}, `${d.service} → ${d.release}`),
+          h("span", { class: "muted small" }, ` ${d.strategy} · ${d.replaced}/${d.total} replaced · ${d.verdict || d.phase} · ${d.elapsed_s}s`),
+          ...(d.reason ? [h("span", { class: "small" }, ` · ${d.reason}`)] : []),
+        ),
+      ),
+    ),
+  );
 }
 
 function shortId(id) {
