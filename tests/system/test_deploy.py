@@ -22,6 +22,7 @@ from tests.support.users import Member, sign_up
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["registry", "identity", "profiles", "gateway"]
 PROFILES = "src/cinemesh/services/profiles"
+pytestmark = pytest.mark.timeout(900)  # each test runs whole deploys: minutes on a busy host
 
 
 @pytest.fixture(scope="module")
