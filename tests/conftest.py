@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from cinemesh.runner.seaweed import SeaweedS3
 from tests.support.backends import Backend, EmbeddedNats, drop_test_databases, make_backend
 
 
@@ -40,3 +41,11 @@ def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One SeaweedFS S3 origin for the session, started the first time a test asks for it."""
+    store = SeaweedS3(tmp_path_factory.mktemp("seaweedfs")).start()
+    yield store
+    store.stop()

@@ -4,7 +4,6 @@ the bus the way catalog and the encoder announce them, and a scripted HLS player
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 import uuid
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.media import AssetReady, Rendition
 from cinemesh.platform.events import Event, EventBus
+from tests.support.media_stores import publish_asset
 
 DURATION_S = 8.0
 SEGMENT_S = 2.0
@@ -134,8 +134,7 @@ def add_title(
         )
     ]
     if ready:
-        target = data_dir / "media" / "assets" / title.asset_id
-        shutil.copytree(package, target)
+        publish_asset(env, data_dir, title.asset_id, package)
         events.append(
             AssetReady(
                 asset_id=title.asset_id,

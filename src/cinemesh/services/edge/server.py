@@ -10,8 +10,8 @@ import signal
 import socket
 import time
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from cinemesh.contracts.signed_urls import InvalidMediaUrl, MediaPath, verify
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
 from cinemesh.platform.faults import FaultSpec
+from cinemesh.platform.media_store import OriginUnavailable
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, logger
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.edge.playlists import Ladder
@@ -55,20 +56,21 @@ LADDERS_KEPT = 4096
 FILES_KEPT = 100_000
 
 
-def error(status: int, code: str, message: str) -> web.Response:
+def error(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+) -> web.Response:
     body = orjson.dumps({"error": {"code": code, "message": message}})
-    return web.Response(body=body, status=status, content_type="application/json", headers=CORS)
+    return web.Response(
+        body=body,
+        status=status,
+        content_type="application/json",
+        headers={**CORS, **(headers or {})},
+    )
 
 
-async def send_file(
-    request: web.Request, file: Path, headers: dict[str, str]
-) -> web.StreamResponse:
-    """The file (or the requested range of it) with sendfile(2), no thread hops: media files are
-    small, immutable and hot in the page cache, so opening one does not block the loop."""
-    try:
-        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return error(404, "NOT_FOUND", "no such media file")
+async def send_file(request: web.Request, fd: int, headers: dict[str, str]) -> web.StreamResponse:
+    """The open file (or the requested range of it) with sendfile(2), no thread hops: media
+    files are small, immutable and hot in the page cache, so reading one does not block."""
     with open(fd, "rb") as handle:
         stat = os.fstat(fd)
         size = stat.st_size
@@ -122,8 +124,18 @@ class MediaFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.description = str(root)
         self._ladders: dict[str, Ladder] = {}
         self._located: dict[tuple[str, tuple[str, ...]], Path] = {}
+
+    async def open(self, media: MediaPath) -> int | None:
+        file = self.locate(media)
+        if file is None:
+            return None
+        try:
+            return os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
 
     def locate(self, media: MediaPath) -> Path | None:
         """The file inside the asset's folder, or None (missing, or a link leading out).
@@ -143,7 +155,7 @@ class MediaFiles:
         self._located[(media.asset_id, media.file_parts)] = resolved
         return resolved
 
-    def ladder(self, asset_id: str) -> Ladder | None:
+    async def ladder(self, asset_id: str) -> Ladder | None:
         known = self._ladders.get(asset_id)
         if known is not None:
             return known
@@ -156,20 +168,33 @@ class MediaFiles:
         ladder = self._ladders[asset_id] = Ladder.parse(master)
         return ladder
 
+    async def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            raise RuntimeError("the media folder is missing")
+
+
+class Media(Protocol):
+    """Where an edge finds an asset's files: the shared folder, or its cache of the origin."""
+
+    @property
+    def description(self) -> str: ...
+
+    async def open(self, media: MediaPath) -> int | None: ...
+
+    async def ladder(self, asset_id: str) -> Ladder | None: ...
+
+    async def check(self) -> None: ...
+
 
 class EdgeServer:
     """One edge instance: verifies every media URL, then serves the file."""
 
-    def __init__(self, runtime: ServiceRuntime, *, key: bytes) -> None:
+    def __init__(self, runtime: ServiceRuntime, *, key: bytes, media: Media) -> None:
         self.runtime = runtime
         self.key = key
-        self.media = MediaFiles((runtime.data_dir / "media" / "assets").resolve())
-        runtime.ready_check("media", self._media_readable)
-
-    async def _media_readable(self) -> None:
-        self.media.root.mkdir(parents=True, exist_ok=True)
-        if not self.media.root.is_dir():
-            raise RuntimeError("the media folder is missing")
+        self.media = media
+        runtime.ready_check("media", media.check)
 
     # --- the app ---------------------------------------------------------------------------
     def application(self) -> web.Application:
@@ -265,26 +290,37 @@ class EdgeServer:
             return error(403, "FORBIDDEN", "this media URL is not valid or has expired")
         if self.runtime.faults.active and await self.runtime.faults.apply():
             return error(503, "INJECTED_FAULT", "fault injected by chaos")
+        try:
+            return await self._serve_verified(request, media)
+        except OriginUnavailable:
+            return error(
+                503,
+                "ORIGIN_UNAVAILABLE",
+                "this media is not cached here and the origin is unavailable",
+                headers={"Retry-After": "2"},
+            )
+
+    async def _serve_verified(self, request: web.Request, media: MediaPath) -> web.StreamResponse:
         if media.max_height is not None:
-            capped = self._capped(media)
+            capped = await self._capped(media)
             if capped is not None:
                 return capped
-        file = self.media.locate(media)
-        if file is None:
+        fd = await self.media.open(media)
+        if fd is None:
             return error(404, "NOT_FOUND", "no such media file")
-        suffix = file.suffix
+        suffix = PurePosixPath(media.file_parts[-1]).suffix
         headers = {
             **CORS,
             "Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream"),
             "Cache-Control": CACHE_CONTROL.get(suffix, IMMUTABLE),
         }
-        return await send_file(request, file, headers)
+        return await send_file(request, fd, headers)
 
-    def _capped(self, media: MediaPath) -> web.StreamResponse | None:
+    async def _capped(self, media: MediaPath) -> web.StreamResponse | None:
         """The filtered master playlist, a 403 for a rendition above the cap, or None (serve
         the file as it is)."""
         assert media.max_height is not None
-        ladder = self.media.ladder(media.asset_id)
+        ladder = await self.media.ladder(media.asset_id)
         if ladder is None:
             return None
         if media.file_parts == ("master.m3u8",):
@@ -314,6 +350,6 @@ class EdgeServer:
         site = web.SockSite(runner, sock, backlog=2048)
         async with self.runtime.lifespan(None):  # type: ignore[arg-type]
             await site.start()
-            log.info("edge serving", media=str(self.media.root))
+            log.info("edge serving", media=self.media.description)
             await stop.wait()
         await runner.cleanup()

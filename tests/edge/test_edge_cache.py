@@ -1,0 +1,211 @@
+"""An edge in front of an S3 origin (a real SeaweedFS) is a cache: a segment comes from the
+origin once and then from the edge's disk, however many ask for it at once; the cache keeps to
+its byte limit; nothing reaches the origin before the signed URL is checked; a half-published
+asset or a half-written fill is never served; and with the origin down, what is cached plays
+while a miss is a clear 503 until the origin is back (no restart of anything)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import obstore
+import pytest
+
+from cinemesh.contracts.signed_urls import load_edge_key, sign
+from cinemesh.runner.local import LocalPlatform
+from cinemesh.runner.seaweed import SeaweedS3
+from tests.support.backends import EmbeddedNats, make_backend
+from tests.support.media_stores import publish_asset, s3_store, store_env
+from tests.support.metrics import sample_value
+
+CACHE_BYTES = 1024**2  # the smallest cache the edge takes: a few of the test assets' worth
+SEGMENTS = [f"{r}/seg_{n:03d}.m4s" for r in ("180p", "360p") for n in range(4)]
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """This module's own SeaweedFS: one test stops and restarts it."""
+    store = SeaweedS3(tmp_path_factory.mktemp("origin")).start()
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="module")
+def edge_platform(
+    origin: SeaweedS3, embedded_nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalPlatform]:
+    backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
+    env = {
+        **backend.env,
+        **store_env("s3", origin),
+        "CINEMESH_EDGE_CACHE_BYTES": str(CACHE_BYTES),
+    }
+    running = LocalPlatform(
+        tmp_path_factory.mktemp("edge-cache"), services=["registry", "edge"], env=env
+    ).start(timeout_s=120)
+    yield running
+    running.stop()
+
+
+class Edge:
+    """One edge instance of the platform, with signed URLs and its origin counters."""
+
+    def __init__(self, platform: LocalPlatform) -> None:
+        self.platform = platform
+        self.key = load_edge_key(platform.data_dir, "")
+
+    @property
+    def url(self) -> str:
+        return self.platform.url_of("edge")
+
+    def signed(self, asset_id: str, file: str = "master.m3u8") -> str:
+        return self.url + sign(self.key, asset_id, int(time.time()) + 600, file)
+
+    def fetches(self) -> float:
+        return sample_value(self.url, "cinemesh_edge_origin_fetches_total")
+
+    def cached_bytes(self) -> int:
+        folder = self.platform.data_dir / "edge-cache"
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def edge(edge_platform: LocalPlatform) -> Edge:
+    return Edge(edge_platform)
+
+
+def new_asset(platform: LocalPlatform, package: Path) -> str:
+    asset_id = f"a{uuid.uuid4().hex[:16]}"
+    publish_asset(platform.env, platform.data_dir, asset_id, package)
+    return asset_id
+
+
+def test_a_segment_comes_from_the_origin_once_then_from_the_cache(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    asset_id = new_asset(edge_platform, hls_package)
+    before = edge.fetches()
+    first = httpx.get(edge.signed(asset_id, "360p/seg_001.m4s"), timeout=10)
+    assert first.status_code == 200, first.text
+    assert first.content == (hls_package / "360p" / "seg_001.m4s").read_bytes()
+    assert edge.fetches() == before + 2, "the master playlist (is it published?) and the segment"
+    again = httpx.get(edge.signed(asset_id, "360p/seg_001.m4s"), timeout=10)
+    ranged = httpx.get(
+        edge.signed(asset_id, "360p/seg_001.m4s"), headers={"Range": "bytes=10-19"}, timeout=10
+    )
+    assert again.content == first.content and ranged.content == first.content[10:20]
+    assert edge.fetches() == before + 2, "hits do not reach the origin"
+    assert sample_value(edge.url, "cinemesh_edge_cache_requests_total", result="hit") >= 2
+
+
+def test_two_hundred_concurrent_misses_make_one_origin_fetch(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    asset_id = new_asset(edge_platform, hls_package)
+    assert httpx.get(edge.signed(asset_id), timeout=10).status_code == 200  # master cached
+    url = edge.signed(asset_id, "360p/seg_002.m4s")
+    before = edge.fetches()
+
+    async def herd() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            return await asyncio.gather(*(client.get(url) for _ in range(200)))
+
+    answers = asyncio.run(herd())
+    assert {a.status_code for a in answers} == {200}
+    assert {a.content for a in answers} == {(hls_package / "360p" / "seg_002.m4s").read_bytes()}
+    assert edge.fetches() == before + 1
+
+
+def test_the_cache_keeps_to_its_byte_limit_evicting_the_least_recently_used(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    assets = [new_asset(edge_platform, hls_package) for _ in range(4)]
+    catalog = sum((hls_package / s).stat().st_size for s in SEGMENTS) * len(assets)
+    assert catalog > CACHE_BYTES, "the catalog is larger than the cache"
+    for asset_id in assets:
+        for segment in SEGMENTS:
+            assert httpx.get(edge.signed(asset_id, segment), timeout=10).status_code == 200
+            assert edge.cached_bytes() <= CACHE_BYTES
+    assert sample_value(edge.url, "cinemesh_edge_cache_evictions_total") > 0
+    before = edge.fetches()
+    httpx.get(edge.signed(assets[-1], SEGMENTS[-1]), timeout=10)
+    assert edge.fetches() == before, "the most recently used stays"
+    httpx.get(edge.signed(assets[0], SEGMENTS[0]), timeout=10)
+    assert edge.fetches() == before + 1, "the least recently used went first"
+
+
+def test_a_bad_signature_is_refused_before_the_origin_is_asked(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    asset_id = new_asset(edge_platform, hls_package)
+    before = edge.fetches()
+    good = sign(edge.key, asset_id, int(time.time()) + 600, "180p/seg_000.m4s")
+    forged = sign(b"not-the-edge-key", asset_id, int(time.time()) + 600, "180p/seg_000.m4s")
+    expired = sign(edge.key, asset_id, int(time.time()) - 1, "180p/seg_000.m4s")
+    other = good.replace(asset_id, "anotherasset0001")
+    for path in (forged, expired, other):
+        assert httpx.get(edge.url + path, timeout=10).status_code == 403
+    assert edge.fetches() == before, "no origin fetch for a URL the edge refuses"
+
+
+def test_an_asset_whose_master_playlist_is_missing_is_not_served(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path, tmp_path: Path
+) -> None:
+    partial = tmp_path / "partial"
+    (partial / "180p").mkdir(parents=True)
+    (partial / "180p" / "seg_000.m4s").write_bytes(
+        (hls_package / "180p" / "seg_000.m4s").read_bytes()
+    )
+    (partial / "master.m3u8").write_text("#EXTM3U\n")
+    asset_id = new_asset(edge_platform, partial)
+    # what a publish that died before its last object leaves: all but the master playlist
+    asyncio.run(_delete(edge_platform, f"assets/{asset_id}/master.m3u8"))
+    answer = httpx.get(edge.signed(asset_id, "180p/seg_000.m4s"), timeout=10)
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_fill_cut_off_by_a_kill_is_never_served(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    asset_id = new_asset(edge_platform, hls_package)
+    whole = (hls_package / "360p" / "seg_003.m4s").read_bytes()
+    assert httpx.get(edge.signed(asset_id), timeout=10).status_code == 200
+    folder = edge_platform.data_dir / "edge-cache" / "edge-0" / "assets" / asset_id / "360p"
+    folder.mkdir(parents=True, exist_ok=True)
+    cut = folder / ".seg_003.m4s.deadbeef.part"
+    cut.write_bytes(whole[: len(whole) // 3])  # what a kill -9 mid-fill leaves behind
+    edge_platform.kill("edge")
+    edge_platform.wait_healthy(timeout_s=60, service="edge", count=1)
+    assert not cut.exists(), "a restarted edge drops unfinished fills"
+    served = httpx.get(edge.signed(asset_id, "360p/seg_003.m4s"), timeout=10)
+    assert served.status_code == 200 and served.content == whole
+
+
+def test_with_the_origin_down_the_cache_plays_a_miss_is_503_and_the_origin_comes_back(
+    edge: Edge, edge_platform: LocalPlatform, origin: SeaweedS3, hls_package: Path
+) -> None:
+    asset_id = new_asset(edge_platform, hls_package)
+    cached = edge.signed(asset_id, "180p/seg_000.m4s")
+    assert httpx.get(cached, timeout=10).status_code == 200
+    origin.stop()
+    try:
+        assert httpx.get(cached, timeout=10).status_code == 200, "cached content keeps playing"
+        started = time.monotonic()
+        missed = httpx.get(edge.signed(asset_id, "180p/seg_001.m4s"), timeout=30)
+        assert missed.status_code == 503
+        assert missed.json()["error"]["code"] == "ORIGIN_UNAVAILABLE"
+        assert time.monotonic() - started < 15, "a miss fails in seconds, not minutes"
+    finally:
+        origin.start()
+    refilled = httpx.get(edge.signed(asset_id, "180p/seg_001.m4s"), timeout=30)
+    assert refilled.status_code == 200, "misses fill again with no restart"
+
+
+async def _delete(platform: LocalPlatform, key: str) -> None:
+    await obstore.delete_async(s3_store(platform.env).store, key)
