@@ -24,6 +24,7 @@ from cinemesh.services.gateway.routes import (
     playback,
     profiles,
     search,
+    telemetry,
     web,
 )
 from cinemesh.services.gateway.settings import GatewaySettings
@@ -71,5 +72,6 @@ def area_routers(runtime: ServiceRuntime) -> list[APIRouter]:
         playback.router,
         profiles.router,
         search.router,
+        telemetry.router,
         web.router,
     ]
