@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
+from cinemesh.platform.bodies import RequestBody
 
 PLAIN = r"^[^\x00-\x1f\x7f]+$"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -17,7 +18,7 @@ Person = Annotated[str, Field(min_length=1, max_length=120, pattern=PLAIN)]
 TitleId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
-class TitleCreate(BaseModel):
+class TitleCreate(RequestBody):
     title: Name
     kind: Literal["movie", "series"]
     genres: list[Genre] = Field(default_factory=list, max_length=10)
@@ -32,7 +33,7 @@ class TitleCreate(BaseModel):
     id: TitleId | None = None
 
 
-class TitleUpdate(BaseModel):
+class TitleUpdate(RequestBody):
     title: Name | None = None
     genres: list[Genre] | None = Field(None, max_length=10)
     year: int | None = Field(None, ge=1870, le=2100)
@@ -45,7 +46,7 @@ class TitleUpdate(BaseModel):
     available: bool | None = None
 
 
-class EpisodeCreate(BaseModel):
+class EpisodeCreate(RequestBody):
     season: int = Field(ge=1, le=100)
     number: int = Field(ge=1, le=1000)
     name: Name
@@ -60,11 +61,11 @@ class TitleImport(TitleCreate):
     episodes: list[EpisodeCreate] = Field(default_factory=list, max_length=500)
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(RequestBody):
     ids: list[TitleId] = Field(max_length=200)
 
 
-class BulkImport(BaseModel):
+class BulkImport(RequestBody):
     titles: list[TitleImport] = Field(min_length=1, max_length=1000)
 
 

@@ -6,30 +6,32 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
+from cinemesh.platform.bodies import RequestBody
+
 Plan = Literal["basic", "standard", "premium"]
 
 
-class SignupRequest(BaseModel):
+class SignupRequest(RequestBody):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
     plan: Plan = "basic"
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestBody):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestBody):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     old_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 
 
-class AdminRequest(BaseModel):
+class AdminRequest(RequestBody):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
 

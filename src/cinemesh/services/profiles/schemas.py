@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
+from cinemesh.platform.bodies import RequestBody
 
 # printable, and not only spaces
 Name = Annotated[
@@ -22,7 +23,7 @@ Avatar = Annotated[str, Field(max_length=40, pattern=r"^[a-z0-9-]*$")]
 Language = Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 
 
-class ProfileCreate(BaseModel):
+class ProfileCreate(RequestBody):
     name: Name
     kids: bool = False
     maturity: MaturityRating | None = None
@@ -30,7 +31,7 @@ class ProfileCreate(BaseModel):
     language: Language = "en"
 
 
-class ProfileUpdate(BaseModel):
+class ProfileUpdate(RequestBody):
     name: Name | None = None
     kids: bool | None = None
     maturity: MaturityRating | None = None
@@ -53,7 +54,7 @@ class ListItem(BaseModel):
     added_at: datetime
 
 
-class RatingBody(BaseModel):
+class RatingBody(RequestBody):
     rating: Literal["up", "down", "none"]
 
 

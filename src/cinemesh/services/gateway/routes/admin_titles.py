@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
+from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import Gateway, relay
 from cinemesh.services.gateway.deps import AdminMember, GatewayDep
 from cinemesh.services.gateway.routes.catalog import title_id_path
@@ -19,7 +20,7 @@ Person = Annotated[str, Field(min_length=1, max_length=120, pattern=PLAIN)]
 Synopsis = Annotated[str, Field(max_length=4000)]
 
 
-class TitleCreate(BaseModel):
+class TitleCreate(RequestBody):
     title: Name
     kind: Literal["movie", "series"]
     genres: list[Genre] = Field(default_factory=list, max_length=10)
@@ -33,7 +34,7 @@ class TitleCreate(BaseModel):
     available: bool = True
 
 
-class TitleUpdate(BaseModel):
+class TitleUpdate(RequestBody):
     title: Name | None = None
     genres: list[Genre] | None = Field(None, max_length=10)
     year: int | None = Field(None, ge=1870, le=2100)
@@ -46,7 +47,7 @@ class TitleUpdate(BaseModel):
     available: bool | None = None
 
 
-class EpisodeCreate(BaseModel):
+class EpisodeCreate(RequestBody):
     season: int = Field(ge=1, le=100)
     number: int = Field(ge=1, le=1000)
     name: Name

@@ -7,28 +7,29 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 
+from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
 
 Plan = Literal["basic", "standard", "premium"]
 
 
-class SignupBody(BaseModel):
+class SignupBody(RequestBody):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
     plan: Plan = "basic"
 
 
-class LoginBody(BaseModel):
+class LoginBody(RequestBody):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
 
 
-class RefreshBody(BaseModel):
+class RefreshBody(RequestBody):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
-class PasswordBody(BaseModel):
+class PasswordBody(RequestBody):
     old_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 

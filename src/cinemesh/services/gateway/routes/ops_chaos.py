@@ -11,8 +11,9 @@ from typing import Annotated, Any
 import aiohttp
 import orjson
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from cinemesh.platform.bodies import RequestBody
 from cinemesh.platform.deps import provided
 from cinemesh.platform.errors import ApiError, not_found
 from cinemesh.services.gateway.core import Gateway
@@ -25,17 +26,17 @@ CONTROL_TIMEOUT_S = 10.0
 PROTECTED = {"gateway"}
 
 
-class KillBody(BaseModel):
+class KillBody(RequestBody):
     service: str = Field(min_length=1, max_length=40, pattern=SERVICE_PATTERN)
     instance: int | None = Field(None, ge=0, le=100)
     hold_s: float = Field(60.0, ge=0, le=3600)
 
 
-class ReviveBody(BaseModel):
+class ReviveBody(RequestBody):
     service: str = Field(min_length=1, max_length=40, pattern=SERVICE_PATTERN)
 
 
-class FaultBody(BaseModel):
+class FaultBody(RequestBody):
     latency_ms: float = Field(0, ge=0, le=60_000)
     error_rate: float = Field(0, ge=0, le=1)
     abort_rate: float = Field(0, ge=0, le=1)

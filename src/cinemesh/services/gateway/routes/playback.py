@@ -7,19 +7,20 @@ import uuid
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
 
 SessionId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-class StartBody(BaseModel):
+class StartBody(RequestBody):
     profile_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     title_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     episode_id: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
-class HeartbeatBody(BaseModel):
+class HeartbeatBody(RequestBody):
     position_s: float = Field(ge=0, le=24 * 3600)
 
 

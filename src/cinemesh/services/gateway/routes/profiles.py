@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
+from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import Gateway, relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
 
@@ -28,7 +29,7 @@ Avatar = Annotated[str, Field(max_length=40, pattern=r"^[a-z0-9-]*$")]
 Language = Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 
 
-class ProfileCreate(BaseModel):
+class ProfileCreate(RequestBody):
     name: Name
     kids: bool = False
     maturity: MaturityRating | None = None
@@ -36,7 +37,7 @@ class ProfileCreate(BaseModel):
     language: Language = "en"
 
 
-class ProfileUpdate(BaseModel):
+class ProfileUpdate(RequestBody):
     name: Name | None = None
     kids: bool | None = None
     maturity: MaturityRating | None = None
@@ -72,7 +73,7 @@ class ListChange(BaseModel):
     in_list: bool
 
 
-class RatingBody(BaseModel):
+class RatingBody(RequestBody):
     rating: Literal["up", "down", "none"]
 
 

@@ -1,9 +1,11 @@
-"""Every timestamp the public API returns is RFC 3339 with a UTC offset, on SQLite (which keeps
-no offset and hands back naive datetimes) as on PostgreSQL: a tour through every operation
-that reads something back, each answer walked for timestamps."""
+"""The public API answers what its own OpenAPI document says, on SQLite as on PostgreSQL:
+every timestamp it returns is RFC 3339 with a UTC offset (SQLite keeps no offset and hands back
+naive datetimes), a request body of the wrong type is refused rather than coerced, and a 405
+names in `Allow` exactly the methods its path supports."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from tests.playback.media import add_title, make_package, start_session
 from tests.support.backends import Backend
 from tests.support.platform import LocalPlatform
 from tests.support.timestamps import moments, without_offset
-from tests.support.users import admin, sign_up
+from tests.support.users import Member, admin, sign_up
 
 SERVICES = [
     "registry",
@@ -45,6 +47,11 @@ def platform(
     ).start(timeout_s=120)
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def boss(platform: LocalPlatform) -> Member:
+    return admin(platform)
 
 
 class Tour:
@@ -95,7 +102,7 @@ def test_every_timestamp_the_api_returns_has_an_offset(
         "POST",
         f"/playback/sessions/{s}/heartbeat",
         "/playback/sessions/{session_id}/heartbeat",
-        json={"position_s": 3.0},
+        json={"position_s": 3},  # a JSON integer is a number
     )
     tour.call("GET", "/auth/me", "/auth/me")
     tour.call("GET", "/profiles", "/profiles")
@@ -145,3 +152,54 @@ def test_every_timestamp_the_api_returns_has_an_offset(
     assert len(seen) >= 6, f"the tour met too few timestamps to prove anything: {sorted(seen)}"
     wrong = {operation: without_offset(body) for operation, body in answers.items()}
     assert not any(wrong.values()), {op: found for op, found in wrong.items() if found}
+
+
+WRONG_TYPES = [
+    ("POST", "/admin/titles", {"title": "Zero", "kind": "movie", "available": 0}, "available"),
+    ("POST", "/admin/titles", {"title": "Zero", "kind": "movie", "year": "1999"}, "year"),
+    ("POST", "/admin/titles", {"title": "Zero", "kind": "movie", "popularity": True}, "popularity"),
+    ("POST", "/profiles", {"name": "Kid", "kids": "true"}, "kids"),
+    ("POST", "/profiles", {"name": 7}, "name"),
+    ("POST", "/playback/sessions/s1/heartbeat", {"position_s": "3"}, "position_s"),
+    ("POST", "/auth/login", {"email": "a@example.com", "password": 1234567890}, "password"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), WRONG_TYPES)
+def test_a_body_of_the_wrong_type_is_refused_never_coerced(
+    platform: LocalPlatform, boss: Member, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = httpx.request(
+        method, f"{platform.gateway}/api/v1{path}", json=body, headers=boss.headers, timeout=30
+    )
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "INVALID_REQUEST"
+    assert f"body.{field}:" in error["message"], error
+
+
+def test_numbers_sent_as_json_integers_are_still_numbers(
+    platform: LocalPlatform, boss: Member
+) -> None:
+    made = httpx.post(
+        f"{platform.gateway}/api/v1/admin/titles",
+        json={"title": "Whole numbers", "kind": "movie", "popularity": 5, "year": 2001},
+        headers=boss.headers,
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["popularity"] == 5.0
+
+
+def test_allow_names_exactly_the_methods_of_each_path(platform: LocalPlatform) -> None:
+    """OPTIONS is no method of the API: each path answers 405 with the methods its OpenAPI
+    entry lists (Starlette named those of the first route only: `Allow: PATCH` for a title)."""
+    schema = httpx.get(f"{platform.gateway}/openapi.json", timeout=10).json()
+    wrong: dict[str, str] = {}
+    for template, operations in schema["paths"].items():
+        path = re.sub(r"\{[^}]+\}", "x1", template)
+        answer = httpx.options(f"{platform.gateway}{path}", timeout=10)
+        documented = ", ".join(sorted(method.upper() for method in operations))
+        if answer.status_code != 405 or answer.headers.get("allow") != documented:
+            wrong[template] = f"{answer.status_code} Allow: {answer.headers.get('allow')}"
+    assert not wrong, wrong
