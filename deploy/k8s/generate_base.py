@@ -6,7 +6,12 @@ controller forgets the pod, then the service's own SIGTERM drain) and rolls with
 `maxUnavailable: 0`. The services with a `canary` row are shipped by Argo Rollouts instead: a
 Rollout takes their pod template from the Deployment (`workloadRef`, the Deployment stays at 0
 replicas) and walks a canary judged by the `cinemesh-canary` AnalysisTemplate on the services'
-own Prometheus metrics. docs/deploy.md says why and how to drive it."""
+own Prometheus metrics. docs/deploy.md says why and how to drive it.
+
+NATS is a StatefulSet of `NATS_NODES` with a route to every node, and config.yaml has the
+services create every stream with that many replicas (CINEMESH_NATS_REPLICAS), so events keep
+flowing while one node is down. Prometheus, in the `monitoring` namespace, may list the pods
+(pod discovery, deploy/prometheus/kubernetes.yml) and scrape their metrics port."""
 
 from __future__ import annotations
 
@@ -39,6 +44,15 @@ PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 ERROR_RATIO_MAX = 0.02
 CANARY_WEIGHTS = (10, 50)  # then 100; each weight is held, then judged
 CANARY_SETTLE = "1m"  # held before judging, so the rate window holds the canary's traffic
+
+# the event bus: a JetStream cluster, every stream on every node (config.yaml's replicas)
+NATS_NODES = 3
+NATS_IMAGE = "nats:2.10-alpine"
+NATS_PORTS = {"client": 4222, "cluster": 6222, "monitor": 8222}
+NATS_PID_FILE = "/var/run/nats/nats.pid"  # what the preStop hook signals
+# Prometheus: where it runs and the service account it discovers pods with
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_ACCOUNT = "prometheus"
 
 
 @dataclass(frozen=True)
@@ -381,6 +395,166 @@ def network_policies() -> list[dict[str, Any]]:
     return policies
 
 
+def nats_config() -> str:
+    routes = "\n".join(
+        f"    nats://nats-{i}.nats:{NATS_PORTS['cluster']}" for i in range(NATS_NODES)
+    )
+    return (
+        f"port: {NATS_PORTS['client']}\n"
+        f"http_port: {NATS_PORTS['monitor']}\n"
+        "server_name: $POD_NAME\n"
+        f"pid_file: {NATS_PID_FILE}\n"
+        "lame_duck_duration: 10s\n"
+        "jetstream {\n  store_dir: /data/jetstream\n  max_file_store: 20G\n}\n"
+        "cluster {\n  name: cinemesh\n"
+        f"  port: {NATS_PORTS['cluster']}\n"
+        f"  routes: [\n{routes}\n  ]\n}}\n"
+    )
+
+
+def nats() -> list[dict[str, Any]]:
+    """A JetStream cluster of NATS_NODES: routes to every node, one volume each, one node
+    down at a time at most (its streams keep a quorum of the other two)."""
+    name = "nats"
+    health = {"path": "/healthz?js-enabled-only=true", "port": "monitor"}
+    container = {
+        "name": name,
+        "image": NATS_IMAGE,
+        "args": ["--config", "/etc/nats/nats.conf"],
+        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "ports": [{"name": port, "containerPort": number} for port, number in NATS_PORTS.items()],
+        "readinessProbe": {"httpGet": health, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": health, "periodSeconds": 10},
+        # lame duck mode: clients move to the other nodes before this one stops
+        "lifecycle": {
+            "preStop": {"exec": {"command": ["nats-server", "--signal", f"ldm={NATS_PID_FILE}"]}}
+        },
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "512Mi"},
+            "limits": {"cpu": "2", "memory": "2Gi"},
+        },
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/nats"},
+            {"name": "jetstream", "mountPath": "/data"},
+            {"name": "pid", "mountPath": "/var/run/nats"},
+        ],
+    }
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "nats-config", "labels": labels(name)},
+            "data": {"nats.conf": nats_config()},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": name, "labels": labels(name)},
+            "spec": {
+                "serviceName": name,
+                "replicas": NATS_NODES,
+                "podManagementPolicy": "Parallel",
+                "selector": selector(name),
+                "template": {
+                    "metadata": {"labels": labels(name)},
+                    "spec": {
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 1000,
+                            "fsGroup": 1000,
+                        },
+                        "terminationGracePeriodSeconds": 60,
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "config", "configMap": {"name": "nats-config"}},
+                            {"name": "pid", "emptyDir": {}},
+                        ],
+                    },
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "jetstream"},
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "20Gi"}},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "labels": labels(name)},
+            "spec": {
+                "clusterIP": "None",
+                # routes find a restarted node by name before it is ready
+                "publishNotReadyAddresses": True,
+                "selector": {"app.kubernetes.io/name": name},
+                "ports": [
+                    {"name": port, "port": number, "targetPort": port}
+                    for port, number in NATS_PORTS.items()
+                ],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": name, "labels": labels(name)},
+            "spec": {"maxUnavailable": 1, "selector": selector(name)},
+        },
+    ]
+
+
+def monitoring() -> list[dict[str, Any]]:
+    """What Prometheus in MONITORING_NAMESPACE needs: to list the pods, and to reach their
+    metrics port through the default-deny policy."""
+    subject = {
+        "kind": "ServiceAccount",
+        "name": PROMETHEUS_ACCOUNT,
+        "namespace": MONITORING_NAMESPACE,
+    }
+    from_monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}
+    }
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "prometheus-discovery"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "prometheus-discovery"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "prometheus-discovery",
+            },
+            "subjects": [subject],
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "metrics-from-prometheus"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "cinemesh"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [from_monitoring],
+                        "ports": [{"port": PORT, "protocol": "TCP"}],
+                    }
+                ],
+            },
+        },
+    ]
+
+
 class Dumper(yaml.SafeDumper):
     """Multi-line strings (PromQL) as literal blocks and no anchors, so the base reads like
     hand-written YAML."""
@@ -419,12 +593,13 @@ def main(base: Path = BASE) -> None:
         files.append(write(base, f"{spec.name}.yaml", docs))
     files.append(write(base, "network-policies.yaml", network_policies()))
     files.append(write(base, "canary-analysis.yaml", [analysis_template()]))
+    files.append(write(base, "nats.yaml", nats()))
+    files.append(write(base, "monitoring.yaml", monitoring()))
     static = [
         "namespace.yaml",
         "config.yaml",
         "media-volume.yaml",
         "postgres.yaml",
-        "nats.yaml",
         "redis.yaml",
         "ingress.yaml",
     ]

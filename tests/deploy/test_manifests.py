@@ -5,6 +5,7 @@ shape."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -166,3 +167,46 @@ def test_compose_has_the_same_topology() -> None:
     published = {name for name, svc in compose.items() if svc.get("ports")}
     assert published == PUBLIC
     assert all(compose[name]["environment"]["CINEMESH_DISCOVERY"] == "dns" for name in deployments)
+    assert all(
+        compose[name]["environment"]["CINEMESH_NATS_REPLICAS"] == "3" for name in deployments
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_nats_is_a_cluster_that_keeps_every_stream_on_every_node(overlay: str) -> None:
+    docs = render(overlay)
+    nodes = of_kind(docs, "StatefulSet")["nats"]["spec"]["replicas"]
+    assert nodes == 3
+    conf = of_kind(docs, "ConfigMap")["nats-config"]["data"]["nats.conf"]
+    assert "server_name: $POD_NAME" in conf
+    routes = re.findall(r"nats://(nats-\d+)\.nats:6222", conf)
+    assert routes == [f"nats-{i}" for i in range(nodes)]
+    config = of_kind(docs, "ConfigMap")["cinemesh-config"]["data"]
+    clients = re.findall(r"nats://(nats-\d+)\.nats:4222", config["CINEMESH_NATS_URL"])
+    assert clients == [f"nats-{i}" for i in range(nodes)]
+    assert int(config["CINEMESH_NATS_REPLICAS"]) == nodes
+    headless = of_kind(docs, "Service")["nats"]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    assert of_kind(docs, "PodDisruptionBudget")["nats"]["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_can_discover_and_scrape_every_service_pod(overlay: str) -> None:
+    docs = render(overlay)
+    role = of_kind(docs, "Role")["prometheus-discovery"]["rules"]
+    assert {"list", "watch"} <= set(role[0]["verbs"]) and role[0]["resources"] == ["pods"]
+    binding = of_kind(docs, "RoleBinding")["prometheus-discovery"]
+    assert binding["subjects"][0]["namespace"] == "monitoring"
+    allowed = of_kind(docs, "NetworkPolicy")["metrics-from-prometheus"]["spec"]
+    assert allowed["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "cinemesh"}
+    rule = allowed["ingress"][0]
+    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "monitoring"
+    }
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    for name, deployment in of_kind(docs, "Deployment").items():
+        if name == "redis":
+            continue
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == "8000"

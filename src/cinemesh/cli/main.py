@@ -44,6 +44,12 @@ def up(
     nats_url: str = typer.Option(
         "", envvar="CINEMESH_NATS_URL", help="Use this NATS instead of starting an embedded one."
     ),
+    nats_cluster: int = typer.Option(
+        1, "--nats-cluster", min=1, max=5, help="Run the embedded NATS as a cluster of N nodes."
+    ),
+    prometheus: bool = typer.Option(
+        False, "--prometheus", help="Also run Prometheus with the SLO alerts (docs/slo.md)."
+    ),
     scale: list[str] = typer.Option([], "--scale", help="SERVICE=N instances at start."),
     only: list[str] = typer.Option([], "--only", help="Start only these services."),
 ) -> None:
@@ -53,6 +59,8 @@ def up(
         data_dir=layout.data_dir,
         port=port,
         nats_url=nats_url,
+        nats_nodes=nats_cluster,
+        prometheus=prometheus,
         instances=dict(_parse_scale(s) for s in scale),
         services=list(only),
     )

@@ -1,6 +1,9 @@
 """The event bus on NATS JetStream: versioned event envelopes, durable and broadcast consumers,
 and work queues. Events leave a service through its outbox (`outbox.py`).
 
+Every stream is kept on `replicas` NATS nodes (`CINEMESH_NATS_REPLICAS`): 3 on a cluster of 3,
+so a stream keeps taking and delivering events while any one node is down.
+
 Notices are the other kind of message: plain NATS, at most once, never stored, for telling a
 service's own instances that something they keep in memory changed. A receiver trusts what it
 kept only while `notices_epoch` stays the same (see there)."""
@@ -11,7 +14,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -76,10 +79,13 @@ def _consumer_name(service: str, pattern: str) -> str:
 class EventBus:
     """A connection to JetStream under a namespace (so test runs never see each other)."""
 
-    def __init__(self, url: str, *, service: str, namespace: str = "cinemesh") -> None:
+    def __init__(
+        self, url: str, *, service: str, namespace: str = "cinemesh", replicas: int = 1
+    ) -> None:
         self.url = url
         self.service = service
         self.namespace = namespace
+        self.replicas = replicas
         self.nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -162,18 +168,25 @@ class EventBus:
                 subjects=[f"{self.namespace}.evt.>"],
                 storage=StorageType.FILE,
                 duplicate_window=300,
+                num_replicas=self.replicas,
             )
         )
 
     async def _ensure_stream(self, config: StreamConfig) -> None:
+        """Create the stream, or raise its replica count to ours. Never lower it: one client
+        left at the default of 1 must not take the copies away from a cluster's streams."""
         try:
-            await self.js.stream_info(config.name or "")
+            info = await self.js.stream_info(config.name or "")
         except NotFoundError:
             try:
                 await self.js.add_stream(config)
             except BadRequestError as exc:
                 if "already" not in str(exc):
                     raise
+            return
+        if (info.config.num_replicas or 1) < self.replicas:
+            await self.js.update_stream(replace(info.config, num_replicas=self.replicas))
+            log.info("raised a stream's replicas", stream=config.name, replicas=self.replicas)
 
     async def publish_raw(
         self, *, event_type: str, event_id: str, body: bytes, headers: dict[str, str]
@@ -298,6 +311,7 @@ class EventBus:
                 retention=RetentionPolicy.WORK_QUEUE,
                 storage=StorageType.FILE,
                 duplicate_window=300,
+                num_replicas=self.replicas,
             )
         )
         return queue

@@ -27,7 +27,9 @@ class PlatformSettings(BaseSettings):
     shared_port: int = 0
     instance_id: str = ""
     public_url: str = ""
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = "nats://127.0.0.1:4222"  # a comma-separated list for a cluster
+    # how many NATS nodes keep a copy of every stream: 3 on a cluster of 3 (one node can go)
+    nats_replicas: int = Field(1, ge=1, le=5)
     bus_namespace: str = "cinemesh"
     discovery: Literal["registry", "dns"] = "registry"
     registry_urls: list[str] = []

@@ -31,6 +31,7 @@ class LocalPlatform:
         env: dict[str, str] | None = None,
         services: list[str] | None = None,
         scale: dict[str, int] | None = None,
+        up_args: list[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.layout = Layout(data_dir)
@@ -45,6 +46,7 @@ class LocalPlatform:
             self.env.update(scale_configuration(self.scale_run))
         self.services = services or []
         self.scale = scale or {}
+        self.up_args = up_args or []  # more `cinemesh up` options: --nats-cluster 3, --prometheus
         self.proc: subprocess.Popen[bytes] | None = None
         self.gateway = f"http://127.0.0.1:{self.port}"
 
@@ -63,6 +65,7 @@ class LocalPlatform:
             args += ["--only", name]
         for name, count in self.scale.items():
             args += ["--scale", f"{name}={count}"]
+        args += self.up_args
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._out = open(self.data_dir / "up.out", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(args, env=self.env, stdout=self._out, stderr=self._out)

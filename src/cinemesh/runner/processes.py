@@ -13,6 +13,7 @@ import psutil
 
 PR_SET_PDEATHSIG = 1
 SERVE = ["-m", "cinemesh", "serve"]
+INFRASTRUCTURE = ("nats-server", "prometheus")
 START_TIME_SLACK_S = 0.05  # start times are kept in clock ticks (10 ms)
 
 
@@ -42,8 +43,9 @@ def is_ours(pid: int, recorded: Mapping[str, Any] | None = None) -> bool:
 
 
 def runs_a_service(command: list[str]) -> bool:
-    """`python -m cinemesh serve NAME`, as the supervisor starts services, or nats-server."""
-    if command and os.path.basename(command[0]) == "nats-server":
+    """`python -m cinemesh serve NAME`, as the supervisor starts services, or the
+    infrastructure beside them (nats-server, prometheus)."""
+    if command and os.path.basename(command[0]) in INFRASTRUCTURE:
         return True
     return any(command[i : i + 3] == SERVE for i in range(len(command) - 2))
 

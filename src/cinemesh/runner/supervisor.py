@@ -26,8 +26,10 @@ from cinemesh.platform.settings import PlatformSettings, load_settings
 from cinemesh.runner.canary import Totals, read_totals
 from cinemesh.runner.deploys import CanaryPlan, DeployProgress, canary, rolling
 from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
-from cinemesh.runner.natsd import start_embedded_nats
+from cinemesh.runner.natsd import SERVICE_NAME as NATS_SERVICE
+from cinemesh.runner.natsd import NatsCluster
 from cinemesh.runner.processes import die_with_parent, started_at
+from cinemesh.runner.prometheus import LocalPrometheus, configured_time_scale
 
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
@@ -81,6 +83,8 @@ class UpOptions:
     port: int = 8080
     host: str = "127.0.0.1"
     nats_url: str = ""
+    nats_nodes: int = 1  # the embedded NATS: one server, or a JetStream cluster of this many
+    prometheus: bool = False  # also run Prometheus with the SLO rules (runner/prometheus.py)
     instances: dict[str, int] = field(default_factory=dict)
     services: list[str] = field(default_factory=list)
 
@@ -90,7 +94,8 @@ class Supervisor:
         self.options = options
         self.layout = Layout(options.data_dir)
         self.slots: dict[str, list[Slot]] = {}
-        self.nats: asyncio.subprocess.Process | None = None
+        self.nats: NatsCluster | None = None
+        self.prometheus: LocalPrometheus | None = None
         self.nats_url = options.nats_url
         self.registry_url = ""
         self.stopping = asyncio.Event()
@@ -127,6 +132,8 @@ class Supervisor:
             if name != "registry":
                 await self._start_service(name)
         self._tasks.append(asyncio.create_task(self._poll_health_forever()))
+        if self.options.prometheus:
+            await self._start_prometheus()
 
     def _check_not_running(self) -> None:
         state = self.layout.read_state()
@@ -139,14 +146,27 @@ class Supervisor:
     async def _start_nats(self) -> None:
         if self.nats_url:
             return
-        port = 14222 if port_is_free(14222) else free_port()
-        self.nats = await start_embedded_nats(
-            port=port,
-            store_dir=self.layout.data_dir / "nats",
-            log_file=self.layout.logs_dir / "nats-server.log",
+        self.nats = NatsCluster(
+            size=self.options.nats_nodes,
+            data_dir=self.layout.data_dir,
+            logs_dir=self.layout.logs_dir,
+            say=self.out,
+            on_change=self._write_pids,
         )
-        self.nats_url = f"nats://127.0.0.1:{port}"
-        self.out(f"event bus: embedded nats-server on {self.nats_url}")
+        await self.nats.start()
+        self.nats_url = self.nats.urls
+        self.out(self.nats.describe())
+
+    async def _start_prometheus(self) -> None:
+        self.prometheus = LocalPrometheus(
+            data_dir=self.layout.data_dir,
+            logs_dir=self.layout.logs_dir,
+            time_scale=configured_time_scale(),
+            say=self.out,
+            on_change=self._write_pids,
+        )
+        await self.prometheus.start(self.status())
+        self.out(f"metrics: prometheus on {self.prometheus.url}")
 
     async def _start_service(self, name: str) -> str:
         count = max(1, self.options.instances.get(name, 1))
@@ -175,6 +195,8 @@ class Supervisor:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.nats is not None:  # every stream on every node of the embedded cluster
+            env["CINEMESH_NATS_REPLICAS"] = str(self.nats.replicas)
         if slot.release and slot.release.get("src"):  # a deployed release's own code first
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (slot.release["src"], env.get("PYTHONPATH", "")) if p
@@ -420,6 +442,8 @@ class Supervisor:
                 "instances": self.status(),
                 "nats_url": self.nats_url,
                 "registry_url": self.registry_url,
+                "nats": self.nats.view() if self.nats else [],
+                "prometheus": self.prometheus.view() if self.prometheus else None,
             }
         )
 
@@ -437,6 +461,8 @@ class Supervisor:
         if not self._authorized(request):
             return web.json_response({"error": "forbidden"}, status=403)
         body = await request.json()
+        if body.get("service") == NATS_SERVICE and self.nats is not None:
+            return web.json_response({"killed": self._kill_nats(body)})
         if str(body.get("service")) not in self.slots:
             return web.json_response({"error": f"no service {body.get('service')!r}"}, status=404)
         index = body.get("instance")
@@ -447,6 +473,15 @@ class Supervisor:
             hold_s=float(body.get("hold_s", 0.0)),
         )
         return web.json_response({"killed": pids})
+
+    def _kill_nats(self, body: dict[str, Any]) -> list[int]:
+        assert self.nats is not None
+        index = body.get("instance")
+        return self.nats.kill(
+            None if index is None else int(index),
+            int(body.get("signal", signal.SIGKILL)),
+            hold_s=float(body.get("hold_s", 0.0)),
+        )
 
     async def _api_revive(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -491,12 +526,17 @@ class Supervisor:
             for s in group
             if s.pid
         }
-        if self.nats and self.nats.returncode is None:
-            pids[str(self.nats.pid)] = {
-                "service": "nats-server",
-                "instance": 0,
-                "started": started_at(self.nats.pid),
-            }
+        infrastructure = [*(self.nats.nodes if self.nats else [])]
+        if self.prometheus:
+            infrastructure.append(self.prometheus.process)
+            self.prometheus.write_targets(self.status())
+        for proc in infrastructure:
+            if proc.pid:
+                pids[str(proc.pid)] = {
+                    "service": proc.name,
+                    "instance": proc.index,
+                    "started": started_at(proc.pid),
+                }
         self.layout.write_json(self.layout.pids_file, pids)
 
     # --- stop ----------------------------------------------------------------------------
@@ -510,12 +550,10 @@ class Supervisor:
         await asyncio.gather(
             *(self._stop_slot(s, **WHOLE_STOP) for s in slots if s.service == "registry")
         )
-        if self.nats and self.nats.returncode is None:
-            self.nats.terminate()
-            try:
-                await asyncio.wait_for(self.nats.wait(), timeout=5)
-            except TimeoutError:
-                self.nats.kill()
+        if self.prometheus:
+            await self.prometheus.stop()
+        if self.nats:
+            await self.nats.stop()
         if self._runner:
             await self._runner.cleanup()
         if self._http:
