@@ -32,6 +32,7 @@ SERVICES = [
     "history",
     "recommender",
     "encoder",
+    "telemetry",
     "gateway",
 ]
 ROLES = ("anonymous", "other", "owner", "admin")
@@ -163,7 +164,9 @@ def rules(w: dict[str, Any]) -> list[Rule]:
         Rule("POST", f"/admin/titles/{ct}/episodes", admin_only((201, 404, 409, 422)), {"season": 1, "number": 1, "title": "Pilot", "runtime_min": 30}),
         Rule("POST", f"/admin/titles/{ct}/media", admin_only((415, 422))),
         Rule("GET", f"/admin/jobs/{uuid.uuid4().hex}", admin_only((404, 503))),
+        Rule("POST", "/telemetry/play", owner_only((202,)), {"beacons": [{"session_id": s, "seq": 0, "played_ms": 1000}]}),
         Rule("GET", "/ops/services", public()),
+        Rule("GET", "/ops/telemetry", public()),
         Rule("GET", "/ops/chaos", admin_only()),
         Rule("POST", "/ops/chaos/kill", admin_only((404, 422)), {"service": "no-such-service"}),
         Rule("POST", "/ops/chaos/revive", admin_only((404, 422)), {"service": "no-such-service"}),
