@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 MODULES = [
     "app.js",
     "api.js",
+    "beacons.js",
     "router.js",
     "ui.js",
     "views/auth.js",
@@ -22,6 +23,7 @@ MODULES = [
     "views/search.js",
     "views/profiles.js",
     "views/ops.js",
+    "views/ops_qoe.js",
 ]
 
 

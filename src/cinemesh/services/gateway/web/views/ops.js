@@ -3,14 +3,17 @@
 // when the gateway allows them (an admin, in local mode).
 import { api, enc, session } from "../api.js";
 import { h, toast } from "../ui.js";
+import { qoePanel } from "./ops_qoe.js";
 
 const POLL_MS = 2000;
 const HISTORY = 60;
+const QOE_POLL_MS = 5000;
 
 export function renderOps({ main }) {
   const grid = h("div", { class: "ops-grid", "aria-live": "off" });
   const status = h("p", { class: "muted ops-status", role: "status" }, "Connecting…");
   const chaosNote = h("p", { class: "muted small" });
+  const qoe = qoePanel();
   const deploysPanel = h("section", { class: "ops-deploys", "aria-label": "Deploys", hidden: true });
   main.replaceChildren(
     h(
@@ -21,6 +24,7 @@ export function renderOps({ main }) {
       chaosNote,
       deploysPanel,
       grid,
+      qoe.root,
     ),
   );
   const history = new Map();
@@ -183,9 +187,12 @@ export function renderOps({ main }) {
   loadChaos();
   poll();
   const timer = setInterval(poll, POLL_MS);
+  qoe.refresh();
+  const qoeTimer = setInterval(qoe.refresh, QOE_POLL_MS);
   return () => {
     stopped = true;
     clearInterval(timer);
+    clearInterval(qoeTimer);
   };
 }
 

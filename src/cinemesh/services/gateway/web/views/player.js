@@ -1,6 +1,7 @@
 // The player: hls.js with automatic and manual quality, resume, heartbeats, scrub previews
 // from the thumbnail sprite, next episode, clear refusals, and failover between edges.
 import { ApiError, api, enc, session } from "../api.js";
+import { PlayBeacons } from "../beacons.js";
 import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
 
@@ -45,6 +46,7 @@ function refusalFor(error) {
 }
 
 export async function renderPlayer({ main, params, query, navigate, isCurrent }) {
+  const pressedAt = performance.now(); // play delay runs from here to the first frame
   const profile = session.profile;
   const titleId = params.id;
   const back = () => (history.length > 1 ? history.back() : navigate(`/title/${enc(titleId)}`));
@@ -87,7 +89,7 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
     stopSession(started.session_id, 0);
     return;
   }
-  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate });
+  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate, pressedAt });
   player.start();
   return () => player.destroy();
 }
@@ -107,8 +109,8 @@ function stopSession(sessionId, position) {
 }
 
 class Player {
-  constructor({ shell, started, title, titleId, episodeId, back, navigate }) {
-    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate });
+  constructor({ shell, started, title, titleId, episodeId, back, navigate, pressedAt }) {
+    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate, pressedAt });
     this.edges = (started.edge_urls?.length ? started.edge_urls : [new URL(started.manifest_url).origin]).map((u) => new URL(u).origin);
     this.edgeIndex = Math.max(0, this.edges.indexOf(new URL(started.manifest_url).origin));
     this.switches = [];
@@ -234,6 +236,13 @@ class Player {
     this.shell.dataset.state = "loading";
     this.shell.dataset.edge = String(this.edgeIndex);
     const resume = Number(this.started.resume_position_s) || 0;
+    this.beacons = new PlayBeacons({
+      sessionId: this.started.session_id,
+      video: this.video,
+      pressedAt: this.pressedAt ?? performance.now(),
+      currentEdge: () => this.edges[this.edgeIndex],
+    });
+    this.beacons.start();
     const Hls = window.Hls;
     if (Hls && Hls.isSupported()) {
       this.hls = new Hls({
@@ -250,6 +259,7 @@ class Player {
         },
       });
       this.wireHls(Hls);
+      this.beacons.watchHls(this.hls, Hls);
       this.hls.loadSource(this.started.manifest_url);
       this.hls.attachMedia(this.video);
     } else if (this.video.canPlayType("application/vnd.apple.mpegurl")) {
@@ -595,6 +605,7 @@ class Player {
     clearTimeout(this.idleTimer);
     clearTimeout(this.noticeTimer);
     for (const off of this.listeners) off();
+    this.beacons?.close();
     stopSession(this.started.session_id, position);
     this.hls?.destroy();
     if (this.video) {
