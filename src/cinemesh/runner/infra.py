@@ -110,9 +110,15 @@ class InfraProcess:
 
     async def _restart_after(self, hold_s: float) -> None:
         await asyncio.sleep(hold_s)
-        if self.pid is None:
-            self.restarts += 1
-            await self.spawn()
+        await self.revive()
+
+    async def revive(self) -> bool:
+        """Start the process again if it is down (ending a kill's hold early)."""
+        if self.pid is not None:
+            return False
+        self.restarts += 1
+        await self.spawn()
+        return True
 
     async def stop(self, *, grace_s: float = 5.0) -> None:
         self.wanted = False

@@ -149,6 +149,10 @@ class NatsCluster:
         ]
         return [pid for pid in pids if pid is not None]
 
+    async def revive(self) -> int:
+        """Start again every node that is down; how many were."""
+        return sum([await node.revive() for node in self.nodes])
+
     async def stop(self) -> None:
         await asyncio.gather(*(node.stop() for node in self.nodes))
 

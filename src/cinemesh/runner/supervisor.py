@@ -487,6 +487,8 @@ class Supervisor:
         if not self._authorized(request):
             return web.json_response({"error": "forbidden"}, status=403)
         body = await request.json()
+        if body.get("service") == NATS_SERVICE and self.nats is not None:
+            return web.json_response({"revived": await self.nats.revive()})
         if str(body.get("service")) not in self.slots:
             return web.json_response({"error": f"no service {body.get('service')!r}"}, status=404)
         return web.json_response({"revived": await self.revive(str(body["service"]))})
