@@ -227,7 +227,7 @@ def misbehaving(clone: Path, behaviour: str) -> dict[str, str]:
 def canary(platform: LocalPlatform, clone: Path, ref: str) -> subprocess.CompletedProcess[str]:
     return platform.cli(
         "deploy", "profiles", "--ref", ref, "--repo", str(clone),
-        "--strategy", "canary", "--weight", "20", "--duration", "30",
+        "--strategy", "canary", "--weight", "20", "--duration", "20",
         timeout_s=300,
     )  # fmt: skip
 
