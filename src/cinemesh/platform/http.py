@@ -1,5 +1,12 @@
 """The resilient client for every service-to-service call: deadline, budgeted retries for
-idempotent calls, circuit breaker, bulkhead, load balancing over discovered instances."""
+idempotent calls, circuit breaker, bulkhead, load balancing over discovered instances.
+
+An instance past its concurrency limit answers 503 OVERLOADED before doing any work
+(concurrency.py). The client never asks it again within the call: another instance may take
+the call, any call since none was started, once and only within the retry budget; with none
+left it gives up at once, so the caller's fallback runs instead of a retry into the storm. The
+answer is not a failure to the breaker (the service is alive and said so) nor to the outlier
+ejection, which would pile the load onto the other instances."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from cinemesh.platform.concurrency import OVERLOADED, PRIORITY_HEADER, current_priority
 from cinemesh.platform.discovery import Discovery, Instance, LoadBalancer
 from cinemesh.platform.observability import (
     BREAKER_STATE,
@@ -42,6 +50,10 @@ class ServiceUnavailable(Exception):
         self.reason = reason
 
 
+class Overloaded(ServiceUnavailable):
+    """Every instance tried was past its concurrency limit and shed the call."""
+
+
 @dataclass(frozen=True)
 class CallPolicy:
     timeout_s: float = 2.0
@@ -62,6 +74,11 @@ class Response:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def shed(self) -> bool:
+        """The instance was past its concurrency limit and did nothing with the request."""
+        return self.status == 503 and f'"{OVERLOADED}"'.encode() in self.body
 
 
 class CallStats:
@@ -120,7 +137,7 @@ class ServiceClient:
         self.stats = CallStats()
         self.answered_at = float("-inf")  # monotonic time of the last call that got an answer
         self._outcomes = {
-            o: CLIENT_CALLS.labels(caller, target, o) for o in ("ok", "failed", "rejected")
+            o: CLIENT_CALLS.labels(caller, target, o) for o in ("ok", "failed", "rejected", "shed")
         }
         self._latency = CLIENT_LATENCY.labels(caller, target)
         self._breaker_gauge = BREAKER_STATE.labels(caller, target)
@@ -155,6 +172,7 @@ class ServiceClient:
         elif body is not None:
             retryable = False
         inject_trace_headers(out_headers)
+        out_headers[PRIORITY_HEADER] = current_priority().label
         outcome = "abandoned"  # what the breaker learns unless the call ends in an answer
         try:
             async with self.bulkhead.slot():
@@ -171,6 +189,9 @@ class ServiceClient:
         except Rejected as exc:
             outcome = "rejected"
             raise ServiceUnavailable(self.target, str(exc)) from None
+        except Overloaded:
+            outcome = "shed"
+            raise
         except ServiceUnavailable:
             outcome = "failed"
             raise
@@ -185,7 +206,7 @@ class ServiceClient:
             self.answered_at = time.monotonic()
         if outcome in ("ok", "failed"):
             self.breaker.record(success=outcome == "ok")
-        else:
+        else:  # rejected before the call, shed by the service, or cancelled: nothing learnt
             self.breaker.abandon()
         if outcome != "abandoned":
             self._observe(started, ok=outcome == "ok", outcome=outcome)
@@ -204,6 +225,7 @@ class ServiceClient:
         self.budget.record_request()
         tried: set[str] = set()
         last_error = "no attempt"
+        shed = False
         for attempt in range(self.policy.retries + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0.005:
@@ -221,20 +243,25 @@ class ServiceClient:
                 )
                 if response.status not in RETRYABLE_STATUSES and response.status < 500:
                     return response
-                last_error = f"answered {response.status}"
+                shed = response.shed  # nothing done: as if never sent, if it can be sent again
+                never_sent = shed and (body is None or isinstance(body, bytes))
+                last_error = "overloaded" if shed else f"answered {response.status}"
             except aiohttp.ClientConnectorError as exc:
                 # No connection, so the request never left: another instance may take any call.
                 never_sent = body is None or isinstance(body, bytes)
+                shed = False
                 last_error = str(exc)[:200] or type(exc).__name__
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                shed = False
                 last_error = type(exc).__name__ if not str(exc) else str(exc)[:200]
             if never_sent and len(tried) >= len(instances):
-                break  # every instance refused the connection: a retry would be refused too
+                break  # every instance refused or shed it: a retry would be refused too
             may_retry = retryable or never_sent
             if not (may_retry and attempt < self.policy.retries and self.budget.try_spend()):
                 break
-            await asyncio.sleep(min(backoff_s(attempt), max(0.0, deadline - time.monotonic())))
-        raise ServiceUnavailable(self.target, last_error)
+            if not shed:  # a shed call goes to another instance at once, which is not shedding
+                await asyncio.sleep(min(backoff_s(attempt), max(0.0, deadline - time.monotonic())))
+        raise (Overloaded if shed else ServiceUnavailable)(self.target, last_error)
 
     async def _send(
         self,
@@ -260,8 +287,9 @@ class ServiceClient:
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as resp:
                 payload = await resp.read()
-                success = resp.status < 500
-                return Response(resp.status, dict(resp.headers), payload)
+                response = Response(resp.status, dict(resp.headers), payload)
+                success = resp.status < 500 or response.shed  # busy is not an outlier
+                return response
         finally:
             self.balancer.finished(inst, success=success, total=total)
 

@@ -1,5 +1,6 @@
 """One pure-ASGI middleware for the cross-cutting work on every request: request id, trace
-context, service credential, fault injection, metrics. Pure ASGI keeps the hot path cheap."""
+context, service credential, fault injection, admission under the adaptive concurrency limit
+(concurrency.py), metrics. Pure ASGI keeps the hot path cheap."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
+from cinemesh.platform.concurrency import (
+    OVERLOADED,
+    RETRY_AFTER_S,
+    Classifier,
+    ConcurrencyLimiter,
+    Priority,
+    at_priority,
+    priority_from_caller,
+)
 from cinemesh.platform.drain import Drain
 from cinemesh.platform.faults import FaultState
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, extract_trace_context
@@ -38,8 +48,13 @@ class PlatformMiddleware:
         faults: FaultState,
         public: bool,
         drain: Drain | None = None,
+        limiter: ConcurrencyLimiter | None = None,
+        priority_of: Classifier = priority_from_caller,
     ) -> None:
         self.app = app
+        self.limiter = limiter
+        self.priority_of = priority_of
+        self._routes: list[tuple[Any, str]] | None = None
         self.drain = drain or Drain()
         self.service = service
         self.service_token = service_token
@@ -76,13 +91,64 @@ class PlatformMiddleware:
                     send, 503, "INJECTED_FAULT", "fault injected by chaos", request_id
                 )
                 return
-        await self._traced(scope, receive, send, headers, request_id)
+        priority = self.priority_of(scope, headers)
+        if priority is None:
+            await self._traced(scope, receive, send, headers, request_id)
+            return
+        with at_priority(priority):  # the calls it makes carry it on (http.py)
+            await self._admitted(scope, receive, send, headers, request_id, priority)
+
+    async def _admitted(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        request_id: str,
+        priority: Priority,
+    ) -> None:
+        """Run the request if the limit has room for its priority; else answer OVERLOADED now."""
+        if self.limiter is None:
+            await self._traced(scope, receive, send, headers, request_id)
+            return
+        admitted_at = self.limiter.admit(priority)
+        if admitted_at is None:
+            await self._shed(scope, send, request_id, priority)
+            return
+        status = 0  # no answer: the client went away or the app raised
+        try:
+            status = await self._traced(scope, receive, send, headers, request_id)
+        finally:
+            self.limiter.release(admitted_at, measured=0 < status < 500)
+
+    async def _shed(self, scope: Scope, send: Send, request_id: str, priority: Priority) -> None:
+        await _send_error(
+            send,
+            503,
+            OVERLOADED,
+            f"{self.service} is over its concurrency limit for {priority.label} requests; "
+            "retry later",
+            request_id,
+            extra_headers=[(b"retry-after", str(RETRY_AFTER_S).encode())],
+        )
+        HTTP_REQUESTS.labels(self.service, self._route_label(scope), scope["method"], "503").inc()
+
+    def _route_label(self, scope: Scope) -> str:
+        """The route a request would have taken, found only for the requests that are shed
+        (the app's router finds it for the others), so that they count against its SLO."""
+        if self._routes is None:
+            app = scope.get("app")
+            routes = getattr(getattr(app, "router", None), "routes", [])
+            self._routes = [(r.path_regex, r.path) for r in routes if hasattr(r, "path_regex")]
+        path = scope["path"]
+        return next((label for regex, label in self._routes if regex.match(path)), "unmatched")
 
     async def _traced(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], request_id: str
-    ) -> None:
+    ) -> int:
+        """Run the app in the request's trace; the status it answered (0: none)."""
         started = time.perf_counter()
-        status_holder = [500]
+        status_holder = [0]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -101,15 +167,25 @@ class PlatformMiddleware:
             otel_context.detach(token)
             route = scope.get("route")
             label = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(self.service, label, scope["method"], str(status_holder[0])).inc()
+            status = str(status_holder[0] or 500)
+            HTTP_REQUESTS.labels(self.service, label, scope["method"], status).inc()
             HTTP_LATENCY.labels(self.service, label).observe(time.perf_counter() - started)
+        return status_holder[0]
 
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-async def _send_error(send: Send, status: int, code: str, message: str, request_id: str) -> None:
+async def _send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    *,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = orjson.dumps({"error": {"code": code, "message": message}})
     await send(
         {
@@ -119,6 +195,7 @@ async def _send_error(send: Send, status: int, code: str, message: str, request_
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
+                *(extra_headers or []),
             ],
         }
     )

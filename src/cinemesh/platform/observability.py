@@ -52,6 +52,17 @@ CLIENT_LATENCY = Histogram(
 BREAKER_STATE = Gauge(
     "cinemesh_circuit_breaker_open", "1 while a breaker is open", ["service", "target"]
 )
+CONCURRENCY_LIMIT = Gauge(
+    "cinemesh_concurrency_limit", "The adaptive limit on requests in flight", ["service"]
+)
+CONCURRENCY_IN_FLIGHT = Gauge(
+    "cinemesh_concurrency_in_flight", "Requests admitted and not yet answered", ["service"]
+)
+REQUESTS_SHED = Counter(
+    "cinemesh_requests_shed_total",
+    "Requests answered 503 OVERLOADED, past the share of the limit their priority may use",
+    ["service", "priority"],
+)
 EVENTS_PUBLISHED = Counter(
     "cinemesh_events_published_total", "Events relayed from the outbox", ["service", "type"]
 )

@@ -32,6 +32,7 @@ from cinemesh.platform.auth import (
     load_service_key,
     service_token,
 )
+from cinemesh.platform.concurrency import Classifier, limiter_for, priority_from_caller
 from cinemesh.platform.db import Database, database_url_for
 from cinemesh.platform.discovery import Discovery, DnsDiscovery, Instance, RegistryDiscovery
 from cinemesh.platform.drain import Drain
@@ -116,6 +117,7 @@ class ServiceRuntime:
             caller=name, discovery=self.discovery, auth_headers=self.auth_headers
         )
         self.faults = FaultState()
+        self.limiter = limiter_for(name)
         self.verifier = TokenVerifier(
             fetch_jwks=self._fetch_jwks, jwks_file=self.data_dir / "identity" / "jwks.json"
         )
@@ -370,10 +372,12 @@ class ServiceRuntime:
         *routers: APIRouter,
         provides: Iterable[object] = (),
         title: str = "",
+        priority_of: Classifier = priority_from_caller,
         **fastapi_kwargs: Any,
     ) -> FastAPI:
         """The service's app: the chassis' routes, then `routers`; each object in `provides`
-        reaches handlers through `deps.provided(its type)`."""
+        reaches handlers through `deps.provided(its type)`. `priority_of` tells each request's
+        priority under the concurrency limit (concurrency.py)."""
         app = FastAPI(
             title=title or f"cinemesh {self.name}",
             lifespan=self.lifespan,
@@ -396,6 +400,8 @@ class ServiceRuntime:
             faults=self.faults,
             public=self.public,
             drain=self.drain,
+            limiter=self.limiter,
+            priority_of=priority_of,
         )
         return app
 
@@ -420,6 +426,7 @@ class ServiceRuntime:
                 "instance": self.instance_id,
                 "version": self.version,
                 "checks": checks,
+                "concurrency": self.limiter.describe() if self.limiter else None,
             }
             return JSONResponse(body, status_code=200 if ok else 503)
 

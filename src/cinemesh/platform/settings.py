@@ -53,12 +53,13 @@ class ServiceSettings(BaseSettings):
     kept_reads_s: float = Field(30.0, ge=0)
 
 
-def load_settings(cls: type[SettingsT]) -> SettingsT:
-    """Read settings, turning a malformed value into an error that names the variable."""
+def load_settings(cls: type[SettingsT], *, env_prefix: str | None = None) -> SettingsT:
+    """Read settings, turning a malformed value into an error that names the variable.
+    `env_prefix` reads a class shared by every service under each service's own prefix."""
     try:
-        return cls()
+        return cls() if env_prefix is None else cls(_env_prefix=env_prefix)
     except ValidationError as exc:
-        prefix = cls.model_config.get("env_prefix", "") or ""
+        prefix = env_prefix or cls.model_config.get("env_prefix", "") or ""
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])

@@ -11,6 +11,7 @@ from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import load_settings
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.home import HomePage
+from cinemesh.services.gateway.priorities import priority_of
 from cinemesh.services.gateway.ratelimit import IpRateLimit
 from cinemesh.services.gateway.routes import (
     admin_titles,
@@ -46,6 +47,7 @@ def create_app() -> FastAPI:
         title="cinemesh API",
         version="1",
         responses=error_responses(),
+        priority_of=priority_of,
     )
     app.add_middleware(
         IpRateLimit,

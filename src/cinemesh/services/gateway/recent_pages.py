@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from cinemesh.platform.concurrency import Priority, at_priority
 from cinemesh.platform.single_flight import SingleFlight
 
 MAX_ACCOUNTS = 50_000
@@ -57,9 +58,15 @@ class RecentPages:
             if age < self.fresh_s * (1.0 if whole else DEGRADED_SHARE):
                 return body, "reused"
             if whole and age < 2 * self.fresh_s:
-                self._building.start(key, lambda: self._build_and_keep(key, build))
+                self._building.start(key, lambda: self._rebuild_behind(key, build))
                 return body, "reused"
         return await self._building.run(key, lambda: self._build_and_keep(key, build)), "built"
+
+    async def _rebuild_behind(self, key: Key, build: Build) -> bytes:
+        """A stale page's rebuild, which no viewer waits for: its calls are background work,
+        the first the services shed when they are past their limits."""
+        with at_priority(Priority.BACKGROUND):
+            return await self._build_and_keep(key, build)
 
     async def _build_and_keep(self, key: Key, build: Build) -> bytes:
         started = self.now()
