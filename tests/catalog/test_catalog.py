@@ -179,6 +179,93 @@ def test_a_ready_asset_makes_its_episode_playable(
     assert asset["renditions"][0]["name"] == "360p"
 
 
+def add_episodes(boss: Caller, series_id: str, *numbers: tuple[int, int]) -> list[str]:
+    ids = []
+    for season, number in numbers:
+        body = {"season": season, "number": number, "name": f"S{season}E{number}"}
+        made = boss("POST", f"/admin/titles/{series_id}/episodes", json=body)
+        assert made.status_code == 201, made.text
+        ids.append(str(made.json()["id"]))
+    return ids
+
+
+def asset_ready(series_id: str, episode_id: str, *, duration_s: float = 600.0) -> Event:
+    ready = AssetReady(
+        asset_id=f"asset-{uuid.uuid4().hex[:8]}",
+        title_id=series_id,
+        episode_id=episode_id,
+        duration_s=duration_s,
+        renditions=[
+            Rendition(name="360p", width=640, height=360, bandwidth=800_000, codecs="avc1",
+                      playlist="360p/index.m3u8")
+        ],
+    )  # fmt: skip
+    return Event(type=AssetReady.TYPE, data=ready.model_dump())
+
+
+def episodes_of(caller: Caller, series_id: str) -> dict[str, dict[str, object]]:
+    seasons = caller("GET", f"/titles/{series_id}").json()["seasons"]
+    return {e["id"]: e for s in seasons for e in s["episodes"]}
+
+
+def test_admins_mark_an_episodes_intro_and_credits_and_members_see_them(
+    platform: LocalPlatform, boss: Caller, mint: TokenMint
+) -> None:
+    series = boss.make_title(title="Marked Bay", kind="series")
+    [pilot] = add_episodes(boss, series["id"], (1, 1))
+    path = f"/admin/titles/{series['id']}/episodes/{pilot}"
+    marks = {"intro_start_s": 12, "intro_end_s": 41.5, "credits_start_s": 1260.0}
+    marked = boss("PATCH", path, json=marks)
+    assert marked.status_code == 200, marked.text
+    seen = episodes_of(Caller(platform, mint.headers()), series["id"])[pilot]
+    assert (seen["intro_start_s"], seen["intro_end_s"], seen["credits_start_s"]) == (
+        12.0,
+        41.5,
+        1260.0,
+    )
+    assert boss("PATCH", path, json={"name": "Renamed"}).json()["intro_end_s"] == 41.5
+    cleared = boss("PATCH", path, json={"intro_start_s": None, "intro_end_s": None}).json()
+    assert (cleared["name"], cleared["intro_start_s"], cleared["credits_start_s"]) == (
+        "Renamed",
+        None,
+        1260.0,
+    )
+    backwards = boss("PATCH", path, json={"intro_start_s": 50, "intro_end_s": 20})
+    assert backwards.status_code == 422 and backwards.json()["error"]["code"] == "INVALID_MARKERS"
+    assert boss("PATCH", path, json={"intro_start_s": "12"}).status_code == 422
+    member = Caller(platform, mint.headers())
+    assert member("PATCH", path, json={"intro_start_s": 1, "intro_end_s": 2}).status_code == 403
+    unknown = f"/admin/titles/{series['id']}/episodes/{series['id']}-s09e09"
+    assert boss("PATCH", unknown, json={"name": "x"}).status_code == 404
+
+
+def test_a_movie_carries_its_markers_from_creation_and_patches(boss: Caller) -> None:
+    movie = boss.make_title(title="Marked Movie", intro_start_s=0, intro_end_s=30)
+    assert (movie["intro_start_s"], movie["intro_end_s"]) == (0.0, 30.0)
+    patched = boss("PATCH", f"/admin/titles/{movie['id']}", json={"credits_start_s": 5400})
+    assert patched.status_code == 200 and patched.json()["credits_start_s"] == 5400.0
+    got = boss("GET", f"/titles/{movie['id']}").json()
+    assert (got["intro_end_s"], got["credits_start_s"]) == (30.0, 5400.0)
+    inside = boss("PATCH", f"/admin/titles/{movie['id']}", json={"credits_start_s": 10})
+    assert inside.status_code == 422
+
+
+def test_the_next_episode_is_the_next_that_plays_across_seasons(
+    boss: Caller, module_backend: Backend
+) -> None:
+    series = boss.make_title(title="Long Haul", kind="series")
+    s1e1, s1e2, s2e1 = add_episodes(boss, series["id"], (2, 1), (1, 2), (1, 1))[::-1]
+    before = episodes_of(boss, series["id"])
+    assert [before[e]["next_episode_id"] for e in (s1e1, s1e2, s2e1)] == [None, None, None]
+    for episode_id in (s1e1, s2e1):
+        asyncio.run(publish(module_backend, asset_ready(series["id"], episode_id)))
+    wait_for(lambda: episodes_of(boss, series["id"])[s2e1]["playable"] is True)
+    wait_for(lambda: episodes_of(boss, series["id"])[s1e1]["playable"] is True)
+    after = episodes_of(boss, series["id"])
+    assert after[s1e1]["next_episode_id"] == s2e1  # S1E2 has no video yet
+    assert after[s2e1]["next_episode_id"] is None
+
+
 async def publish(backend: Backend, event: Event) -> None:
     bus = EventBus(
         backend.nats_url, service="encoder", namespace=backend.env["CINEMESH_BUS_NAMESPACE"]

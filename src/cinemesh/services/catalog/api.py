@@ -17,11 +17,13 @@ from cinemesh.platform.db import Database
 from cinemesh.platform.deps import Admin, Db, provided
 from cinemesh.platform.errors import conflict
 from cinemesh.services.catalog.artwork import ArtworkShelf, artwork_path, forget, render
+from cinemesh.services.catalog.markers import markers_of
 from cinemesh.services.catalog.schemas import (
     ID_PATTERN,
     BatchRequest,
     BulkImport,
     EpisodeCreate,
+    EpisodeUpdate,
     TitleCreate,
     TitleUpdate,
 )
@@ -38,6 +40,10 @@ router = APIRouter(prefix="/v1")
 
 def title_id_path() -> Any:
     return Path(min_length=1, max_length=64, pattern=ID_PATTERN)
+
+
+def episode_id_path() -> Any:
+    return Path(min_length=1, max_length=80, pattern=ID_PATTERN)
 
 
 @asynccontextmanager
@@ -118,7 +124,7 @@ async def update(
 ) -> dict[str, Any]:
     async with writing(db) as session:
         title = await catalog.update(session, title_id, body)
-        return summary(title)
+        return {**summary(title), **markers_of(title)}
 
 
 @router.delete("/titles/{title_id}", status_code=204)
@@ -140,6 +146,23 @@ async def add_episode(
 ) -> dict[str, Any]:
     async with writing(db) as session:
         return episode_view(await catalog.add_episode(session, title_id, body))
+
+
+@router.patch("/titles/{title_id}/episodes/{episode_id}")
+async def update_episode(
+    body: EpisodeUpdate,
+    db: Db,
+    catalog: CatalogDep,
+    _admin: Admin,
+    title_id: str = title_id_path(),
+    episode_id: str = episode_id_path(),
+) -> dict[str, Any]:
+    """Change an episode: its name, synopsis, runtime, intro and credits markers."""
+    async with writing(db) as session:
+        episode = await catalog.update_episode(
+            session, title_id=title_id, episode_id=episode_id, body=body
+        )
+        return episode_view(episode)
 
 
 async def artwork_file(

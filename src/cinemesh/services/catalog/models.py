@@ -1,4 +1,5 @@
-"""catalog's tables: titles, their genres, episodes, and links to media assets."""
+"""catalog's tables: titles, their genres, episodes, links to media assets, and the intro and
+credits markers of movies and episodes."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class Title(Base):
     popularity: Mapped[float] = mapped_column(Float, default=0.0, index=True)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     asset: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    intro_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    intro_end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    credits_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -56,3 +60,6 @@ class Episode(Base):
     runtime_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
     synopsis: Mapped[str] = mapped_column(Text, default="")
     asset: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    intro_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    intro_end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    credits_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)

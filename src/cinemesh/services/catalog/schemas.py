@@ -16,9 +16,18 @@ Name = Annotated[str, Field(min_length=1, max_length=300, pattern=PLAIN)]
 Genre = Annotated[str, Field(min_length=1, max_length=40, pattern=PLAIN)]
 Person = Annotated[str, Field(min_length=1, max_length=120, pattern=PLAIN)]
 TitleId = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+Seconds = Annotated[float, Field(ge=0, le=24 * 3600)]
 
 
-class TitleCreate(RequestBody):
+class Markers(RequestBody):
+    """Intro and credits markers in seconds from the start of the video; null clears one."""
+
+    intro_start_s: Seconds | None = None
+    intro_end_s: Seconds | None = None
+    credits_start_s: Seconds | None = None
+
+
+class TitleCreate(Markers):
     title: Name
     kind: Literal["movie", "series"]
     genres: list[Genre] = Field(default_factory=list, max_length=10)
@@ -33,7 +42,7 @@ class TitleCreate(RequestBody):
     id: TitleId | None = None
 
 
-class TitleUpdate(RequestBody):
+class TitleUpdate(Markers):
     title: Name | None = None
     genres: list[Genre] | None = Field(None, max_length=10)
     year: int | None = Field(None, ge=1870, le=2100)
@@ -46,12 +55,18 @@ class TitleUpdate(RequestBody):
     available: bool | None = None
 
 
-class EpisodeCreate(RequestBody):
+class EpisodeCreate(Markers):
     season: int = Field(ge=1, le=100)
     number: int = Field(ge=1, le=1000)
     name: Name
     runtime_min: int | None = Field(None, ge=1, le=1000)
     synopsis: Text = ""
+
+
+class EpisodeUpdate(Markers):
+    name: Name | None = None
+    runtime_min: int | None = Field(None, ge=1, le=1000)
+    synopsis: Text | None = None
 
 
 class TitleImport(TitleCreate):

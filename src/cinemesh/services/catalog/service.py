@@ -17,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.maturity import level
 from cinemesh.platform.errors import conflict, not_found
+from cinemesh.services.catalog.markers import MARKERS, check_markers, set_markers
 from cinemesh.services.catalog.models import Episode, Title, TitleGenre
 from cinemesh.services.catalog.schemas import (
     EpisodeCreate,
+    EpisodeUpdate,
+    Markers,
     TitleCreate,
     TitleImport,
     TitleUpdate,
@@ -32,7 +35,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "year": (Title.year.desc(), Title.popularity.desc()),
     "title": (Title.title.asc(),),
 }
-NULLABLE = ("year", "runtime_min")
+NULLABLE = ("year", "runtime_min", *MARKERS)
 
 
 def _now() -> datetime:
@@ -139,6 +142,7 @@ class Catalog:
         title.crew = body.crew
         title.popularity = body.popularity
         title.available = body.available
+        set_markers(title, markers_given(body))
         title.updated_at = _now()
 
     async def put(self, session: AsyncSession, body: TitleImport) -> Title:
@@ -171,6 +175,7 @@ class Catalog:
             else:
                 found.name, found.runtime_min = body.name, body.runtime_min
                 found.synopsis = body.synopsis
+                set_markers(found, markers_given(body))
 
     async def _set_genres(self, session: AsyncSession, title: Title) -> None:
         await session.execute(delete(TitleGenre).where(TitleGenre.title_id == title.id))
@@ -188,6 +193,7 @@ class Catalog:
             title.title = body.title.strip()
         if body.genres is not None:
             await self._set_genres(session, title)
+        check_markers(title)
         title.updated_at = _now()
         await self.announce(session, title)
         return title
@@ -216,9 +222,27 @@ class Catalog:
         await self.announce(session, title)
         return episode
 
+    async def update_episode(
+        self, session: AsyncSession, *, title_id: str, episode_id: str, body: EpisodeUpdate
+    ) -> Episode:
+        """Rename, describe or mark an episode; its markers must still fit together."""
+        title = await self.get(session, title_id)
+        episode = await session.get(Episode, episode_id)
+        if episode is None or episode.title_id != title_id:
+            raise not_found("episode")
+        changes = body.model_dump(exclude_unset=True)
+        for name in ("name", "synopsis"):
+            if changes.get(name) is not None:
+                setattr(episode, name, changes[name])
+        if "runtime_min" in changes:
+            episode.runtime_min = changes["runtime_min"]
+        set_markers(episode, changes)
+        title.updated_at = _now()
+        return episode
+
     @staticmethod
     def _episode(title_id: str, body: EpisodeCreate) -> Episode:
-        return Episode(
+        episode = Episode(
             id=episode_id(title_id, body.season, body.number),
             title_id=title_id,
             season=body.season,
@@ -228,6 +252,8 @@ class Catalog:
             synopsis=body.synopsis,
             asset=None,
         )
+        set_markers(episode, markers_given(body))
+        return episode
 
     async def link_asset(
         self, session: AsyncSession, *, title_id: str, episode_id: str | None, asset: dict[str, Any]
@@ -274,6 +300,11 @@ class Catalog:
     async def _has_playable_episode(self, session: AsyncSession, title_id: str) -> bool:
         assets = await session.scalars(select(Episode.asset).where(Episode.title_id == title_id))
         return any(assets)
+
+
+def markers_given(body: Markers) -> dict[str, Any]:
+    """The markers a body names: an import that leaves them out keeps the ones set before."""
+    return body.model_dump(include=set(MARKERS) & body.model_fields_set)
 
 
 def _unique(values: list[str]) -> list[str]:

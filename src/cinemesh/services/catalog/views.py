@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cinemesh.services.catalog.markers import markers_of
 from cinemesh.services.catalog.models import Episode, Title
 from cinemesh.services.catalog.schemas import artwork_urls
 
@@ -37,19 +38,36 @@ def episode_view(episode: Episode) -> dict[str, Any]:
         "synopsis": episode.synopsis,
         "playable": bool(episode.asset),
         "asset": episode.asset,
+        **markers_of(episode),
     }
 
 
+def next_episodes(episodes: list[Episode]) -> dict[str, str | None]:
+    """Each episode's next one to play: the first after it, in season then number order
+    (across seasons), that has a video; None after the last one that plays."""
+    following: dict[str, str | None] = {}
+    upcoming: str | None = None
+    for episode in sorted(episodes, key=lambda e: (e.season, e.number), reverse=True):
+        following[episode.id] = upcoming
+        if episode.asset:
+            upcoming = episode.id
+    return following
+
+
 def detail(title: Title, episodes: list[Episode]) -> dict[str, Any]:
-    """The title with cast, crew, its asset, and seasons of episodes in order."""
+    """The title with cast, crew, its asset and markers, and seasons of episodes in order,
+    each naming the episode that autoplays after it."""
+    following = next_episodes(episodes)
     seasons: dict[int, list[dict[str, Any]]] = {}
     for episode in sorted(episodes, key=lambda e: (e.season, e.number)):
-        seasons.setdefault(episode.season, []).append(episode_view(episode))
+        view = {**episode_view(episode), "next_episode_id": following[episode.id]}
+        seasons.setdefault(episode.season, []).append(view)
     return {
         **summary(title),
         "playable": bool(title.asset) or any(e.asset for e in episodes),
         "cast": title.cast,
         "crew": title.crew,
         "asset": title.asset,
+        **markers_of(title),
         "seasons": [{"number": n, "episodes": eps} for n, eps in sorted(seasons.items())],
     }
