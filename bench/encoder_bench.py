@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cinemesh.platform.media_store import FileMediaStore
 from cinemesh.services.encoder.public import (
     THUMBS_DIR,
     EncodeOptions,
-    MediaStore,
+    MediaFolders,
     QualityOptions,
     build_package,
     ffmpeg_exe,
@@ -101,7 +102,9 @@ def encode_speed(source: Path, work: Path, *, preset: str, rounds: int) -> dict[
     }
 
 
-def package_content(source: Path, store: MediaStore, *, preset: str, tag: str) -> dict[str, Any]:
+def package_content(
+    source: Path, folders: MediaFolders, *, preset: str, tag: str
+) -> dict[str, Any]:
     info = probe(source)
 
     async def report(_state: str, _percent: float) -> None:
@@ -114,7 +117,8 @@ def package_content(source: Path, store: MediaStore, *, preset: str, tag: str) -
             asset_id=f"bench-{tag}",
             source_path=source,
             source=info,
-            store=store,
+            folders=folders,
+            store=FileMediaStore(folders.root),
             encode=EncodeOptions(preset=preset),
             quality=QualityOptions(min_gain=2.0, subsample=5),
             report=report,
@@ -163,15 +167,15 @@ def main() -> None:
         width, height, seconds, rounds, preset = 1920, 1080, 20, 5, "veryfast"
     with tempfile.TemporaryDirectory(prefix="cinemesh-encoder-bench-") as tmp:
         root = Path(tmp)
-        store = MediaStore(root / "media")
-        store.prepare()
+        folders = MediaFolders(root / "media")
+        folders.prepare()
         sources = {
             kind: make_source(root, kind, width=width, height=height, seconds=seconds)
             for kind in CONTENT
         }
         speed = encode_speed(sources["high-motion"], root / "speed", preset=preset, rounds=rounds)
         ladders = {
-            kind: package_content(path, store, preset=preset, tag=kind)
+            kind: package_content(path, folders, preset=preset, tag=kind)
             for kind, path in sources.items()
         }
     video_s = sum(r["video_s"] for r in ladders.values())

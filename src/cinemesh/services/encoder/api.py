@@ -12,7 +12,7 @@ from cinemesh.platform.auth import Principal
 from cinemesh.platform.deps import Runtime, provided
 from cinemesh.platform.errors import ApiError
 from cinemesh.platform.observability import logger
-from cinemesh.services.encoder.package import MediaStore
+from cinemesh.services.encoder.package import MediaFolders
 from cinemesh.services.encoder.probe import ProbeError, probe
 from cinemesh.services.encoder.service import Jobs, view
 from cinemesh.services.encoder.settings import EncoderSettings
@@ -40,7 +40,7 @@ async def operator(request: Request, runtime: Runtime) -> Principal | None:
 
 Operator = Annotated[Principal | None, Depends(operator)]
 JobsDep = Annotated[Jobs, provided(Jobs)]
-Store = Annotated[MediaStore, provided(MediaStore)]
+Folders = Annotated[MediaFolders, provided(MediaFolders)]
 Settings = Annotated[EncoderSettings, provided(EncoderSettings)]
 router = APIRouter(prefix="/v1")
 
@@ -50,21 +50,21 @@ async def upload(
     request: Request,
     runtime: Runtime,
     jobs: JobsDep,
-    store: Store,
+    folders: Folders,
     settings: Settings,
     _who: Operator,
     title_id: str = id_path(),
     episode_id: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
 ) -> dict[str, Any]:
     """Stream a source video in (multipart field `file`), probe it, queue its encode."""
-    received = await receive_upload(request, store.sources, limit=settings.max_upload_bytes)
+    received = await receive_upload(request, folders.sources, limit=settings.max_upload_bytes)
     try:
         info = await asyncio.to_thread(probe, received.path)
     except ProbeError as exc:
         received.path.unlink(missing_ok=True)
         raise ApiError(422, exc.code, exc.message) from None
     source = f"src-{received.path.name.removeprefix('.incoming-')}"
-    os.rename(received.path, store.sources / source)
+    os.rename(received.path, folders.sources / source)
     job = await jobs.create(title_id=title_id, episode_id=episode_id, source=source, info=info)
     try:
         queue = await asyncio.wait_for(runtime.work_queue(QUEUE), timeout=5.0)

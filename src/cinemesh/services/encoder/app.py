@@ -6,11 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from cinemesh.platform.media_store import MediaStore, open_media_store
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import load_settings
 from cinemesh.services.encoder.api import router
 from cinemesh.services.encoder.events import consume_events
-from cinemesh.services.encoder.package import MediaStore
+from cinemesh.services.encoder.package import MediaFolders
 from cinemesh.services.encoder.service import Jobs
 from cinemesh.services.encoder.settings import EncoderSettings
 from cinemesh.services.encoder.worker import EncodeWorker
@@ -23,7 +24,9 @@ def create_app() -> FastAPI:
     runtime = ServiceRuntime(
         "encoder", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
     )
-    store = MediaStore(runtime.data_dir / "media")
+    folders = MediaFolders(runtime.data_dir / "media")
+    store: MediaStore = open_media_store(runtime.data_dir)
     jobs = Jobs(runtime.database, runtime.stage)
-    consume_events(runtime, EncodeWorker(runtime, jobs, store, settings))
-    return runtime.build_app(router, provides=[jobs, store, settings])
+    worker = EncodeWorker(runtime, jobs, folders=folders, store=store, settings=settings)
+    consume_events(runtime, worker)
+    return runtime.build_app(router, provides=[jobs, folders, settings])

@@ -11,7 +11,7 @@ from cinemesh.services.encoder.worker import EncodeWorker
 def consume_events(runtime: ServiceRuntime, worker: EncodeWorker) -> None:
     @runtime.on_startup
     async def start_worker() -> None:
-        worker.store.prepare()  # the media folders, which uploads need as well as the worker
+        worker.folders.prepare()  # the media folders, which uploads need as well as the worker
         if worker.settings.worker:
             worker.start()
 

@@ -1,6 +1,8 @@
 """One job's work from source to published package: encode the ladder in one pass, measure it,
-drop what adds nothing, write the playlists, poster and thumbnails, then publish the folder
-with one atomic rename so a half-written package is never visible."""
+drop what adds nothing, write the playlists, poster and thumbnails, then publish the package to
+the media store, which makes it visible only once complete (platform/media_store.py: one atomic
+rename on files, the master playlist last on S3). A package finished by an attempt that died
+while publishing is published again as it is, not encoded again."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import orjson
 
 from cinemesh.contracts.media import Rendition
+from cinemesh.platform.media_store import MediaStore, published_manifest
 from cinemesh.services.encoder.ffmpeg import run_ffmpeg
 from cinemesh.services.encoder.ladder import (
     MAX_FPS,
@@ -44,8 +47,8 @@ ENCODED, MEASURED = 70.0, 95.0
 
 
 @dataclass(frozen=True)
-class MediaStore:
-    """`<data_dir>/media`: sources as uploaded, work folders, published assets."""
+class MediaFolders:
+    """`<data_dir>/media` on the encoder's disk: sources as uploaded, work folders."""
 
     root: Path
 
@@ -57,21 +60,9 @@ class MediaStore:
     def work(self) -> Path:
         return self.root / ".work"
 
-    @property
-    def assets(self) -> Path:
-        return self.root / "assets"
-
     def prepare(self) -> None:
-        for folder in (self.sources, self.work, self.assets):
+        for folder in (self.sources, self.work):
             folder.mkdir(parents=True, exist_ok=True)
-
-    def asset_dir(self, asset_id: str) -> Path:
-        return self.assets / asset_id
-
-    def published(self, asset_id: str) -> dict[str, Any] | None:
-        """The manifest of an asset already published (a previous attempt got that far)."""
-        manifest = self.asset_dir(asset_id) / MANIFEST
-        return orjson.loads(manifest.read_bytes()) if manifest.exists() else None
 
 
 @dataclass(frozen=True)
@@ -86,16 +77,48 @@ async def build_package(
     asset_id: str,
     source_path: Path,
     source: SourceInfo,
+    folders: MediaFolders,
     store: MediaStore,
     encode: EncodeOptions,
     quality: QualityOptions,
     report: Report,
 ) -> dict[str, Any]:
     """Make and publish the asset; answers its manifest (what `media.asset.ready` carries)."""
-    done = store.published(asset_id)
+    done = await published_manifest(store, asset_id, MANIFEST)
     if done is not None:
-        return done
-    work = store.work / job_id
+        return dict(orjson.loads(done))
+    work = folders.work / job_id
+    package = work / "package"
+    if (package / MANIFEST).exists():  # packaged by an attempt that died publishing it
+        await report("packaging", MEASURED)
+    else:
+        await _make_package(
+            work=work,
+            asset_id=asset_id,
+            source_path=source_path,
+            source=source,
+            encode=encode,
+            quality=quality,
+            report=report,
+        )
+    await store.publish(asset_id, package)
+    shutil.rmtree(work, ignore_errors=True)
+    published = await published_manifest(store, asset_id, MANIFEST)
+    assert published is not None, "the store lost an asset it had just published"
+    return dict(orjson.loads(published))
+
+
+async def _make_package(
+    *,
+    work: Path,
+    asset_id: str,
+    source_path: Path,
+    source: SourceInfo,
+    encode: EncodeOptions,
+    quality: QualityOptions,
+    report: Report,
+) -> None:
+    """Encode, measure and package into `work/package`, its manifest written last."""
     shutil.rmtree(work, ignore_errors=True)
     package = work / "package"
     package.mkdir(parents=True)
@@ -136,7 +159,7 @@ async def build_package(
 
     await report("packaging", MEASURED)
     sprite = tile_sprite(work / THUMBS_DIR, sprite, package / "thumbs.jpg")
-    manifest = await _package(
+    await _package(
         package=package,
         asset_id=asset_id,
         source_path=source_path,
@@ -146,9 +169,6 @@ async def build_package(
         quality=quality,
         vtt=thumbnails_vtt(sprite, source.duration_s),
     )
-    _publish(package, store.asset_dir(asset_id))
-    shutil.rmtree(work, ignore_errors=True)
-    return store.published(asset_id) or manifest
 
 
 async def _package(
@@ -223,18 +243,3 @@ def _write_durably(path: Path, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _publish(package: Path, target: Path) -> None:
-    """Atomic: the asset folder appears complete or not at all."""
-    try:
-        os.rename(package, target)
-    except OSError:
-        if not (target / MANIFEST).exists():
-            raise
-        # an earlier attempt published it already; its package stands
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

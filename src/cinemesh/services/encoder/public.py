@@ -13,13 +13,13 @@ from cinemesh.services.encoder.ladder import (
     plan_ladder,
     plan_sprite,
 )
-from cinemesh.services.encoder.package import MediaStore, QualityOptions, build_package
+from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import probe
 
 __all__ = [
     "THUMBS_DIR",
     "EncodeOptions",
-    "MediaStore",
+    "MediaFolders",
     "QualityOptions",
     "build_package",
     "ffmpeg_exe",

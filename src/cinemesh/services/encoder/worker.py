@@ -12,26 +12,36 @@ from typing import Any
 import nats.errors
 import orjson
 
+from cinemesh.platform.media_store import MediaStore, OriginUnavailable
 from cinemesh.platform.observability import logger
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.encoder.ffmpeg import FfmpegError
 from cinemesh.services.encoder.ladder import EncodeOptions
-from cinemesh.services.encoder.package import MediaStore, QualityOptions, build_package
+from cinemesh.services.encoder.models import Job
+from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import SourceInfo
 from cinemesh.services.encoder.service import FINAL_STATES, Jobs
 from cinemesh.services.encoder.settings import EncoderSettings
 
 QUEUE = "encode"
 PROGRESS_EVERY_S = 1.0
+STORE_RETRY_FIRST_S, STORE_RETRY_MAX_S = 1.0, 15.0
 log = logger("cinemesh.encoder.worker")
 
 
 class EncodeWorker:
     def __init__(
-        self, runtime: ServiceRuntime, jobs: Jobs, store: MediaStore, settings: EncoderSettings
+        self,
+        runtime: ServiceRuntime,
+        jobs: Jobs,
+        *,
+        folders: MediaFolders,
+        store: MediaStore,
+        settings: EncoderSettings,
     ) -> None:
         self.runtime = runtime
         self.jobs = jobs
+        self.folders = folders
         self.store = store
         self.settings = settings
         self.encode = EncodeOptions(
@@ -116,22 +126,35 @@ class EncodeWorker:
         log.info("encoding", job_id=job_id, attempt=delivery)
         report = ProgressReport(self.jobs, job_id)
         try:
-            manifest = await build_package(
-                job_id=job.id,
-                asset_id=job.asset_id,
-                source_path=self.store.sources / job.source,
-                source=SourceInfo.from_dict(job.source_info),
-                store=self.store,
-                encode=self.encode,
-                quality=self.quality,
-                report=report,
-            )
+            manifest = await self._package_and_publish(job, report)
         except (FfmpegError, OSError, ValueError) as exc:
             log.warning("encode failed", job_id=job_id, error=str(exc))
             await self.jobs.fail(job_id, str(exc))
             return
         await self.jobs.complete(job_id, manifest)
         log.info("asset ready", job_id=job_id, asset_id=job.asset_id)
+
+    async def _package_and_publish(self, job: Job, report: ProgressReport) -> dict[str, Any]:
+        """The package, published; while the media store is down the job waits (the queue
+        message kept alive) and publishes what it packaged once the store answers again."""
+        wait_s = STORE_RETRY_FIRST_S
+        while True:
+            try:
+                return await build_package(
+                    job_id=job.id,
+                    asset_id=job.asset_id,
+                    source_path=self.folders.sources / job.source,
+                    source=SourceInfo.from_dict(job.source_info),
+                    folders=self.folders,
+                    store=self.store,
+                    encode=self.encode,
+                    quality=self.quality,
+                    report=report,
+                )
+            except OriginUnavailable as exc:
+                log.warning("media store unavailable; the job waits", job_id=job.id, error=str(exc))
+                await asyncio.sleep(wait_s)
+                wait_s = min(STORE_RETRY_MAX_S, wait_s * 2)
 
 
 class ProgressReport:
