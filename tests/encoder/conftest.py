@@ -11,10 +11,12 @@ import imageio_ffmpeg
 import pytest
 
 from tests.support.backends import EmbeddedNats, make_backend
+from tests.support.media_stores import STORES
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, admin
 
 SERVICES = ["registry", "identity", "catalog", "encoder", "gateway"]
+PLAYABLE = [*SERVICES, "profiles", "playback", "edge"]  # and what it takes to play the result
 ENCODER_LIMIT = 8 * 1024**2
 GATEWAY_LIMIT = 48 * 1024**2
 MEDIA_ENV = {
@@ -54,8 +56,30 @@ def media_platform(
 ) -> Iterator[LocalPlatform]:
     backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     running = LocalPlatform(
-        tmp_path_factory.mktemp("media"), services=SERVICES, env={**backend.env, **MEDIA_ENV}
-    ).start()
+        tmp_path_factory.mktemp("media"), services=PLAYABLE, env={**backend.env, **MEDIA_ENV}
+    ).start(timeout_s=120)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module", params=STORES)
+def store_platform(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedded_nats: EmbeddedNats,
+) -> Iterator[LocalPlatform]:
+    """The platform from ingest to playback on each media store: files is `media_platform`;
+    s3 is `cinemesh up --media-store s3`, which starts its own SeaweedFS."""
+    if request.param == "files":
+        yield request.getfixturevalue("media_platform")
+        return
+    backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
+    running = LocalPlatform(
+        tmp_path_factory.mktemp("media-s3"),
+        services=PLAYABLE,
+        env={**backend.env, **MEDIA_ENV},
+        up_args=["--media-store", "s3"],
+    ).start(timeout_s=120)
     yield running
     running.stop()
 

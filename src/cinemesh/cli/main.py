@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import orjson
 import typer
@@ -34,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+MediaStoreKind = Literal["files", "s3"]
 
 
 @app.command()
@@ -50,6 +52,9 @@ def up(
     prometheus: bool = typer.Option(
         False, "--prometheus", help="Also run Prometheus with the SLO alerts (docs/slo.md)."
     ),
+    media_store: MediaStoreKind = typer.Option(
+        "files", "--media-store", help="files under the data dir, or s3: SeaweedFS as the origin."
+    ),
     scale: list[str] = typer.Option([], "--scale", help="SERVICE=N instances at start."),
     only: list[str] = typer.Option([], "--only", help="Start only these services."),
 ) -> None:
@@ -61,6 +66,7 @@ def up(
         nats_url=nats_url,
         nats_nodes=nats_cluster,
         prometheus=prometheus,
+        media_store=media_store,
         instances=dict(_parse_scale(s) for s in scale),
         services=list(only),
     )

@@ -30,6 +30,7 @@ from cinemesh.runner.natsd import SERVICE_NAME as NATS_SERVICE
 from cinemesh.runner.natsd import NatsCluster
 from cinemesh.runner.processes import die_with_parent, started_at
 from cinemesh.runner.prometheus import LocalPrometheus, configured_time_scale
+from cinemesh.runner.seaweed import SeaweedS3, start_local_s3
 
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
@@ -85,6 +86,7 @@ class UpOptions:
     nats_url: str = ""
     nats_nodes: int = 1  # the embedded NATS: one server, or a JetStream cluster of this many
     prometheus: bool = False  # also run Prometheus with the SLO rules (runner/prometheus.py)
+    media_store: str = "files"  # or s3: SeaweedFS as the S3 origin (runner/seaweed.py)
     instances: dict[str, int] = field(default_factory=dict)
     services: list[str] = field(default_factory=list)
 
@@ -96,6 +98,7 @@ class Supervisor:
         self.slots: dict[str, list[Slot]] = {}
         self.nats: NatsCluster | None = None
         self.prometheus: LocalPrometheus | None = None
+        self.seaweed: SeaweedS3 | None = None
         self.nats_url = options.nats_url
         self.registry_url = ""
         self.stopping = asyncio.Event()
@@ -123,6 +126,8 @@ class Supervisor:
             timeout=aiohttp.ClientTimeout(total=1.0), headers=self.auth_headers
         )
         await self._start_nats()
+        if self.options.media_store == "s3":
+            self.seaweed = await start_local_s3(self.layout.data_dir, say=self.out)
         await self._start_control_api()
         services = self.options.services or available_services()
         if "registry" in services:
@@ -197,6 +202,8 @@ class Supervisor:
         )
         if self.nats is not None:  # every stream on every node of the embedded cluster
             env["CINEMESH_NATS_REPLICAS"] = str(self.nats.replicas)
+        if self.seaweed is not None:  # the local S3 origin's endpoint, bucket and keys
+            env.update(self.seaweed.env())
         if slot.release and slot.release.get("src"):  # a deployed release's own code first
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (slot.release["src"], env.get("PYTHONPATH", "")) if p
@@ -556,6 +563,8 @@ class Supervisor:
             await self.prometheus.stop()
         if self.nats:
             await self.nats.stop()
+        if self.seaweed:
+            await asyncio.to_thread(self.seaweed.stop)
         if self._runner:
             await self._runner.cleanup()
         if self._http:
