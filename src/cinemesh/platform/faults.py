@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 ABORT_HOLD_S = 30.0
@@ -36,28 +35,3 @@ class FaultState:
             await asyncio.sleep(ABORT_HOLD_S)
             return True
         return bool(self.error_rate and random.random() < self.error_rate)
-
-
-def fault_router(state: FaultState) -> APIRouter:
-    """`/internal/faults`: read, set and clear this instance's faults (service credential only)."""
-    router = APIRouter(prefix="/internal/faults", tags=["internal"], include_in_schema=False)
-
-    @router.get("")
-    async def read_faults() -> dict[str, float]:
-        return asdict(state)
-
-    @router.put("")
-    async def set_faults(spec: FaultSpec) -> dict[str, float]:
-        state.latency_ms, state.error_rate, state.abort_rate = (
-            spec.latency_ms,
-            spec.error_rate,
-            spec.abort_rate,
-        )
-        return asdict(state)
-
-    @router.delete("")
-    async def clear_faults() -> dict[str, float]:
-        state.latency_ms = state.error_rate = state.abort_rate = 0.0
-        return asdict(state)
-
-    return router

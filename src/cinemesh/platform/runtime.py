@@ -16,9 +16,8 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -38,7 +37,7 @@ from cinemesh.platform.discovery import Discovery, DnsDiscovery, Instance, Regis
 from cinemesh.platform.drain import Drain
 from cinemesh.platform.errors import ApiError, StartupError
 from cinemesh.platform.events import Event, EventBus, WorkQueue
-from cinemesh.platform.faults import FaultState, fault_router
+from cinemesh.platform.faults import FaultState
 from cinemesh.platform.http import Clients
 from cinemesh.platform.kept import KeptReads, announce, listen
 from cinemesh.platform.middleware import PlatformMiddleware
@@ -388,8 +387,11 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.state.provided = {type(thing): thing for thing in provides}
-        app.include_router(self._health_router())
-        app.include_router(fault_router(self.faults))
+        # imported here: own_routes takes the runtime through deps.py, which imports this module
+        from cinemesh.platform.own_routes import faults_router, health_router
+
+        app.include_router(health_router)
+        app.include_router(faults_router)
         for router in routers:
             app.include_router(router)
         install_error_handlers(app)
@@ -404,37 +406,6 @@ class ServiceRuntime:
             priority_of=priority_of,
         )
         return app
-
-    def _health_router(self) -> APIRouter:
-        router = APIRouter(include_in_schema=False)
-
-        @router.get("/health/live")
-        async def live() -> dict[str, str]:
-            return {
-                "status": "ok",
-                "service": self.name,
-                "instance": self.instance_id,
-                "version": self.version,
-            }
-
-        @router.get("/health/ready")
-        async def ready() -> JSONResponse:
-            ok, checks = await self.readiness()
-            body = {
-                "status": "ok" if ok else "unavailable",
-                "service": self.name,
-                "instance": self.instance_id,
-                "version": self.version,
-                "checks": checks,
-                "concurrency": self.limiter.describe() if self.limiter else None,
-            }
-            return JSONResponse(body, status_code=200 if ok else 503)
-
-        @router.get("/metrics")
-        async def metrics() -> Response:
-            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-        return router
 
 
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
