@@ -182,8 +182,7 @@ class ServiceRuntime:
         self, handler: SessionHandler, consumer: str, then: PlainHandler | None
     ) -> PlainHandler:
         async def handle(evt: Event) -> None:
-            assert self.db is not None
-            async with self.db.transaction() as session:
+            async with self.database.transaction() as session:
                 handled = await mark_processed(session, consumer=consumer, event_id=evt.id)
                 if handled:
                     await handler(session, evt)
