@@ -105,6 +105,13 @@ def watch(page: Any, artifacts: Path) -> dict[str, Any]:
     return state
 
 
+def played_by_telemetry(platform: LocalPlatform, title_id: str) -> dict[str, Any] | None:
+    """The title's QoE once the player's beacons (the last ones by sendBeacon) have arrived."""
+    body = httpx.get(f"{platform.gateway}/api/v1/ops/telemetry", timeout=10).json()
+    row = next((r for r in body.get("by_title", []) if r["title"] == title_id), None)
+    return row if row and row["play_delay_p50_ms"] is not None and row["played_s"] >= 3 else None
+
+
 def continue_watching_has(page: Any, platform: LocalPlatform, title_id: str) -> bool:
     page.goto(platform.gateway + "/")
     page.locator(".home").wait_for()
@@ -134,6 +141,14 @@ def test_sign_up_search_watch_and_continue(
         state = watch(page, artifacts)
         page.keyboard.press("Escape")  # back to the title; the player stops the session
         page.locator(".title-page").wait_for()
+        qoe = wait_for(
+            lambda: played_by_telemetry(platform, catalog.series_id), timeout_s=30, every_s=1
+        )
+        assert qoe, "the player's beacons never reached telemetry"
+        page.goto(platform.gateway + "/ops")
+        row = page.locator(f'.qoe-table[data-by="title"] tr[data-key="{catalog.series_id}"]')
+        row.wait_for(timeout=15_000)
+        page.screenshot(path=artifacts / "07a-ops-play-quality.png", full_page=True)
         found = wait_for(
             lambda: continue_watching_has(page, platform, catalog.series_id),
             timeout_s=30,
@@ -310,7 +325,7 @@ def test_playback_fails_over_to_another_edge(
         assert len(edges) >= 2, edges
         in_use = page.evaluate("window.cinemeshPlayer.edges[window.cinemeshPlayer.edgeIndex]")
         port = int(in_use.rsplit(":", 1)[1])
-        killed = next(i for i in platform.instances("edge") if i["port"] == port)
+        killed = next(i for i in platform.instances("edge") if i["public_port"] == port)
         platform.control(
             "POST", "/kill", json={"service": "edge", "instance": killed["instance"], "hold_s": 120}
         )

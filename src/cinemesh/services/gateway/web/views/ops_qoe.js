@@ -39,7 +39,7 @@ export function qoePanel() {
 
 function table({ by, heading, label }, rows) {
   const head = ["", "Sessions", "Delay p50", "p90", "Rebuffer", "Bitrate", "Errors"];
-  return h(
+  const wide = h(
     "table",
     { class: "qoe-table", dataset: { by } },
     h("caption", {}, heading),
@@ -64,6 +64,7 @@ function table({ by, heading, label }, rows) {
         : [h("tr", {}, h("td", { colspan: head.length, class: "muted" }, "no plays yet"))]),
     ),
   );
+  return h("div", { class: "qoe-table-wrap" }, wide);
 }
 
 function ms(value) {
