@@ -1,5 +1,6 @@
 """A tiny service used only by the chassis tests: it writes entries and publishes an event per
-entry through the outbox; its `tally` role consumes those events and counts each one."""
+entry through the outbox; its `tally` role consumes those events and counts each one, and its
+`mirror` role does the same through a broadcast consumer (each instance replays the stream)."""
 
 from __future__ import annotations
 
@@ -60,9 +61,9 @@ def create_app(role: str = "ledger") -> FastAPI:
             rows = (await session.execute(sa.select(tallies))).all()
         return {row.entry_id: row.times_seen for row in rows}
 
-    if role == "tally":
+    if role in ("tally", "mirror"):
 
-        @runtime.consume("ledger.entry.*")
+        @runtime.consume("ledger.entry.*", delivery="broadcast" if role == "mirror" else "shared")
         async def count_entry(session, event) -> None:  # type: ignore[no-untyped-def]
             entry_id = event.data["id"]
             seen = await session.scalar(
