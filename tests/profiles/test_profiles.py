@@ -48,6 +48,26 @@ def test_create_list_update_delete(platform: LocalPlatform) -> None:
     assert api(platform, member, "GET", "/profiles").json()["items"] == []
 
 
+def test_a_profile_remembers_its_audio_and_subtitle_languages(platform: LocalPlatform) -> None:
+    member = sign_up(platform, profile=None)
+    body = {"name": "Noa", "audio_language": "ja", "subtitle_language": "pt-BR"}
+    made = api(platform, member, "POST", "/profiles", body).json()
+    assert (made["audio_language"], made["subtitle_language"]) == ("ja", "pt-BR")
+    path = f"/profiles/{made['id']}"
+    subtitles_off = api(platform, member, "PATCH", path, {"subtitle_language": None}).json()
+    assert (subtitles_off["audio_language"], subtitles_off["subtitle_language"]) == ("ja", None)
+    api(platform, member, "PATCH", path, {"subtitle_language": "en"})
+    renamed = api(platform, member, "PATCH", path, {"name": "Noa K"}).json()
+    assert (renamed["audio_language"], renamed["subtitle_language"]) == ("ja", "en")
+    listed = api(platform, member, "GET", "/profiles").json()["items"][0]
+    assert (listed["audio_language"], listed["subtitle_language"]) == ("ja", "en")
+    plain = api(platform, member, "POST", "/profiles", {"name": "Plain"}).json()
+    assert (plain["audio_language"], plain["subtitle_language"]) == (None, None)
+    for wrong in ("english", "EN", "en_US", 7):
+        refused = api(platform, member, "PATCH", path, {"subtitle_language": wrong})
+        assert refused.status_code == 422, wrong
+
+
 def test_kids_profiles_are_capped(platform: LocalPlatform) -> None:
     member = sign_up(platform, profile=None)
     kid = api(

@@ -24,6 +24,9 @@ class Profile(Base):
     name: Mapped[str] = mapped_column(String(40))
     avatar: Mapped[str] = mapped_column(String(40))
     language: Mapped[str] = mapped_column(String(16))
+    # what the player switches a title to when the title has it; no subtitles when None
+    audio_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    subtitle_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     kids: Mapped[bool] = mapped_column(Boolean)
     maturity: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

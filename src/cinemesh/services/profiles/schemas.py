@@ -29,6 +29,8 @@ class ProfileCreate(RequestBody):
     maturity: MaturityRating | None = None
     avatar: Avatar = "red"
     language: Language = "en"
+    audio_language: Language | None = None
+    subtitle_language: Language | None = None
 
 
 class ProfileUpdate(RequestBody):
@@ -37,6 +39,8 @@ class ProfileUpdate(RequestBody):
     maturity: MaturityRating | None = None
     avatar: Avatar | None = None
     language: Language | None = None
+    audio_language: Language | None = None  # null: the title's own default
+    subtitle_language: Language | None = None  # null: subtitles off
 
 
 class ProfileView(BaseModel):
@@ -47,6 +51,8 @@ class ProfileView(BaseModel):
     maturity: MaturityRating
     avatar: str
     language: str
+    audio_language: str | None = None
+    subtitle_language: str | None = None
 
 
 class ListItem(BaseModel):

@@ -21,6 +21,8 @@ from cinemesh.services.profiles.models import ListEntry, Profile, Rating
 from cinemesh.services.profiles.schemas import ProfileCreate, ProfileUpdate, ProfileView
 
 MAX_PROFILES = 5
+# preferences a PATCH may clear with null (subtitles off, the title's own audio)
+CLEARABLE = ("audio_language", "subtitle_language")
 LIST_MAX = 1000  # the longest My List answered
 Stage = Callable[..., Awaitable[Any]]
 
@@ -48,6 +50,8 @@ def view(profile: Profile) -> ProfileView:
         maturity=profile.maturity,
         avatar=profile.avatar,
         language=profile.language,
+        audio_language=profile.audio_language,
+        subtitle_language=profile.subtitle_language,
     )
 
 
@@ -89,6 +93,8 @@ class Profiles:
             name=body.name.strip(),
             avatar=body.avatar,
             language=body.language,
+            audio_language=body.audio_language,
+            subtitle_language=body.subtitle_language,
             kids=body.kids,
             maturity=effective_maturity(kids=body.kids, wanted=body.maturity),
             created_at=_now(),
@@ -109,6 +115,9 @@ class Profiles:
         for name in ("name", "avatar", "language", "kids"):
             if name in changes:
                 setattr(profile, name, changes[name].strip() if name == "name" else changes[name])
+        for name in CLEARABLE:
+            if name in body.model_fields_set:
+                setattr(profile, name, getattr(body, name))
         if "maturity" in changes or "kids" in changes:
             profile.maturity = effective_maturity(
                 kids=profile.kids, wanted=changes.get("maturity", profile.maturity)
