@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def platform(
         tmp_path_factory.mktemp(f"timestamps-{module_backend.name}"),
         services=SERVICES,
         env={**module_backend.env, **UNTHROTTLED, **MEDIA_ENV, SEED_MODE_ENV: "off"},
-    ).start(timeout_s=120)
+    ).start(timeout_s=300)
     yield running
     running.stop()
 
@@ -203,3 +204,72 @@ def test_allow_names_exactly_the_methods_of_each_path(platform: LocalPlatform) -
         if answer.status_code != 405 or answer.headers.get("allow") != documented:
             wrong[template] = f"{answer.status_code} Allow: {answer.headers.get('allow')}"
     assert not wrong, wrong
+
+
+def test_sign_up_documents_its_password_rules(platform: LocalPlatform) -> None:
+    """What JSON Schema can say is in the schema (and enforced by it); the rest are codes of
+    the operation's documented 422."""
+    schema = httpx.get(f"{platform.gateway}/openapi.json", timeout=10).json()
+    operation = schema["paths"]["/api/v1/auth/signup"]["post"]
+    body = schema["components"]["schemas"]["SignupBody"]["properties"]["password"]
+    assert (body["minLength"], body["maxLength"]) == (10, 256)
+    pattern = re.compile(body["pattern"])
+    assert pattern.search("Ten-chars-1") and not pattern.search("onlyletters")
+    documented = operation["responses"]["422"]["content"]["application/json"]["examples"]
+    assert set(documented) == {"INVALID_REQUEST", "WEAK_PASSWORD"}
+
+    def sign_up_with(password: str) -> httpx.Response:
+        return httpx.post(
+            f"{platform.gateway}/api/v1/auth/signup",
+            json={"email": f"p-{uuid.uuid4().hex[:8]}@example.com", "password": password},
+            timeout=30,
+        )
+
+    for password, rule in [
+        ("onlylettershere", "digit or symbol"),
+        ("Short-1", "at least 10 characters"),
+        ("ababababab1", "5 different characters"),
+    ]:
+        refused = sign_up_with(password)
+        assert refused.status_code == 422
+        error = refused.json()["error"]
+        assert error["code"] == "WEAK_PASSWORD" and rule in error["message"], error
+
+
+CHAINS = [
+    ("POST /api/v1/profiles", "GET /api/v1/profiles/{profile_id}/my-list"),
+    ("POST /api/v1/profiles", "DELETE /api/v1/profiles/{profile_id}"),
+    ("GET /api/v1/profiles", "POST /api/v1/playback/sessions"),
+    ("PUT /api/v1/profiles/{profile_id}/my-list/{title_id}", "DELETE /api/v1/profiles/{profile_id}/my-list/{title_id}"),
+    ("GET /api/v1/profiles/{profile_id}/my-list", "DELETE /api/v1/profiles/{profile_id}/my-list/{title_id}"),
+    ("POST /api/v1/playback/sessions", "POST /api/v1/playback/sessions/{session_id}/heartbeat"),
+    ("POST /api/v1/playback/sessions/{session_id}/heartbeat", "DELETE /api/v1/playback/sessions/{session_id}"),
+    ("POST /api/v1/admin/titles", "PATCH /api/v1/admin/titles/{title_id}"),
+    ("POST /api/v1/admin/titles", "DELETE /api/v1/admin/titles/{title_id}"),
+    ("POST /api/v1/admin/titles", "POST /api/v1/admin/titles/{title_id}/episodes"),
+    ("POST /api/v1/admin/titles/{title_id}/episodes", "POST /api/v1/admin/titles/{title_id}/media"),
+    ("POST /api/v1/admin/titles/{title_id}/media", "GET /api/v1/admin/jobs/{job_id}"),
+    ("GET /api/v1/browse", "GET /api/v1/titles/{title_id}"),
+    ("POST /api/v1/auth/login", "POST /api/v1/auth/refresh"),
+]  # fmt: skip
+
+
+def test_links_chain_every_id_to_the_operations_that_take_it(platform: LocalPlatform) -> None:
+    """Each link names an operation of the document and parameters it has; the ids the API
+    hands out (profiles, sessions, my-list items, titles, episodes, jobs) are all linked on."""
+    schema = httpx.get(f"{platform.gateway}/openapi.json", timeout=10).json()
+    chains: set[tuple[str, str]] = set()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for answer in operation["responses"].values():
+                for name, found in answer.get("links", {}).items():
+                    pointer = found["operationRef"].removeprefix("#/paths/")
+                    target_path, target_method = pointer.rsplit("/", 1)
+                    target_path = target_path.replace("~1", "/").replace("~0", "~")
+                    target = schema["paths"][target_path][target_method]
+                    names = {f"{p['in']}.{p['name']}" for p in target.get("parameters", [])}
+                    assert set(found.get("parameters", {})) <= names, (path, method, name)
+                    chains.add(
+                        (f"{method.upper()} {path}", f"{target_method.upper()} {target_path}")
+                    )
+    assert not set(CHAINS) - chains, sorted(set(CHAINS) - chains)

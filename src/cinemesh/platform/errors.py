@@ -68,6 +68,23 @@ def error_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
+def error_codes(status: int, codes: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """One status documented with the codes an operation answers it with, and when (for
+    OpenAPI: what a client can act on when the rule is more than its schema says)."""
+    listed = "; ".join(f"`{code}` {when}" for code, when in codes.items())
+    examples = {
+        code: {"summary": when, "value": {"error": {"code": code, "message": when}}}
+        for code, when in codes.items()
+    }
+    return {
+        status: {
+            "model": ErrorEnvelope,
+            "description": f"{ERROR_STATUSES[status]}. Codes: {listed}",
+            "content": {"application/json": {"examples": examples}},
+        }
+    }
+
+
 def not_found(what: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"{what} not found")
 

@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 
 from cinemesh.platform.bodies import RequestBody
+from cinemesh.platform.errors import error_codes
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
+from cinemesh.services.gateway.links import link, links, refresh_token_uses
 
 Plan = Literal["basic", "standard", "premium"]
+# identity's password rules as far as JSON Schema can say them (the pattern: a letter, and a
+# character that is not one). identity checks them all and answers 422 WEAK_PASSWORD naming
+# the rule broken, so they are documented here, not checked twice with another code.
+PASSWORD_RULES = {
+    "minLength": 10,
+    "maxLength": 256,
+    "pattern": r"^(?=[\s\S]*[A-Za-z])(?=[\s\S]*[^A-Za-z])",
+}
+NewPassword = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1024,
+        description=(
+            "10 to 256 characters with a letter and a digit or symbol, at least 5 different "
+            "characters, not containing the email's name"
+        ),
+        json_schema_extra=PASSWORD_RULES,
+    ),
+]
+PASSWORD_CODES = {
+    "INVALID_REQUEST": "a field is missing or of the wrong type",
+    "WEAK_PASSWORD": (
+        "the password breaks one of its rules (the description's; the message names it)"
+    ),
+}
 
 
 class SignupBody(RequestBody):
     email: EmailStr
-    password: str = Field(min_length=1, max_length=1024)
+    password: NewPassword
     plan: Plan = "basic"
 
 
@@ -31,7 +59,7 @@ class RefreshBody(RequestBody):
 
 class PasswordBody(RequestBody):
     old_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    new_password: NewPassword
 
 
 class AccountOut(BaseModel):
@@ -57,7 +85,23 @@ def client_address(request: Request) -> dict[str, str]:
     return {"X-Cinemesh-Client-Address": request.client.host if request.client else ""}
 
 
-@router.post("/signup", status_code=201, response_model=AccountOut)
+@router.post(
+    "/signup",
+    status_code=201,
+    response_model=AccountOut,
+    responses={
+        **error_codes(422, PASSWORD_CODES),
+        **links(
+            201,
+            {
+                "LogIn": link(
+                    "POST /api/v1/auth/login",
+                    body={"email": "$request.body#/email", "password": "$request.body#/password"},
+                )
+            },
+        ),
+    },
+)
 async def sign_up(body: SignupBody, request: Request, gateway: GatewayDep) -> Response:
     """Create an account; `plan` sets concurrent streams and the maximum resolution."""
     return relay(
@@ -72,7 +116,11 @@ async def sign_up(body: SignupBody, request: Request, gateway: GatewayDep) -> Re
     )
 
 
-@router.post("/login", response_model=TokensOut)
+@router.post(
+    "/login",
+    response_model=TokensOut,
+    responses=links(200, refresh_token_uses("$response.body#/refresh_token")),
+)
 async def log_in(body: LoginBody, request: Request, gateway: GatewayDep) -> Response:
     return relay(
         await gateway.call(
@@ -87,7 +135,11 @@ async def log_in(body: LoginBody, request: Request, gateway: GatewayDep) -> Resp
     )
 
 
-@router.post("/refresh", response_model=TokensOut)
+@router.post(
+    "/refresh",
+    response_model=TokensOut,
+    responses=links(200, refresh_token_uses("$response.body#/refresh_token")),
+)
 async def refresh(body: RefreshBody, request: Request, gateway: GatewayDep) -> Response:
     """Rotate the refresh token; reusing a spent one signs out its whole family."""
     return relay(
@@ -111,7 +163,7 @@ async def me(request: Request, gateway: GatewayDep, _who: Member) -> Response:
     return relay(await gateway.call("identity", "GET", "/v1/accounts/me", request=request))
 
 
-@router.post("/password", status_code=204)
+@router.post("/password", status_code=204, responses=error_codes(422, PASSWORD_CODES))
 async def change_password(
     body: PasswordBody, request: Request, gateway: GatewayDep, _who: Member
 ) -> Response:

@@ -12,6 +12,7 @@ from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError, not_found
 from cinemesh.services.gateway.core import Gateway, relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
+from cinemesh.services.gateway.links import links, title_uses
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 ArtworkKind = Literal["poster", "backdrop"]
@@ -110,7 +111,11 @@ async def get_title(
     return title
 
 
-@router.get("/browse", response_model=TitlePage)
+@router.get(
+    "/browse",
+    response_model=TitlePage,
+    responses=links(200, title_uses("$response.body#/items/0/id")),
+)
 async def browse(
     request: Request,
     gateway: GatewayDep,

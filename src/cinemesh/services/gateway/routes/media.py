@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from cinemesh.platform.errors import ApiError
+from cinemesh.platform.errors import ApiError, error_codes
 from cinemesh.services.gateway.core import Gateway, relay
 from cinemesh.services.gateway.deps import AdminMember, GatewayDep
+from cinemesh.services.gateway.links import link, links
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
@@ -20,6 +21,16 @@ def id_path() -> Any:
 
 
 UPLOAD_TIMEOUT_S = 6 * 3600.0
+UPLOAD_CODES = {
+    "FILE_REQUIRED": "the multipart body has no `file` field",
+    "MALFORMED_MULTIPART": "the multipart body is malformed",
+    "EMPTY_FILE": "the file is empty",
+    "NOT_A_VIDEO": "the file is not a video cinemesh can read, or it has no video stream",
+    "UNSUPPORTED_RESOLUTION": "the video's picture size is outside what cinemesh encodes",
+    "TRUNCATED_VIDEO": "the video is cut short",
+    "TOO_SHORT": "the video is shorter than half a second",
+    "CORRUPT_VIDEO": "the video stream cannot be decoded",
+}
 MULTIPART_OVERHEAD = 64 * 1024
 EpisodeQuery = Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
@@ -56,6 +67,17 @@ async def require_title(gateway: Gateway, request: Request, title_id: str) -> No
 @router.post(
     "/titles/{title_id}/media",
     status_code=202,
+    responses={
+        **error_codes(422, UPLOAD_CODES),
+        **links(
+            202,
+            {
+                "GetJob": link(
+                    "GET /api/v1/admin/jobs/{job_id}", {"path.job_id": "$response.body#/job_id"}
+                )
+            },
+        ),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,

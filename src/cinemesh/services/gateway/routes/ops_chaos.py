@@ -18,6 +18,7 @@ from cinemesh.platform.deps import provided
 from cinemesh.platform.errors import ApiError, not_found
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.deps import AdminMember
+from cinemesh.services.gateway.links import link, links
 
 SERVICE_PATTERN = r"^[a-z][a-z0-9-]*$"
 ServicePath = Path(min_length=1, max_length=40, pattern=SERVICE_PATTERN)
@@ -127,7 +128,17 @@ async def overview(chaos: ChaosDep, _admin: AdminMember) -> dict[str, Any]:
     return await chaos.overview()
 
 
-@router.post("/kill")
+@router.post(
+    "/kill",
+    responses=links(
+        200,
+        {
+            "Revive": link(
+                "POST /api/v1/ops/chaos/revive", body={"service": "$request.body#/service"}
+            )
+        },
+    ),
+)
 async def kill(body: KillBody, chaos: ChaosDep, _admin: AdminMember) -> Any:
     """Kill a service's instances (or one); the supervisor restarts them after `hold_s`."""
     refuse_protected(body.service)
@@ -139,7 +150,18 @@ async def revive(body: ReviveBody, chaos: ChaosDep, _admin: AdminMember) -> Any:
     return await chaos.control("POST", "/revive", body.model_dump())
 
 
-@router.put("/faults/{service}")
+@router.put(
+    "/faults/{service}",
+    responses=links(
+        200,
+        {
+            "ClearFaults": link(
+                "DELETE /api/v1/ops/chaos/faults/{service}",
+                {"path.service": "$request.path.service"},
+            )
+        },
+    ),
+)
 async def set_faults(
     body: FaultBody, chaos: ChaosDep, _admin: AdminMember, service: str = ServicePath
 ) -> dict[str, Any]:

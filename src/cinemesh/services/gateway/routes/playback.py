@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
+from cinemesh.services.gateway.links import link, links, session_uses
 
 SessionId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
@@ -32,15 +34,38 @@ class Started(BaseModel):
     resume_position_s: float
     max_height: int
     duration_s: float
-    expires_at: str
-    lease_expires_at: str
+    expires_at: datetime
+    lease_expires_at: datetime
     heartbeat_interval_s: float
+
+
+class Beat(BaseModel):
+    session_id: str
+    position_s: float
+    lease_expires_at: datetime
 
 
 router = APIRouter(prefix="/api/v1/playback", tags=["playback"])
 
 
-@router.post("/sessions", status_code=201, response_model=Started)
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=Started,
+    responses=links(
+        201,
+        session_uses("$response.body#/session_id"),
+        {
+            "GetProgress": link(
+                "GET /api/v1/profiles/{profile_id}/progress/{title_id}",
+                {
+                    "path.profile_id": "$request.body#/profile_id",
+                    "path.title_id": "$request.body#/title_id",
+                },
+            )
+        },
+    ),
+)
 async def start(body: StartBody, request: Request, gateway: GatewayDep, who: Member) -> Response:
     """403 MATURITY_RESTRICTED, 409 NOT_PLAYABLE, 429 STREAM_LIMIT over the plan's screens."""
     await gateway.require_profile(request, who, body.profile_id)
@@ -60,7 +85,11 @@ async def start(body: StartBody, request: Request, gateway: GatewayDep, who: Mem
     )
 
 
-@router.post("/sessions/{session_id}/heartbeat")
+@router.post(
+    "/sessions/{session_id}/heartbeat",
+    response_model=Beat,
+    responses=links(200, session_uses("$response.body#/session_id")),
+)
 async def heartbeat(
     body: HeartbeatBody,
     request: Request,

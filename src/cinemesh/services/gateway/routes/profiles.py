@@ -4,7 +4,7 @@ service itself answers 404 for another account's profile."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -13,6 +13,7 @@ from cinemesh.contracts.maturity import Rating as MaturityRating
 from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import Gateway, relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
+from cinemesh.services.gateway.links import link, links, profile_uses, title_uses
 
 ProfileId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 TitleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -35,8 +36,6 @@ class ProfileCreate(RequestBody):
     maturity: MaturityRating | None = None
     avatar: Avatar = "red"
     language: Language = "en"
-    audio_language: Language | None = None
-    subtitle_language: Language | None = None
 
 
 class ProfileUpdate(RequestBody):
@@ -45,12 +44,6 @@ class ProfileUpdate(RequestBody):
     maturity: MaturityRating | None = None
     avatar: Avatar | None = None
     language: Language | None = None
-    audio_language: Language | None = Field(
-        None, description="the audio the player picks when a title has it; null: the title's"
-    )
-    subtitle_language: Language | None = Field(
-        None, description="the subtitles the player shows when a title has them; null: off"
-    )
 
 
 class ProfileOut(BaseModel):
@@ -61,8 +54,6 @@ class ProfileOut(BaseModel):
     maturity: MaturityRating
     avatar: str
     language: str
-    audio_language: str | None = None
-    subtitle_language: str | None = None
 
 
 class ProfileList(BaseModel):
@@ -95,18 +86,47 @@ class RatingOut(BaseModel):
 router = APIRouter(prefix="/api/v1/profiles", tags=["profiles"])
 
 
+def list_item_uses(title_id: str) -> dict[str, dict[str, Any]]:
+    """What follows a title found in the list of the profile in the request's path."""
+    both = {"path.profile_id": "$request.path.profile_id", "path.title_id": title_id}
+    return {
+        **title_uses(title_id),
+        "GetMyList": link(
+            "GET /api/v1/profiles/{profile_id}/my-list",
+            {"path.profile_id": "$request.path.profile_id"},
+        ),
+        "RemoveFromMyList": link("DELETE /api/v1/profiles/{profile_id}/my-list/{title_id}", both),
+        "RateTitle": link("PUT /api/v1/profiles/{profile_id}/ratings/{title_id}", both),
+    }
+
+
 async def to_profiles(
     gateway: Gateway, request: Request, method: str, path: str, json: object = None
 ) -> Response:
     return relay(await gateway.call("profiles", method, path, request=request, json=json))
 
 
-@router.get("", response_model=ProfileList)
+@router.get(
+    "", response_model=ProfileList, responses=links(200, profile_uses("$response.body#/items/0/id"))
+)
 async def list_profiles(request: Request, gateway: GatewayDep, _who: Member) -> Response:
     return await to_profiles(gateway, request, "GET", "/v1/profiles")
 
 
-@router.post("", status_code=201, response_model=ProfileOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProfileOut,
+    responses=links(
+        201,
+        profile_uses("$response.body#/id"),
+        {
+            "DeleteProfile": link(
+                "DELETE /api/v1/profiles/{profile_id}", {"path.profile_id": "$response.body#/id"}
+            )
+        },
+    ),
+)
 async def create_profile(
     body: ProfileCreate, request: Request, gateway: GatewayDep, _who: Member
 ) -> Response:
@@ -116,14 +136,22 @@ async def create_profile(
     )
 
 
-@router.get("/{profile_id}", response_model=ProfileOut)
+@router.get(
+    "/{profile_id}",
+    response_model=ProfileOut,
+    responses=links(200, profile_uses("$response.body#/id")),
+)
 async def get_profile(
     request: Request, gateway: GatewayDep, _who: Member, profile_id: str = ProfileId
 ) -> Response:
     return await to_profiles(gateway, request, "GET", f"/v1/profiles/{profile_id}")
 
 
-@router.patch("/{profile_id}", response_model=ProfileOut)
+@router.patch(
+    "/{profile_id}",
+    response_model=ProfileOut,
+    responses=links(200, profile_uses("$response.body#/id")),
+)
 async def update_profile(
     body: ProfileUpdate,
     request: Request,
@@ -149,7 +177,11 @@ async def delete_profile(
     return await to_profiles(gateway, request, "DELETE", f"/v1/profiles/{profile_id}")
 
 
-@router.get("/{profile_id}/my-list", response_model=MyList)
+@router.get(
+    "/{profile_id}/my-list",
+    response_model=MyList,
+    responses=links(200, list_item_uses("$response.body#/items/0/title_id")),
+)
 async def my_list(
     request: Request,
     gateway: GatewayDep,
@@ -169,7 +201,11 @@ async def my_list(
     )
 
 
-@router.put("/{profile_id}/my-list/{title_id}", response_model=ListChange)
+@router.put(
+    "/{profile_id}/my-list/{title_id}",
+    response_model=ListChange,
+    responses=links(200, list_item_uses("$response.body#/title_id")),
+)
 async def add_to_list(
     request: Request,
     gateway: GatewayDep,
@@ -193,7 +229,11 @@ async def remove_from_list(
     return await to_profiles(gateway, request, "DELETE", path)
 
 
-@router.put("/{profile_id}/ratings/{title_id}", response_model=RatingOut)
+@router.put(
+    "/{profile_id}/ratings/{title_id}",
+    response_model=RatingOut,
+    responses=links(200, title_uses("$response.body#/title_id")),
+)
 async def rate(
     body: RatingBody,
     request: Request,

@@ -7,12 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from cinemesh.platform.errors import ApiError
+from cinemesh.platform.errors import ApiError, error_codes
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
+from cinemesh.services.gateway.links import links, title_uses
 from cinemesh.services.gateway.routes.catalog import profile_id_query, profile_maturity
 
 SEARCH_TIMEOUT_S = 0.5
+SEARCH_CODES = {"INVALID_REQUEST": "a parameter breaks the schema, or year_from is after year_to"}
 
 
 def year_query() -> Any:
@@ -22,7 +24,13 @@ def year_query() -> Any:
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 
-@router.get("/search")
+@router.get(
+    "/search",
+    responses={
+        **links(200, title_uses("$response.body#/hits/0/id")),
+        **error_codes(422, SEARCH_CODES),
+    },
+)
 async def search(
     request: Request,
     gateway: GatewayDep,
