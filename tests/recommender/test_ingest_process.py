@@ -21,6 +21,7 @@ from cinemesh.platform.db import Database
 from cinemesh.platform.events import Event, EventBus
 from cinemesh.services.recommender import ingest
 from cinemesh.services.recommender.app import MIGRATIONS
+from cinemesh.services.recommender.events import SUBSCRIPTIONS
 from cinemesh.services.recommender.ingest import IngestConfig, IngestProcess
 from cinemesh.services.recommender.models import Interaction
 from tests.support.backends import EmbeddedNats
@@ -93,3 +94,44 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_consumer_process_asked_to_stop_finishes_its_batch_and_holds_nothing_back(
+    embedded_nats: EmbeddedNats, tmp_path: Path
+) -> None:
+    """SIGTERM (the service draining) while batches are folded: the child stores and
+    acknowledges the batch in flight and exits cleanly, holding no event unacknowledged; the
+    next child folds the rest, each event once."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'recommender.db'}")
+    await db.migrate(MIGRATIONS)
+    namespace = f"drain{uuid.uuid4().hex[:8]}"
+    bus = EventBus(embedded_nats.url, service="history", namespace=namespace)
+    await bus.connect()
+    config = IngestConfig(db.url, embedded_nats.url, namespace, "test-ingest", "warning")
+    total = 3000
+    for minute in range(total):
+        await bus.publish(watched(minute))
+    first, second = IngestProcess(config), IngestProcess(config)
+    try:
+        first.start()
+        await until(lambda: _true_async(plays(db), lambda n: n > 0), timeout_s=60)
+        child = first._process
+        assert child is not None
+        await asyncio.to_thread(first.stop)  # SIGTERM, as the serving process stops it
+        assert child.exitcode == 0, "stopped cleanly, not killed by the signal"
+        folded = await plays(db)
+        info = await bus.js.consumer_info(bus.events_stream, SUBSCRIPTIONS[0].durable)
+        assert info.num_ack_pending == 0, "nothing left waiting for a redelivery"
+        assert info.num_pending == total - folded, "what was stored was acknowledged"
+
+        second.start()
+        await until(lambda: _equals(plays(db), total), timeout_s=90)
+    finally:
+        first.stop()
+        second.stop()
+        await bus.close()
+        await db.dispose()
+
+
+async def _true_async(value: Awaitable[int], check: Callable[[int], bool]) -> bool:
+    return check(await value)

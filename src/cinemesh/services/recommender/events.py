@@ -15,7 +15,8 @@ commit per event: 2,700 events took about 8 s and 22,700 took 83 s (SQLite) and 
 commit.
 
 After each commit the profiles it changed go to `changed` (the consumer process sends them to
-every instance as a notice, so that none keeps serving a history it remembered)."""
+every instance as a notice, so that none keeps serving a history it remembered). Stopped, a
+consumer fetches no more and returns once the batch in flight is committed and acknowledged."""
 
 from __future__ import annotations
 
@@ -110,6 +111,11 @@ class BatchConsumer:
         self.changed = changed
         self.counts: Counter[tuple[str, str]] = Counter()
         self.subscribed = asyncio.Event()  # its durable consumer exists: nothing is missed now
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Fetch no more: `run` returns once the batch in flight is folded and acknowledged."""
+        self.stopping = True
 
     async def run(self) -> None:
         pull = await self.bus.js.pull_subscribe(
@@ -124,7 +130,7 @@ class BatchConsumer:
             ),
         )
         self.subscribed.set()
-        while True:
+        while not self.stopping:
             try:
                 msgs = await pull.fetch(batch=self.batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):

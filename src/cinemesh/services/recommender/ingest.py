@@ -7,7 +7,9 @@ arrived. Now the serving process answers requests and loads snapshots, and this 
 started with it, dying with it and restarted by it, pulls and folds the events (events.py)
 with its own database pool and NATS connection, at a lower CPU priority than serving. How many
 events it consumed comes back over a pipe into the serving process' metrics; which profiles
-they changed goes to every instance as a notice (platform/kept.py)."""
+they changed goes to every instance as a notice (platform/kept.py). Stopped with SIGTERM (the
+service draining, or dying), the child fetches no more, finishes the batches in flight
+(stored, announced, acknowledged) and exits; killed, it leaves them to be redelivered."""
 
 from __future__ import annotations
 
@@ -185,13 +187,20 @@ async def consume(config: IngestConfig, pipe: Connection) -> None:
     consumers = [
         BatchConsumer(bus, db, sub, report=report, changed=changed) for sub in SUBSCRIPTIONS
     ]
+
+    def finish_and_stop() -> None:  # SIGTERM: from the serving process, or as it dies
+        for consumer in consumers:
+            consumer.stop()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, finish_and_stop)
     runs = [asyncio.create_task(consumer.run()) for consumer in consumers]
     subscribed = asyncio.ensure_future(asyncio.gather(*(c.subscribed.wait() for c in consumers)))
     try:
         done, _ = await asyncio.wait([subscribed, *runs], return_when=asyncio.FIRST_COMPLETED)
         if subscribed in done:
             pipe.send(SUBSCRIBED)
-        await asyncio.gather(*runs)  # a consumer that fails ends the process: it is restarted
+        await asyncio.gather(*runs)  # a consumer that fails ends the process: it is restarted;
+        # one stopped returns once its batch in flight is stored and acknowledged
     finally:
         subscribed.cancel()
         await bus.close()
