@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cinemesh.services.gateway.routes.ops import combined
+from cinemesh.services.gateway.routes.ops import combined, summed_concurrency
 
 
 def view(breaker: str, rate: float, errors: float, p99: float, **more: object) -> dict[str, object]:
@@ -39,3 +39,14 @@ def test_a_half_open_breaker_outranks_closed_and_an_idle_tier_has_no_errors() ->
     assert tier["breaker"] == "half_open"
     assert tier["error_rate"] == 0.0
     assert tier["requests_per_s"] == 0.0
+
+
+def test_a_services_limits_and_shed_requests_add_up_over_its_instances() -> None:
+    first = {"limit": 20, "in_flight": 3, "shed": {"critical": 0, "normal": 7}}
+    second = {"limit": 12, "in_flight": 1, "shed": {"normal": 2, "background": 5}}
+    assert summed_concurrency([first, None, second]) == {
+        "limit": 32,
+        "in_flight": 4,
+        "shed": {"critical": 0, "normal": 9, "background": 5},
+    }
+    assert summed_concurrency([None]) is None

@@ -1,5 +1,7 @@
 """/api/v1/ops: every service, its instances and their health, and the gateway tier's view of
 calls to each (breaker state, request rate, error rate, latency): the Hystrix dashboard's data.
+Each instance's concurrency limit, requests in flight and requests shed by priority come with
+its readiness probe, and are summed per service.
 
 Whichever gateway instance answers asks its peers (found in the registry) for their own view,
 with a short deadline, and combines them, so the page does not flip between instances as the
@@ -35,21 +37,31 @@ class InstanceHealth:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self._seen: dict[str, tuple[float, str]] = {}
+        self._concurrency: dict[str, dict[str, Any]] = {}
 
     async def of(self, inst: Instance) -> str:
         cached = self._seen.get(inst.url)
         if cached and time.monotonic() - cached[0] < PROBE_CACHE_S:
             return cached[1]
         session = self.gateway.runtime.clients.session
+        health, body = "unreachable", None
         try:
             async with session.get(
                 inst.url + "/health/ready", timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_S)
             ) as resp:
                 health = "healthy" if resp.status == 200 else "unhealthy"
-        except (aiohttp.ClientError, TimeoutError):
-            health = "unreachable"
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            pass  # the health as far as the probe got
+        concurrency = body.get("concurrency") if isinstance(body, dict) else None
         self._seen[inst.url] = (time.monotonic(), health)
+        if isinstance(concurrency, dict):
+            self._concurrency[inst.url] = concurrency
         return health
+
+    def concurrency_of(self, inst: Instance) -> dict[str, Any] | None:
+        """The instance's limit, in flight and shed by priority, as its last probe said."""
+        return self._concurrency.get(inst.url)
 
 
 Probes = Annotated[InstanceHealth, provided(InstanceHealth)]
@@ -82,9 +94,13 @@ async def services(gateway: GatewayDep, probes: Probes) -> dict[str, Any]:
                         "health": health_of[inst.instance_id],
                         "pid": inst.metadata.get("pid"),
                         "version": inst.metadata.get("version", ""),
+                        "concurrency": probes.concurrency_of(inst),
                     }
                     for inst in registered.get(name, [])
                 ],
+                "concurrency": summed_concurrency(
+                    [probes.concurrency_of(inst) for inst in registered.get(name, [])]
+                ),
                 "healthy_instances": sum(
                     health_of[i.instance_id] == "healthy" for i in registered.get(name, [])
                 ),
@@ -129,6 +145,23 @@ def versions(instances: list[Instance]) -> list[dict[str, Any]]:
         }
         for version, count in sorted(counts.items())
     ]
+
+
+def summed_concurrency(views: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """A service's limits, requests in flight and shed counts added over its instances (None
+    when no instance has a limiter)."""
+    known = [view for view in views if view]
+    if not known:
+        return None
+    shed: dict[str, int] = {}
+    for view in known:
+        for priority, count in dict(view.get("shed", {})).items():
+            shed[priority] = shed.get(priority, 0) + int(count)
+    return {
+        "limit": sum(int(view.get("limit", 0)) for view in known),
+        "in_flight": sum(int(view.get("in_flight", 0)) for view in known),
+        "shed": shed,
+    }
 
 
 def supervisor_url(data_dir: Path) -> str | None:

@@ -1,6 +1,7 @@
 // Ops, in the spirit of the Hystrix dashboard: every service, its instances and health, and
-// the gateway's calls to it (breaker, rate, errors, latency), polled every 2 s; chaos buttons
-// when the gateway allows them (an admin, in local mode).
+// the gateway's calls to it (breaker, rate, errors, latency), its adaptive concurrency limit and
+// the requests it sheds by priority, polled every 2 s; chaos buttons when the gateway allows
+// them (an admin, in local mode).
 import { api, enc, session } from "../api.js";
 import { h, toast } from "../ui.js";
 import { qoePanel } from "./ops_qoe.js";
@@ -28,6 +29,7 @@ export function renderOps({ main }) {
     ),
   );
   const history = new Map();
+  const shedSeen = new Map(); // service -> {at, shed}: the last poll's counts, for a rate
   const cards = new Map();
   let chaos = null;
   let stopped = false;
@@ -136,6 +138,8 @@ export function renderOps({ main }) {
       ...stat("Latency p50", calls ? `${Math.round(calls.p50_ms || 0)} ms` : "—"),
       ...stat("Latency p99", calls ? `${Math.round(calls.p99_ms || 0)} ms` : "—"),
       ...(calls?.in_flight !== undefined ? stat("In flight", String(calls.in_flight)) : []),
+      ...(service.concurrency ? stat("Limit", `${service.concurrency.limit} (${service.concurrency.in_flight} in)`) : []),
+      ...(service.concurrency ? stat("Shed", shedRate(service.name, service.concurrency.shed || {})) : []),
     );
     const max = Math.max(1, ...series.map((p) => p.rate));
     const points = series.map((p, i) => `${i + HISTORY - series.length},${(30 - (p.rate / max) * 28).toFixed(1)}`).join(" ");
@@ -147,11 +151,24 @@ export function renderOps({ main }) {
           { class: `instance instance-${inst.health}`, title: inst.url },
           h("span", { class: "dot", "aria-hidden": "true" }),
           h("span", { class: "instance-id" }, shortId(inst.id)),
-          h("span", { class: "muted small" }, `${inst.health}${inst.version ? ` · ${inst.version}` : ""}${inst.pid ? ` · pid ${inst.pid}` : ""}`),
+          h("span", { class: "muted small" }, `${inst.health}${inst.version ? ` · ${inst.version}` : ""}${inst.pid ? ` · pid ${inst.pid}` : ""}${inst.concurrency ? ` · limit ${inst.concurrency.limit}` : ""}`),
         ),
       ),
       ...(instances.length ? [] : [h("li", { class: "instance instance-unreachable" }, h("span", { class: "dot" }), "no instances registered")]),
     );
+  }
+
+  // Requests shed a second since the last poll, by priority ("none" when nothing was shed).
+  function shedRate(name, shed) {
+    const now = Date.now();
+    const before = shedSeen.get(name);
+    shedSeen.set(name, { at: now, shed });
+    if (!before) return "—";
+    const seconds = Math.max(0.5, (now - before.at) / 1000);
+    const rates = Object.entries(shed)
+      .map(([priority, count]) => [priority, Math.max(0, count - (before.shed[priority] || 0)) / seconds])
+      .filter(([, rate]) => rate > 0);
+    return rates.length ? rates.map(([priority, rate]) => `${priority} ${rate.toFixed(1)}/s`).join(", ") : "none";
   }
 
   function paintChaos(card, name) {
