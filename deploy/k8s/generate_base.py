@@ -10,7 +10,9 @@ own Prometheus metrics. docs/deploy.md says why and how to drive it.
 
 NATS is a StatefulSet of `NATS_NODES` with a route to every node, and config.yaml has the
 services create every stream with that many replicas (CINEMESH_NATS_REPLICAS), so events keep
-flowing while one node is down. Prometheus, in the `monitoring` namespace, may list the pods
+flowing while one node is down. Published media live in an S3 bucket (object_store.py:
+SeaweedFS in the cluster, or a cloud bucket by configuration); edges mount no shared volume
+but a cache of their own. Prometheus, in the `monitoring` namespace, may list the pods
 (pod discovery, deploy/prometheus/kubernetes.yml) and scrape their metrics port."""
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from object_store import add_edge_cache, object_store
 
 BASE = Path(__file__).parent / "base"
 PORT = 8000
@@ -75,7 +78,8 @@ class ServiceSpec:
     cpu_limit: str = "1"
     memory_limit: str = "512Mi"
     autoscale: tuple[int, int] | None = None
-    media: bool = False  # mounts the shared media volume
+    media: bool = False  # mounts the shared media volume (sources, artwork)
+    edge_cache_gib: int = 0  # its own cache volume of this size (object_store.py)
     canary: Canary | None = None  # shipped by an Argo Rollouts canary
 
 
@@ -98,7 +102,7 @@ SERVICES = [
         cpu="500m",
         memory_limit="1Gi",
         autoscale=(3, 50),
-        media=True,
+        edge_cache_gib=20,  # served from its own cache of the S3 origin, no shared volume
     ),
     ServiceSpec("history"),
     ServiceSpec("recommender", memory="1Gi", memory_limit="3Gi", canary=Canary(p99_max_s=0.4)),
@@ -161,6 +165,8 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": "cinemesh-media"}})
     else:
         volumes.append({"name": "data", "emptyDir": {}})
+    if spec.edge_cache_gib:
+        add_edge_cache(container, volumes, spec.edge_cache_gib)
     metadata: dict[str, Any] = {"name": spec.name, "labels": labels(spec.name)}
     if spec.canary:  # the Rollout runs the pods; this Deployment only holds their template
         metadata["labels"][ROLLOUT_LABEL] = "rollout"
@@ -594,6 +600,7 @@ def main(base: Path = BASE) -> None:
     files.append(write(base, "network-policies.yaml", network_policies()))
     files.append(write(base, "canary-analysis.yaml", [analysis_template()]))
     files.append(write(base, "nats.yaml", nats()))
+    files.append(write(base, "object-store.yaml", object_store()))
     files.append(write(base, "monitoring.yaml", monitoring()))
     static = [
         "namespace.yaml",

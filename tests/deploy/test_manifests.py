@@ -210,3 +210,26 @@ def test_prometheus_can_discover_and_scrape_every_service_pod(overlay: str) -> N
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == "8000"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_edges_cache_an_s3_origin_and_mount_no_shared_volume(overlay: str) -> None:
+    docs = render(overlay)
+    edge = of_kind(docs, "Deployment")["edge"]["spec"]["template"]["spec"]
+    claims = [v for v in edge["volumes"] if "persistentVolumeClaim" in v]
+    assert claims == [], "no ReadWriteMany media volume behind the edges"
+    cache = next(v for v in edge["volumes"] if v["name"] == "cache")
+    env = {e["name"]: e.get("value") for e in edge["containers"][0]["env"]}
+    limit_gib = int(cache["emptyDir"]["sizeLimit"].removesuffix("Gi"))
+    assert int(env["CINEMESH_EDGE_CACHE_BYTES"]) < limit_gib * 1024**3, "the cache fits its disk"
+    config = of_kind(docs, "ConfigMap")["cinemesh-config"]["data"]
+    assert config["CINEMESH_MEDIA_STORE"].startswith("s3://")
+    origin = config["CINEMESH_S3_ENDPOINT"].removeprefix("http://").split(":")[0]
+    assert origin in of_kind(docs, "Service") and origin in of_kind(docs, "StatefulSet")
+    keys = [
+        e["name"]
+        for e in of_kind(docs, "StatefulSet")[origin]["spec"]["template"]["spec"]["containers"][0][
+            "env"
+        ]
+    ]
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(keys)
