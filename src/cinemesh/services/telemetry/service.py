@@ -107,7 +107,8 @@ class Telemetry:
         keys = {(b.session_id, b.seq) for b in beacons}
         candidates = await session.execute(
             select(StoredBeacon.session_id, StoredBeacon.seq).where(
-                StoredBeacon.session_id.in_(sessions), StoredBeacon.seq.in_({s for _, s in keys})
+                StoredBeacon.session_id.in_(list(sessions)),
+                StoredBeacon.seq.in_({s for _, s in keys}),
             )
         )
         seen = {key for key in candidates.tuples() if key in keys}
