@@ -69,7 +69,7 @@ def test_a_session_has_a_signed_capped_manifest_and_ranked_edges(
     assert body["max_height"] == 720
     assert body["resume_position_s"] == 0
     assert f"/{title.asset_id}~720/master.m3u8" in body["manifest_url"]
-    edges = {f"http://127.0.0.1:{i['port']}" for i in media_platform.instances("edge")}
+    edges = {f"http://127.0.0.1:{i['public_port']}" for i in media_platform.instances("edge")}
     assert set(body["edge_urls"]) == edges and len(edges) == 2
     assert body["manifest_url"] == body["edge_urls"][0] + body["manifest_path"]
     exp = int(body["manifest_path"].split("/")[2])
@@ -255,7 +255,8 @@ def test_player_finishes_with_no_failed_segment_when_an_edge_dies(
     title = _title(media_platform, hls_package)
     started = _play(media_platform, member, title).json()
     edges = {
-        f"http://127.0.0.1:{i['port']}": i["instance"] for i in media_platform.instances("edge")
+        f"http://127.0.0.1:{i['public_port']}": i["instance"]
+        for i in media_platform.instances("edge")
     }
     killed: list[int] = []
 

@@ -1,4 +1,5 @@
-"""Run one service instance: bind its port (failing fast with a clear message), then uvicorn."""
+"""Run one service instance: bind its port (failing fast with a clear message), take the
+listening socket the supervisor passed down if any, then uvicorn."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ def bind_socket(host: str, port: int, *, shared: bool = False) -> socket.socket:
     return sock
 
 
+def inherited_socket(fd: int) -> socket.socket:
+    """The listening socket the supervisor passed down as file descriptor `fd`. Its queue of
+    connections is shared with every other holder: the instance this one replaces keeps
+    taking from it until it drains, and nothing waiting on it is lost in between."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise StartupError(f"no listening socket was passed down as fd {fd}: {exc}") from None
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        raise StartupError(f"fd {fd} is not a listening TCP socket")
+    return sock
+
+
 def load_app(service: str) -> Any:
     try:
         module = importlib.import_module(f"cinemesh.services.{service}.app")
@@ -64,12 +79,14 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
         sockets = [bind_socket(settings.host, settings.port)]
         if settings.shared_port and settings.shared_port != settings.port:
             sockets.append(bind_socket(settings.host, settings.shared_port, shared=True))
+        if settings.listen_fd:
+            sockets.append(inherited_socket(settings.listen_fd))
         app = app_factory() if app_factory else load_app(service)
     except StartupError as exc:
         print(f"cinemesh {service}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if hasattr(app, "serve_socket"):  # a service with its own HTTP server (the edge's sendfile)
-        asyncio.run(app.serve_socket(sockets[0]))
+        asyncio.run(app.serve_socket(*sockets))
         return
     config = uvicorn.Config(
         app,
@@ -78,6 +95,9 @@ def serve(service: str, app_factory: Callable[[], Any] | None = None) -> None:
         lifespan="on",
         access_log=False,
         log_config=None,
+        # whom to believe about a client's address is the gateway's call (trusted proxies);
+        # uvicorn would take X-Forwarded-For from any local peer
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=KEEP_ALIVE_S,
         backlog=2048,

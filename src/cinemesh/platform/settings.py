@@ -25,6 +25,10 @@ class PlatformSettings(BaseSettings):
     # A port every instance of the service also listens on (SO_REUSEPORT), the kernel
     # spreading connections over them: the gateway's public port. 0: none.
     shared_port: int = 0
+    # A listening socket inherited from the supervisor (its file descriptor), served beside
+    # `port`: an address that outlives the instance, handed from an instance to the one that
+    # replaces it with the connections waiting on it (the edge's). 0: none.
+    listen_fd: int = Field(0, ge=0)
     instance_id: str = ""
     public_url: str = ""
     nats_url: str = "nats://127.0.0.1:4222"  # a comma-separated list for a cluster

@@ -68,14 +68,15 @@ async def _replace(
     old: list[Slot],
     ready: Slot | None = None,
 ) -> None:
-    """For each old instance: a new one ready (the `ready` one first), then the old drained."""
+    """For each old instance: a new one ready (the `ready` one first), then the old drained.
+    A new instance takes over the address of the one it replaces (runner/addresses.py)."""
     progress.total = len(old)
     started = [ready] if ready else []
     try:
         for slot in old:
             if ready is None or slot is not old[0]:
                 progress.phase = f"starting new instance {progress.replaced + 1} of {len(old)}"
-                fresh = await supervisor.add_release_slot(service, release)
+                fresh = await supervisor.add_release_slot(service, release, replacing=slot)
                 started.append(fresh)
                 await wait_ready(supervisor, fresh, timeout_s=READY_TIMEOUT_S)
             progress.phase = f"draining old instance {slot.index}"
@@ -111,7 +112,9 @@ async def wait_ready(supervisor: Supervisor, slot: Slot, *, timeout_s: float) ->
 async def _undo(supervisor: Supervisor, service: str, old: list[Slot], started: list[Slot]) -> None:
     """Stop the new instances; bring back on the old release the old ones already retired."""
     retired = [s for s in old if s not in supervisor.slots[service]]
-    back = [await supervisor.add_release_slot(service, slot.release) for slot in retired]
+    back = [
+        await supervisor.add_release_slot(service, slot.release, replacing=slot) for slot in retired
+    ]
     for slot in back:
         try:
             await wait_ready(supervisor, slot, timeout_s=READY_TIMEOUT_S)

@@ -23,6 +23,7 @@ from cinemesh.platform.auth import (
 )
 from cinemesh.platform.errors import StartupError
 from cinemesh.platform.settings import PlatformSettings, load_settings
+from cinemesh.runner.addresses import StableAddress, keeps_its_address
 from cinemesh.runner.canary import Totals, read_totals
 from cinemesh.runner.deploys import CanaryPlan, DeployProgress, canary, rolling
 from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
@@ -59,6 +60,8 @@ class Slot:
     started_at: float = 0.0
     last_exit: int | None = None
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+    # where callers reach it, kept from an instance to the one replacing it (addresses.py)
+    address: StableAddress | None = field(default=None, repr=False)
 
     @property
     def pid(self) -> int | None:
@@ -70,6 +73,7 @@ class Slot:
             "instance": self.index,
             "pid": self.pid,
             "port": self.port,
+            "public_port": self.address.port if self.address else None,
             "healthy": self.healthy and self.pid is not None,
             "version": self.version,
             "restarts": self.restarts,
@@ -182,6 +186,7 @@ class Supervisor:
 
     async def _add_slot(self, name: str, index: int) -> Slot:
         slot = Slot(name, index, free_port())
+        slot.address = StableAddress() if keeps_its_address(name) else None
         self.slots.setdefault(name, []).append(slot)
         await self._spawn(slot)
         return slot
@@ -211,11 +216,15 @@ class Supervisor:
             env["CINEMESH_RELEASE"] = str(slot.release["name"])
         if slot.service == "gateway":  # every gateway instance answers on the public port
             env["CINEMESH_SHARED_PORT"] = str(self.options.port)
+        if slot.address is not None and slot.address.sock is not None:
+            env["CINEMESH_LISTEN_FD"] = str(slot.address.sock.fileno())
+            env["CINEMESH_PUBLIC_URL"] = slot.address.url
         return env
 
     async def _spawn(self, slot: Slot) -> None:
         if not port_is_free(slot.port):  # taken by another process while this one was down
             slot.port = free_port()
+        inherited = (slot.address.open().fileno(),) if slot.address is not None else ()
         log = open(self.layout.log_file(slot.service, slot.index), "ab")  # noqa: SIM115
         slot.process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -229,6 +238,7 @@ class Supervisor:
             stdin=asyncio.subprocess.DEVNULL,
             preexec_fn=die_with_parent,
             process_group=0,
+            pass_fds=inherited,
         )
         log.close()
         slot.started_at = time.monotonic()
@@ -241,6 +251,7 @@ class Supervisor:
         code = await proc.wait()
         slot.healthy = False
         slot.last_exit = code
+        self._release_address(slot)
         self._write_pids()
         if not slot.wanted or self.stopping.is_set() or slot.process is not proc:
             return
@@ -308,14 +319,29 @@ class Supervisor:
             slot = group.pop()
             await self._stop_slot(slot)
 
-    async def add_release_slot(self, service: str, release: dict[str, Any] | None) -> Slot:
-        """One more instance of `service`, running `release` (None: the platform's own code)."""
+    async def add_release_slot(
+        self, service: str, release: dict[str, Any] | None, *, replacing: Slot | None = None
+    ) -> Slot:
+        """One more instance of `service`, running `release` (None: the platform's own code);
+        the one `replacing` an instance takes over its address, if it keeps one."""
         group = self.slots[service]
         slot = Slot(service, max((s.index for s in group), default=-1) + 1, free_port())
         slot.release = release
+        if keeps_its_address(service):
+            kept = replacing.address if replacing is not None else None
+            slot.address = kept or StableAddress()
         group.append(slot)
         await self._spawn(slot)
         return slot
+
+    def _release_address(self, slot: Slot) -> None:
+        """Close an address no live process holds: callers are refused, not kept waiting."""
+        address = slot.address
+        if address is None:
+            return
+        holders = [s for group in self.slots.values() for s in group if s.address is address]
+        if not any(s.pid for s in holders):
+            address.close()
 
     async def retire_slot(self, slot: Slot) -> None:
         """Drain and stop one instance, and forget its position."""

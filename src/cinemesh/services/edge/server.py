@@ -5,6 +5,7 @@ ASGI layers in between. Health, metrics and fault injection answer as on every s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -337,19 +338,51 @@ class EdgeServer:
         return None
 
     # --- running -------------------------------------------------------------------------------
-    async def serve_socket(self, sock: socket.socket) -> None:
-        """Serve on an already bound socket until SIGTERM or SIGINT."""
-        stop = asyncio.Event()
+    async def serve_socket(self, *socks: socket.socket) -> None:
+        """Serve on already bound sockets until a signal. SIGTERM drains, as platform/drain.py
+        does for the uvicorn services: out of the registry and unready first, still answering
+        for `drain_s` with `Connection: close`, then no new connections while the requests in
+        flight (segments on their way) finish. SIGINT, the whole platform stopping, skips the
+        settling, and ends one under way."""
+        terminated, interrupted = asyncio.Event(), asyncio.Event()
+
+        def on_sigint() -> None:
+            interrupted.set()
+            terminated.set()
+
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        runner = web.AppRunner(
-            self.application(), access_log=None, handle_signals=False, shutdown_timeout=3
-        )
+        loop.add_signal_handler(signal.SIGTERM, terminated.set)
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        app = self.application()
+        app.on_response_prepare.append(self._close_while_draining)
+        # the requests in flight get 10 s once the sockets close; the supervisor waits 20
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
         await runner.setup()
-        site = web.SockSite(runner, sock, backlog=2048)
         async with self.runtime.lifespan(None):  # type: ignore[arg-type]
-            await site.start()
+            for sock in socks:
+                await web.SockSite(runner, sock, backlog=2048).start()
             log.info("edge serving", media=self.media.description)
-            await stop.wait()
-        await runner.cleanup()
+            await terminated.wait()
+            if not interrupted.is_set():
+                await self._settle(interrupted)
+            await runner.cleanup()  # accept no more; what is in flight finishes
+
+    async def _settle(self, interrupted: asyncio.Event) -> None:
+        """Leave the registry and fail readiness, then keep answering for `drain_s` while
+        callers' instance lists forget this one (a SIGINT cuts it short)."""
+        settle_s = self.runtime.settings.drain_s
+        try:
+            await asyncio.wait_for(self.runtime.begin_drain(), timeout=settle_s + 2.0)
+        except Exception as exc:
+            log.warning("drain step failed", error=str(exc) or type(exc).__name__)
+        log.info("draining: out of the registry, settling", settle_s=settle_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(interrupted.wait(), timeout=settle_s)
+
+    async def _close_while_draining(
+        self, _request: web.Request, response: web.StreamResponse
+    ) -> None:
+        """While draining, every answer tells a keep-alive client to reconnect elsewhere."""
+        if self.runtime.drain.active:
+            response.force_close()
+            response.headers["Connection"] = "close"

@@ -34,7 +34,9 @@ async def edge_urls(runtime: ServiceRuntime, settings: PlaybackSettings) -> list
     except Exception as exc:  # the registry is down: no edges to offer, said as a 503
         log.warning("edge discovery failed", error=str(exc) or type(exc).__name__)
         return []
-    return [inst.url for inst in instances]
+    # an edge replaced by a deploy hands its address to the new instance (runner/addresses.py):
+    # for a moment both are listed under one URL
+    return list(dict.fromkeys(inst.url for inst in instances))
 
 
 async def viewer_of(
