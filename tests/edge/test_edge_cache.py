@@ -1,8 +1,9 @@
 """An edge in front of an S3 origin (a real SeaweedFS) is a cache: a segment comes from the
 origin once and then from the edge's disk, however many ask for it at once; the cache keeps to
 its byte limit; nothing reaches the origin before the signed URL is checked; a half-published
-asset or a half-written fill is never served; and with the origin down, what is cached plays
-while a miss is a clear 503 until the origin is back (no restart of anything)."""
+asset or a half-written fill is never served; with the origin down, what is cached plays
+while a miss is a clear 503 until the origin is back (no restart of anything); and a popular
+title's first segments are in the cache before anyone plays it."""
 
 from __future__ import annotations
 
@@ -16,15 +17,21 @@ import httpx
 import obstore
 import pytest
 
+from cinemesh.contracts.media import AssetReady
 from cinemesh.contracts.signed_urls import load_edge_key, sign
 from cinemesh.runner.local import LocalPlatform
 from cinemesh.runner.seaweed import SeaweedS3
+from tests.encoder.conftest import create_title
+from tests.playback.media import DURATION_S, publish, renditions
 from tests.support.backends import EmbeddedNats, make_backend
 from tests.support.media_stores import publish_asset, s3_store, store_env
 from tests.support.metrics import sample_value
+from tests.support.users import admin
 
 CACHE_BYTES = 1024**2  # the smallest cache the edge takes: a few of the test assets' worth
 SEGMENTS = [f"{r}/seg_{n:03d}.m4s" for r in ("180p", "360p") for n in range(4)]
+SERVICES = ["registry", "identity", "catalog", "gateway", "edge"]  # catalog knows what is popular
+PREFILLED_SEGMENTS = 2
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +51,12 @@ def edge_platform(
         **backend.env,
         **store_env("s3", origin),
         "CINEMESH_EDGE_CACHE_BYTES": str(CACHE_BYTES),
+        "CINEMESH_EDGE_PREFILL_EVERY_S": "1",
+        "CINEMESH_EDGE_PREFILL_SEGMENTS": str(PREFILLED_SEGMENTS),
     }
-    running = LocalPlatform(
-        tmp_path_factory.mktemp("edge-cache"), services=["registry", "edge"], env=env
-    ).start(timeout_s=120)
+    data_dir = tmp_path_factory.mktemp("edge-cache")
+    (data_dir / ".seeded").touch()  # no demo catalog: the titles here are the tests' own
+    running = LocalPlatform(data_dir, services=SERVICES, env=env).start(timeout_s=120)
     yield running
     running.stop()
 
@@ -180,8 +189,13 @@ def test_a_fill_cut_off_by_a_kill_is_never_served(
     folder.mkdir(parents=True, exist_ok=True)
     cut = folder / ".seg_003.m4s.deadbeef.part"
     cut.write_bytes(whole[: len(whole) // 3])  # what a kill -9 mid-fill leaves behind
-    edge_platform.kill("edge")
-    edge_platform.wait_healthy(timeout_s=60, service="edge", count=1)
+    killed = edge_platform.kill("edge")
+    deadline = time.monotonic() + 60
+    while not any(
+        i["pid"] not in (None, killed) and i["healthy"] for i in edge_platform.instances("edge")
+    ):
+        assert time.monotonic() < deadline, "the edge was not restarted"
+        time.sleep(0.2)
     assert not cut.exists(), "a restarted edge drops unfinished fills"
     served = httpx.get(edge.signed(asset_id, "360p/seg_003.m4s"), timeout=10)
     assert served.status_code == 200 and served.content == whole
@@ -203,8 +217,38 @@ def test_with_the_origin_down_the_cache_plays_a_miss_is_503_and_the_origin_comes
         assert time.monotonic() - started < 15, "a miss fails in seconds, not minutes"
     finally:
         origin.start()
-    refilled = httpx.get(edge.signed(asset_id, "180p/seg_001.m4s"), timeout=30)
-    assert refilled.status_code == 200, "misses fill again with no restart"
+    deadline = time.monotonic() + 30  # the store's volumes load again after its S3 API answers
+    while (
+        refilled := httpx.get(edge.signed(asset_id, "180p/seg_001.m4s"), timeout=30)
+    ).status_code != 200:
+        assert refilled.json()["error"]["code"] == "ORIGIN_UNAVAILABLE"
+        assert time.monotonic() < deadline, "misses fill again with no restart"
+        time.sleep(0.5)
+
+
+def test_a_popular_title_is_in_the_cache_before_its_first_play(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    title_id = create_title(edge_platform, admin(edge_platform), "Popular")
+    asset_id = new_asset(edge_platform, hls_package)
+    ready = AssetReady(
+        asset_id=asset_id, title_id=title_id, duration_s=DURATION_S, renditions=renditions()
+    )
+    publish(edge_platform.env, ready)  # as the encoder announces it; catalog links it
+    first = [f"{r}/seg_{n:03d}.m4s" for r in ("180p", "360p") for n in range(PREFILLED_SEGMENTS)]
+    held = edge_platform.data_dir / "edge-cache" / "edge-0" / "assets" / asset_id
+    deadline = time.monotonic() + 30
+    while not all((held / f).exists() for f in first):
+        assert time.monotonic() < deadline, "the fill ahead of demand did not come"
+        time.sleep(0.3)
+    before = edge.fetches()
+    for file in ("master.m3u8", "360p/index.m3u8", *first):
+        answer = httpx.get(edge.signed(asset_id, file), timeout=10)
+        assert answer.status_code == 200, (file, answer.text)
+    assert edge.fetches() == before, "the first play's start came from the cache"
+    later = f"360p/seg_{PREFILLED_SEGMENTS:03d}.m4s"
+    assert httpx.get(edge.signed(asset_id, later), timeout=10).status_code == 200
+    assert edge.fetches() == before + 1, "only the first segments are filled ahead"
 
 
 async def _delete(platform: LocalPlatform, key: str) -> None:

@@ -97,6 +97,13 @@ class EdgeCache:
                 return fd
         return None
 
+    async def warm(self, key: str) -> bool:
+        """Fill `key` ahead of demand unless it is cached; False when the origin has none."""
+        if key in self.sizes:
+            self.sizes.move_to_end(key)
+            return True
+        return await self._fill(key)
+
     def _open_cached(self, key: str) -> int | None:
         if key not in self.sizes:
             return None

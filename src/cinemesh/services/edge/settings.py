@@ -21,3 +21,8 @@ class EdgeSettings(ServiceSettings):
     # the most bytes the cache keeps on disk, and where (default: <data_dir>/edge-cache/<id>)
     edge_cache_bytes: int = Field(2 * GIB, ge=1024**2)
     edge_cache_dir: Path | None = None
+    # the fill ahead of demand (prefill.py): how often (0: never), how many of catalog's most
+    # popular and newest titles, how many first segments of each rendition
+    edge_prefill_every_s: float = Field(900.0, ge=0)
+    edge_prefill_titles: int = Field(40, ge=1, le=200)
+    edge_prefill_segments: int = Field(3, ge=1, le=50)

@@ -19,6 +19,7 @@ from cinemesh.contracts.playback import PlaybackProgress, PlaybackStarted, Playb
 from cinemesh.contracts.signed_urls import sign
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError, forbidden, not_found
+from cinemesh.platform.steering import rendezvous
 from cinemesh.services.playback.models import (
     AccountStreams,
     KnownProfile,
@@ -39,14 +40,15 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def ranked_edges(edge_urls: list[str], *, session_id: str, configured: bool) -> list[str]:
+def ranked_edges(edge_urls: list[str], *, asset_id: str, configured: bool) -> list[str]:
     """Every edge, best first: a configured list keeps its order (nearest first); discovered
-    instances are rotated per session so players spread over them, the rest stay as fallbacks."""
+    instances are ranked by rendezvous hashing of the asset (platform/steering.py), so each
+    title is steered to the edge whose cache holds it and the edges together hold far more
+    distinct titles than any one. The rest follow in the same order, for the player's
+    failover."""
     if configured or len(edge_urls) < 2:
         return list(edge_urls)
-    ordered = sorted(edge_urls)
-    turn = int(session_id[:8], 16) % len(ordered)
-    return ordered[turn:] + ordered[:turn]
+    return rendezvous(asset_id, edge_urls)
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,7 @@ class Playback:
         max_height = PLAN_MAX_HEIGHT.get(who.plan, min(PLAN_MAX_HEIGHT.values()))
         exp = int(time.time()) + self.manifest_ttl_s
         path = sign(self.edge_key, record.asset_id, exp, max_height=max_height)
-        edges = ranked_edges(edge_urls, session_id=record.id, configured=edges_configured)
+        edges = ranked_edges(edge_urls, asset_id=record.asset_id, configured=edges_configured)
         return {
             "session_id": record.id,
             "manifest_url": edges[0] + path,
