@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from cinemesh.demo.upload import DemoTitle, attach_demo_videos
@@ -46,8 +49,45 @@ def test_ingest_fails_with_the_reason(
         "ingest", str(source), "--title", "no-such-title", "--token", operator.access_token
     )
     assert unknown.returncode != 0 and "TITLE_NOT_FOUND" in unknown.stdout
-    anonymous = media_platform.cli("ingest", str(source), "--title", title_id)
-    assert anonymous.returncode != 0
+    unknown_locally = media_platform.cli("ingest", str(source), "--title", "no-such-title")
+    assert unknown_locally.returncode != 0 and "TITLE_NOT_FOUND" in unknown_locally.stdout
+
+
+def cli_as_user(
+    platform: LocalPlatform, config_home: Path, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`cinemesh ARGS` with its own config dir, as a user who may have run `cinemesh login`."""
+    return subprocess.run(
+        [sys.executable, "-m", "cinemesh", *args, "--data-dir", str(platform.data_dir)],
+        env={**platform.env, "XDG_CONFIG_HOME": str(config_home)},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ingest_needs_no_credentials_locally_and_a_login_for_a_remote_gateway(
+    media_platform: LocalPlatform, operator: Member, tmp_path: Path
+) -> None:
+    title_id = create_title(media_platform, operator, "Signed In Once")
+    source = make_video(tmp_path / "plain.mp4", width=320, height=180, seconds=2)
+    config = tmp_path / "config"
+    local = cli_as_user(media_platform, config, "ingest", str(source), "--title", title_id)
+    assert local.returncode == 0, local.stdout + local.stderr
+    assert "is ready" in local.stdout
+
+    remote = ["ingest", str(source), "--title", title_id, "--gateway", media_platform.gateway]
+    not_yet = cli_as_user(media_platform, config, *remote)
+    assert not_yet.returncode != 0 and "cinemesh login" in not_yet.stdout
+    login = ["login", "--gateway", media_platform.gateway, "--email", operator.email]
+    signed_in = cli_as_user(
+        media_platform, config, *login, "--password-stdin", stdin=f"{operator.password}\n"
+    )
+    assert signed_in.returncode == 0 and "(admin)" in signed_in.stdout, signed_in.stdout
+    assert stat.S_IMODE((config / "cinemesh" / "credentials.json").stat().st_mode) == 0o600
+    with_login = cli_as_user(media_platform, config, *remote)
+    assert with_login.returncode == 0, with_login.stdout + with_login.stderr
 
 
 def test_demo_videos_are_made_encoded_and_playable(

@@ -1,12 +1,15 @@
-"""`cinemesh ingest FILE --title ID`: upload a source video through the gateway, follow its
-encode, return when the asset is ready. (The demo videos of first-run seeding are uploaded by
-`cinemesh.demo.upload`, whose multipart body this command streams too.)"""
+"""`cinemesh ingest FILE --title ID`: upload a source video, follow its encode, return when
+the asset is ready. On the local platform it needs no credentials; a remote gateway takes the
+sign-in of `cinemesh login` (or a token or password given on the command line). (The demo
+videos of first-run seeding are uploaded by `cinemesh.demo.upload`, whose multipart body this
+command streams too.)"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import typer
@@ -22,8 +25,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cinemesh.cli.control import DataDirOption, layout_for, running_state
+from cinemesh.cli.control import DataDirOption, control, layout_for, running_state
+from cinemesh.cli.sign_in import CredentialStore, GatewaySession, SignInNeeded
 from cinemesh.demo.upload import Multipart, error_text
+from cinemesh.runner.client import auth_headers
 from cinemesh.runner.layout import Layout
 
 console = Console()
@@ -51,25 +56,52 @@ def ingest(
         None, "--password", envvar="CINEMESH_PASSWORD", help="The admin's password."
     ),
     gateway: str | None = typer.Option(
-        None, "--gateway", help="The gateway URL (default: the running local platform's)."
+        None,
+        "--gateway",
+        help="A remote gateway's URL, signed in with `cinemesh login` (default: the running "
+        "local platform, which needs no credentials).",
     ),
     timeout_s: float = typer.Option(6 * 3600, "--timeout", help="Give up after this long."),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Upload FILE for a title, show the upload and the encode, return when it plays."""
-    base = gateway or _local_gateway(layout_for(data_dir))
-    session = AdminSession(base, token=token, email=email, password=password)
     try:
-        job = upload_with_progress(session, file, title_id=title, episode_id=episode)
-        done = follow_job(session, job["job_id"], timeout_s=timeout_s)
-    except IngestFailed as exc:
+        route = choose_route(
+            layout_for(data_dir), gateway=gateway, token=token, email=email, password=password
+        )
+        job = upload_with_progress(route, file, title_id=title, episode_id=episode)
+        done = follow_job(route, job["job_id"], timeout_s=timeout_s)
+    except (IngestFailed, SignInNeeded) as exc:
         console.print(f"[red]ingest failed: {exc}[/red]")
         raise typer.Exit(1) from None
     except httpx.HTTPError as exc:
-        console.print(f"[red]the gateway did not answer: {exc}[/red]")
+        console.print(f"[red]the platform did not answer: {exc}[/red]")
         raise typer.Exit(1) from None
     _print_ladder(done)
     console.print(f"[green]asset {done['asset_id']} is ready[/green] for title {title}")
+
+
+def choose_route(
+    layout: Layout,
+    *,
+    gateway: str | None,
+    token: str | None,
+    email: str | None,
+    password: str | None,
+) -> Route:
+    """A token or a password when given; else the `cinemesh login` of a remote gateway; else
+    the local platform, reached with its service credential."""
+    if token or email or password:
+        base = gateway or _local_gateway(layout)
+        if token:
+            return ThroughGateway(GatewaySession.with_token(base, token))
+        if not (email and password):
+            raise typer.BadParameter("give both --email and --password (or run `cinemesh login`)")
+        return ThroughGateway(GatewaySession.sign_in(base, email=email, password=password))
+    if gateway:
+        return ThroughGateway(GatewaySession.saved(gateway, store=CredentialStore()))
+    _local_gateway(layout)  # says so when the local platform is not running
+    return StraightToEncoder(layout)
 
 
 def _local_gateway(layout: Layout) -> str:
@@ -83,59 +115,78 @@ def _local_gateway(layout: Layout) -> str:
     return str(state["gateway_url"])
 
 
-class AdminSession:
-    """Requests to the gateway as an admin; signs in again when a token expires mid-encode."""
+class Route(Protocol):
+    """Where an upload goes and how its encode job is followed."""
 
-    def __init__(
-        self, base: str, *, token: str | None, email: str | None, password: str | None
-    ) -> None:
-        self.base = base.rstrip("/")
-        self.email, self.password = email, password
-        self.token = token
-        if not token and not (email and password):
-            raise typer.BadParameter(
-                "give an admin token (--token or CINEMESH_TOKEN) or --email and --password"
-            )
-        if not token:
-            self.sign_in()
+    def upload_url(self, title_id: str) -> str: ...
 
-    def sign_in(self) -> None:
-        if not (self.email and self.password):
-            raise IngestFailed("the access token was refused; pass a fresh --token")
-        answer = httpx.post(
-            f"{self.base}/api/v1/auth/login",
-            json={"email": self.email, "password": self.password},
-            timeout=30,
-        )
-        if answer.status_code != 200:
-            raise IngestFailed(f"sign-in failed ({error_text(answer)})")
-        self.token = str(answer.json()["access_token"])
+    def headers(self) -> dict[str, str]: ...
 
-    @property
+    def job(self, job_id: str) -> httpx.Response: ...
+
+
+@dataclass
+class ThroughGateway:
+    """The public admin API, as a signed-in admin (the gateway checks the title exists)."""
+
+    session: GatewaySession
+
+    def upload_url(self, title_id: str) -> str:
+        return f"{self.session.base}/api/v1/admin/titles/{title_id}/media"
+
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return self.session.headers()
 
-    def get(self, path: str) -> httpx.Response:
-        answer = httpx.get(f"{self.base}{path}", headers=self.headers, timeout=30)
-        if answer.status_code == 401 and self.email:
-            self.sign_in()
-            answer = httpx.get(f"{self.base}{path}", headers=self.headers, timeout=30)
-        return answer
+    def job(self, job_id: str) -> httpx.Response:
+        return self.session.get(f"/api/v1/admin/jobs/{job_id}")
+
+
+@dataclass
+class StraightToEncoder:
+    """On the local platform, with no credentials: the supervisor's service credential reaches
+    catalog and the encoder directly, as first-run seeding does. Only someone who can read
+    the data dir holds it, and that person could start the platform anyway."""
+
+    layout: Layout
+
+    def upload_url(self, title_id: str) -> str:
+        known = httpx.get(
+            f"{self._url('catalog')}/v1/titles/{title_id}", headers=self.headers(), timeout=30
+        )
+        if known.status_code == 404:
+            raise IngestFailed(f"TITLE_NOT_FOUND: there is no title {title_id}")
+        return f"{self._url('encoder')}/v1/titles/{title_id}/media"
+
+    def headers(self) -> dict[str, str]:
+        return auth_headers(self.layout)
+
+    def job(self, job_id: str) -> httpx.Response:
+        return httpx.get(
+            f"{self._url('encoder')}/v1/jobs/{job_id}", headers=self.headers(), timeout=30
+        )
+
+    def _url(self, service: str) -> str:
+        """A healthy instance of `service`, asked anew each time (instances come and go)."""
+        for instance in control(self.layout, "GET", "/status")["instances"]:
+            if instance["service"] == service and instance["healthy"]:
+                return f"http://127.0.0.1:{instance['port']}"
+        raise IngestFailed(f"no healthy {service} instance on the local platform")
 
 
 def upload_with_progress(
-    session: AdminSession, file: Path, *, title_id: str, episode_id: str | None
+    route: Route, file: Path, *, title_id: str, episode_id: str | None
 ) -> dict[str, Any]:
     body = Multipart(file)
     params = {"episode_id": episode_id} if episode_id else None
+    url = route.upload_url(title_id)
     with _bar(transfer=True) as bar:
         task = bar.add_task(f"uploading {file.name}", total=file.stat().st_size)
         answer = httpx.post(
-            f"{session.base}/api/v1/admin/titles/{title_id}/media",
+            url,
             content=body.chunks(lambda n: bar.advance(task, n)),
             params=params,
             headers={
-                **session.headers,
+                **route.headers(),
                 "Content-Type": body.content_type,
                 "Content-Length": str(body.length),
             },
@@ -147,12 +198,12 @@ def upload_with_progress(
     return job
 
 
-def follow_job(session: AdminSession, job_id: str, *, timeout_s: float) -> dict[str, Any]:
+def follow_job(route: Route, job_id: str, *, timeout_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     with _bar(transfer=False) as bar:
         task = bar.add_task("queued", total=100)
         while True:
-            answer = session.get(f"/api/v1/admin/jobs/{job_id}")
+            answer = route.job(job_id)
             if answer.status_code != 200:
                 raise IngestFailed(error_text(answer))
             job: dict[str, Any] = answer.json()
