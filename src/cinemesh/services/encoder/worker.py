@@ -1,6 +1,8 @@
 """An encoder instance as a worker on the `encode` JetStream queue: one job at a time, kept
 alive with in-progress acks while it works, so a dead worker's job is redelivered after
-`ack_wait_s` and finished by whichever instance takes it."""
+`ack_wait_s` and finished by whichever instance takes it. A worker that drains (SIGTERM) takes
+no new job and, as it stops, hands the one in flight back to the queue (a nak), so another
+worker starts it at once instead of after the ack wait."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ class EncodeWorker:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run_forever(self) -> None:
-        while True:
+        while not self.runtime.drain.active:
             try:
                 queue = await self.runtime.work_queue(QUEUE)
                 sub = await queue.subscribe(ack_wait_s=self.settings.ack_wait_s)
@@ -76,13 +78,16 @@ class EncodeWorker:
                 await asyncio.sleep(2.0)
 
     async def _take_jobs(self, sub: Any) -> None:
-        while True:
+        while not self.runtime.drain.active:
             try:
                 msgs = await sub.fetch(batch=1, timeout=5.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             for msg in msgs:
-                await self._handle(msg)
+                if self.runtime.drain.active:  # fetched as the drain began: another worker's
+                    await msg.nak()
+                else:
+                    await self._handle(msg)
 
     async def _handle(self, msg: Any) -> None:
         try:
