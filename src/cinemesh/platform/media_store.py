@@ -1,16 +1,16 @@
 """Where published media lives: files under the data dir (the embedded default) or an S3 bucket
 (`CINEMESH_MEDIA_STORE=s3://BUCKET[/PREFIX]`, endpoint and credentials from the environment).
 
-Keys are paths inside the store: `assets/<asset_id>/<file>` for published packages,
-`sources/<name>` for uploads. An asset is published whole or not at all: its master playlist
-is the last object written, so an asset whose master playlist is missing is not there yet,
-whatever else of it is.
+Keys are paths inside the store, `assets/<asset_id>/<file>` for published packages. An asset
+is published whole or not at all: its master playlist is the last object written, so an asset
+whose master playlist is missing is not there yet, whatever else of it is.
 
 The S3 client is obstore (Rust's `object_store` behind a small typed Python API). Measured
-on 450 KB objects against the local SeaweedFS, 8 at a time (bench/media_store_bench.py, two
-runs): PUT 66-70/s against aiobotocore's 27-29/s, GET 294-355/s against 72-133/s, and an
-import of 85-126 ms against 1.9-2.5 s for every service process that starts; it also streams
-a GET in chunks and has typed stubs."""
+on 450 KB objects against the local SeaweedFS, 8 at a time, on the shared 2-core machine
+(bench/media_store_bench.py, four runs of 300-400 objects): obstore did 1.7-2.6x aiobotocore's
+PUTs/s (66-108 against 27-46) and 2.2-4.9x its GETs/s (282-537 against 72-197), and imports
+in 85-126 ms against 0.9-2.5 s for every service process that starts; it also streams a GET
+in chunks and ships typed stubs."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASSETS = "assets"
-SOURCES = "sources"
 MASTER = "master.m3u8"
 UPLOADS_AT_ONCE = 8
 CHUNK = 256 * 1024
@@ -81,7 +80,7 @@ class MediaStore(Protocol):
         """An object's bytes in chunks; FileNotFoundError when there is none."""
 
     async def put_file(self, key: str, file: Path) -> None:
-        """Store a file under `key` (sources, which any worker may take up)."""
+        """Store a file under `key`."""
 
     async def check(self) -> None:
         """Raise OriginUnavailable unless the store answers."""
