@@ -51,6 +51,15 @@ def test_the_limit_grows_while_latency_holds_and_the_limit_is_in_use() -> None:
     assert algorithm.limit > 30
 
 
+def test_a_few_milliseconds_more_are_no_reason_to_shed() -> None:
+    algorithm = Gradient2(limit=40, min_limit=4, max_limit=400)
+    for _ in range(20):
+        algorithm.update(rtt_s=0.002, max_in_flight=0)
+    for _ in range(20):  # four times the long-run average, but only 8 ms
+        algorithm.update(rtt_s=0.008, max_in_flight=40)
+    assert algorithm.limit >= 40
+
+
 def test_the_limit_learns_nothing_while_far_from_used() -> None:
     algorithm = gradient(limit=40)
     for _ in range(20):

@@ -119,14 +119,19 @@ def settings_env_prefix(service: str) -> str:
 @dataclass
 class Gradient2:
     """The limit, moved once a window by how the window's average latency compares with the
-    long-run average: `gradient = clamp(tolerance * long / short, 0.5, 1)`, then
-    `limit += smoothing * (limit * gradient + queue_size - limit)` within [min, max]."""
+    long-run average: `gradient = clamp((tolerance * long + allowance) / short, 0.5, 1)`,
+    then `limit += smoothing * (limit * gradient + queue_size - limit)` within [min, max].
+
+    `allowance` is ours, not Netflix's: a few milliseconds more are no queue worth shedding
+    for. Without it a service whose requests take 2 ms would shed at 3 ms, refusing work it
+    had the room to do in time."""
 
     limit: float
     min_limit: int
     max_limit: int
     smoothing: float = 0.2
     tolerance: float = 1.5
+    allowance_s: float = 0.010
     queue_size: float = 4.0
     long_window: int = 600  # windows the long-run average spans
     warmup: int = 10  # windows averaged plainly before the long-run average decays
@@ -140,7 +145,7 @@ class Gradient2:
             self.long_rtt_s *= 0.95
         if max_in_flight < self.limit / 2:  # not near its limit: nothing learnt about the limit
             return self.limit
-        gradient = max(0.5, min(1.0, self.tolerance * long_rtt / rtt_s))
+        gradient = max(0.5, min(1.0, (self.tolerance * long_rtt + self.allowance_s) / rtt_s))
         target = self.limit * gradient + self.queue_size
         smoothed = self.limit + self.smoothing * (target - self.limit)
         self.limit = max(float(self.min_limit), min(float(self.max_limit), smoothed))
