@@ -126,6 +126,7 @@ def test_sigterm_drains_unready_first_then_finishes_the_segment_in_flight(
     try:
         url = segment_url(media, base_of(address))
         assert httpx.get(url, timeout=5).status_code == 200
+        assert httpx.get(edge.url + "/health/ready", timeout=5).json()["version"]  # as all do
         edge.slow_down(1500)
         answers: list[httpx.Response] = []
         in_flight = threading.Thread(target=lambda: answers.append(httpx.get(url, timeout=10)))

@@ -237,7 +237,12 @@ class EdgeServer:
 
     async def live(self, _request: web.Request) -> web.Response:
         return web.json_response(
-            {"status": "ok", "service": "edge", "instance": self.runtime.instance_id}
+            {
+                "status": "ok",
+                "service": "edge",
+                "instance": self.runtime.instance_id,
+                "version": self.runtime.version,
+            }
         )
 
     async def ready(self, _request: web.Request) -> web.Response:
@@ -246,6 +251,7 @@ class EdgeServer:
             "status": "ok" if ok else "unavailable",
             "service": "edge",
             "instance": self.runtime.instance_id,
+            "version": self.runtime.version,
             "checks": checks,
         }
         return web.json_response(body, status=200 if ok else 503)
