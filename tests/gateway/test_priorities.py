@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cinemesh.platform.concurrency import PRIORITY_HEADER, Priority
 from cinemesh.services.gateway.priorities import priority_of
+
+
+def scope(method: str, path: str, **headers: str) -> dict[str, Any]:
+    raw = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+    return {"method": method, "path": path, "headers": raw}
 
 
 @pytest.mark.parametrize(
@@ -25,15 +32,15 @@ from cinemesh.services.gateway.priorities import priority_of
     ],
 )
 def test_each_route_sheds_at_its_priority(method: str, path: str, priority: Priority) -> None:
-    assert priority_of({"method": method, "path": path}, {}) is priority
+    assert priority_of(scope(method, path)) is priority
 
 
 def test_a_client_cannot_raise_its_own_priority() -> None:
-    scope = {"method": "GET", "path": "/api/v1/home"}
-    assert priority_of(scope, {PRIORITY_HEADER: "critical"}) is Priority.NORMAL
+    asking = scope("GET", "/api/v1/home", **{PRIORITY_HEADER.replace("-", "_"): "critical"})
+    assert priority_of(asking) is Priority.NORMAL
 
 
 def test_uploads_and_peer_calls_are_not_limited() -> None:
-    upload = {"content-length": str(50 * 1024**2)}
-    assert priority_of({"method": "POST", "path": "/api/v1/admin/titles/t/media"}, upload) is None
-    assert priority_of({"method": "GET", "path": "/internal/ops/local"}, {}) is None
+    upload = scope("POST", "/api/v1/admin/titles/t/media", content_length=str(50 * 1024**2))
+    assert priority_of(upload) is None
+    assert priority_of(scope("GET", "/internal/ops/local")) is None

@@ -77,22 +77,32 @@ def at_priority(priority: Priority) -> Iterator[None]:
         _current_priority.reset(token)
 
 
-Classifier = Callable[[Mapping[str, Any], Mapping[str, str]], "Priority | None"]
+Classifier = Callable[[Mapping[str, Any]], "Priority | None"]  # from an ASGI scope
 
 
-def priority_from_caller(scope: Mapping[str, Any], headers: Mapping[str, str]) -> Priority | None:
+def priority_from_caller(scope: Mapping[str, Any]) -> Priority | None:
     """A service's requests come at the priority their caller gave them; None (not limited)
     for the chassis' internal paths and for bulk uploads, whose time measures the transfer."""
-    if scope["path"].startswith("/internal/") or is_bulk(headers):
+    if scope["path"].startswith("/internal/") or is_bulk(scope):
         return None
-    return Priority.named(headers.get(PRIORITY_HEADER, ""))
+    return Priority.named(header(scope, PRIORITY_HEADER.encode()))
 
 
-def is_bulk(headers: Mapping[str, str]) -> bool:
-    length = headers.get("content-length", "")
-    return headers.get("transfer-encoding") == "chunked" or (
-        length.isdigit() and int(length) >= BULK_BODY_BYTES
-    )
+def is_bulk(scope: Mapping[str, Any]) -> bool:
+    """An upload of BULK_BODY_BYTES or more, or of a length not given (chunked)."""
+    if scope["method"] not in ("POST", "PUT", "PATCH"):
+        return False
+    length = header(scope, b"content-length")
+    chunked = header(scope, b"transfer-encoding") == "chunked"
+    return chunked or (length.isdigit() and int(length) >= BULK_BODY_BYTES)
+
+
+def header(scope: Mapping[str, Any], name: bytes) -> str:
+    """One request header from the raw ASGI list, without decoding the others."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 class ConcurrencySettings(BaseSettings):

@@ -67,10 +67,37 @@ class PlatformMiddleware:
             return
         if self.drain.active:  # keep-alive clients reconnect, to an instance that stays
             send = _closing_connection(send)
-        path: str = scope["path"]
-        if path.startswith(OPEN_PATHS):
+        if scope["path"].startswith(OPEN_PATHS):
             await self.app(scope, receive, send)
             return
+        priority = self.priority_of(scope)
+        if priority is None:
+            await self._checked(scope, receive, send)
+            return
+        with at_priority(priority):  # the calls it makes carry it on (http.py)
+            await self._admitted(scope, receive, send, priority)
+
+    async def _admitted(
+        self, scope: Scope, receive: Receive, send: Send, priority: Priority
+    ) -> None:
+        """Run the request if the limit has room for its priority; else answer OVERLOADED at
+        once, before any other work: under a surge refusing must cost next to nothing."""
+        if self.limiter is None:
+            await self._checked(scope, receive, send)
+            return
+        admitted_at = self.limiter.admit(priority)
+        if admitted_at is None:
+            await self._shed(scope, send, priority)
+            return
+        status = 0  # no answer: the client went away or the app raised
+        try:
+            status = await self._checked(scope, receive, send)
+        finally:
+            self.limiter.release(admitted_at, measured=0 < status < 500)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """The service credential and injected faults, then the app; the status answered."""
+        path: str = scope["path"]
         headers = _headers(scope)
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -84,51 +111,23 @@ class PlatformMiddleware:
                 "this endpoint is for cinemesh services only",
                 request_id,
             )
-            return
+            return 403
         if self.faults.active and not path.startswith("/internal/"):
             if await self.faults.apply():
                 await _send_error(
                     send, 503, "INJECTED_FAULT", "fault injected by chaos", request_id
                 )
-                return
-        priority = self.priority_of(scope, headers)
-        if priority is None:
-            await self._traced(scope, receive, send, headers, request_id)
-            return
-        with at_priority(priority):  # the calls it makes carry it on (http.py)
-            await self._admitted(scope, receive, send, headers, request_id, priority)
+                return 503
+        return await self._traced(scope, receive, send, headers, request_id)
 
-    async def _admitted(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        request_id: str,
-        priority: Priority,
-    ) -> None:
-        """Run the request if the limit has room for its priority; else answer OVERLOADED now."""
-        if self.limiter is None:
-            await self._traced(scope, receive, send, headers, request_id)
-            return
-        admitted_at = self.limiter.admit(priority)
-        if admitted_at is None:
-            await self._shed(scope, send, request_id, priority)
-            return
-        status = 0  # no answer: the client went away or the app raised
-        try:
-            status = await self._traced(scope, receive, send, headers, request_id)
-        finally:
-            self.limiter.release(admitted_at, measured=0 < status < 500)
-
-    async def _shed(self, scope: Scope, send: Send, request_id: str, priority: Priority) -> None:
+    async def _shed(self, scope: Scope, send: Send, priority: Priority) -> None:
         await _send_error(
             send,
             503,
             OVERLOADED,
             f"{self.service} is over its concurrency limit for {priority.label} requests; "
             "retry later",
-            request_id,
+            uuid.uuid4().hex,
             extra_headers=[(b"retry-after", str(RETRY_AFTER_S).encode())],
         )
         HTTP_REQUESTS.labels(self.service, self._route_label(scope), scope["method"], "503").inc()

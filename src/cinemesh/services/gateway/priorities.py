@@ -17,11 +17,11 @@ CRITICAL_PREFIXES = ("/api/v1/playback/", "/api/v1/auth/", "/api/v1/ops/")
 BACKGROUND_PREFIXES = ("/api/v1/telemetry/",)
 
 
-def priority_of(scope: Mapping[str, Any], headers: Mapping[str, str]) -> Priority | None:
+def priority_of(scope: Mapping[str, Any]) -> Priority | None:
     """A public request's priority by its route (a client cannot choose it); None for the
     peers' /internal calls and for uploads, which the limit does not count."""
     path: str = scope["path"]
-    if path.startswith("/internal/") or is_bulk(headers):
+    if path.startswith("/internal/") or is_bulk(scope):
         return None
     if path.startswith(CRITICAL_PREFIXES):
         return Priority.CRITICAL
