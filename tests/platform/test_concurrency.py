@@ -190,6 +190,8 @@ async def test_past_the_limit_a_request_is_answered_overloaded_at_once() -> None
     assert refused.json()["error"]["code"] == "OVERLOADED"
     assert refused.headers["retry-after"] == "1"
     assert shed_count("mw-limits", "normal") == before + 1
+    counted = {"service": "mw-limits", "route": "/slow", "method": "GET", "status": "503"}
+    assert REGISTRY.get_sample_value("cinemesh_http_requests_total", counted) == 1  # its SLO
     assert health.status_code == 200
     assert [a.status_code for a in answers] == [200] * 7
     assert lim.in_flight == 0

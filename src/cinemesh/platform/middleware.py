@@ -35,6 +35,23 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = ("/health/", "/metrics")
+REMEMBERED_LABELS = 4096
+
+
+class _ShedHeaders(dict[bytes, list[tuple[bytes, bytes]]]):
+    """The headers of a 503 OVERLOADED answer, made once for each body."""
+
+    def __missing__(self, body: bytes) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(RETRY_AFTER_S).encode()),
+        ]
+        self[body] = headers
+        return headers
+
+
+SHED_HEADERS = _ShedHeaders()
 tracer = trace.get_tracer("cinemesh.http")
 
 
@@ -55,6 +72,9 @@ class PlatformMiddleware:
         self.limiter = limiter
         self.priority_of = priority_of
         self._routes: list[tuple[Any, str]] | None = None
+        self._labels: dict[str, str] = {}
+        self._shed_bodies: dict[Priority, bytes] = {}
+        self._shed_counters: dict[tuple[str, str], Any] = {}
         self.drain = drain or Drain()
         self.service = service
         self.service_token = service_token
@@ -121,26 +141,36 @@ class PlatformMiddleware:
         return await self._traced(scope, receive, send, headers, request_id)
 
     async def _shed(self, scope: Scope, send: Send, priority: Priority) -> None:
-        await _send_error(
-            send,
-            503,
-            OVERLOADED,
-            f"{self.service} is over its concurrency limit for {priority.label} requests; "
-            "retry later",
-            uuid.uuid4().hex,
-            extra_headers=[(b"retry-after", str(RETRY_AFTER_S).encode())],
-        )
-        HTTP_REQUESTS.labels(self.service, self._route_label(scope), scope["method"], "503").inc()
+        body = self._shed_bodies.get(priority)
+        if body is None:
+            message = f"{self.service} is over its concurrency limit for {priority.label} requests"
+            body = orjson.dumps({"error": {"code": OVERLOADED, "message": message}})
+            self._shed_bodies[priority] = body
+        await send({"type": "http.response.start", "status": 503, "headers": SHED_HEADERS[body]})
+        await send({"type": "http.response.body", "body": body})
+        key = (self._route_label(scope), scope["method"])
+        counter = self._shed_counters.get(key)
+        if counter is None:
+            counter = self._shed_counters[key] = HTTP_REQUESTS.labels(self.service, *key, "503")
+        counter.inc()
 
     def _route_label(self, scope: Scope) -> str:
         """The route a request would have taken, found only for the requests that are shed
-        (the app's router finds it for the others), so that they count against its SLO."""
+        (the app's router finds it for the others), so that they count against its SLO;
+        remembered for the most recent paths, since a surge repeats them."""
+        path: str = scope["path"]
+        label = self._labels.get(path)
+        if label is not None:
+            return label
         if self._routes is None:
             app = scope.get("app")
             routes = getattr(getattr(app, "router", None), "routes", [])
             self._routes = [(r.path_regex, r.path) for r in routes if hasattr(r, "path_regex")]
-        path = scope["path"]
-        return next((label for regex, label in self._routes if regex.match(path)), "unmatched")
+        label = next((name for regex, name in self._routes if regex.match(path)), "unmatched")
+        if len(self._labels) >= REMEMBERED_LABELS:
+            self._labels.clear()
+        self._labels[path] = label
+        return label
 
     async def _traced(
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], request_id: str
