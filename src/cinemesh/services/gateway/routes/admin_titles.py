@@ -9,6 +9,7 @@ from pydantic import Field
 
 from cinemesh.contracts.maturity import Rating as MaturityRating
 from cinemesh.platform.bodies import RequestBody
+from cinemesh.platform.errors import error_codes
 from cinemesh.services.gateway.core import Gateway, relay
 from cinemesh.services.gateway.deps import AdminMember, GatewayDep
 from cinemesh.services.gateway.links import admin_title_uses, link, links
@@ -75,6 +76,14 @@ class EpisodeUpdate(Markers):
 
 
 router = APIRouter(prefix="/api/v1/admin/titles", tags=["admin"])
+# the markers' rules (Markers' docstring) are more than JSON Schema says
+MARKER_CODES = error_codes(
+    422,
+    {
+        "INVALID_REQUEST": "a field is missing or breaks the schema",
+        "INVALID_MARKERS": "the intro and credits markers do not fit together or in the video",
+    },
+)
 
 
 async def to_catalog(
@@ -83,7 +92,11 @@ async def to_catalog(
     return relay(await gateway.call("catalog", method, path, request=request, json=json))
 
 
-@router.post("", status_code=201, responses=links(201, admin_title_uses("$response.body#/id")))
+@router.post(
+    "",
+    status_code=201,
+    responses={**MARKER_CODES, **links(201, admin_title_uses("$response.body#/id"))},
+)
 async def create_title(
     body: TitleCreate, request: Request, gateway: GatewayDep, _admin: AdminMember
 ) -> Response:
@@ -91,7 +104,10 @@ async def create_title(
     return await to_catalog(gateway, request, "POST", "/v1/titles", body.model_dump())
 
 
-@router.patch("/{title_id}", responses=links(200, admin_title_uses("$response.body#/id")))
+@router.patch(
+    "/{title_id}",
+    responses={**MARKER_CODES, **links(200, admin_title_uses("$response.body#/id"))},
+)
 async def update_title(
     body: TitleUpdate,
     request: Request,
@@ -113,7 +129,8 @@ async def delete_title(
 @router.post(
     "/{title_id}/episodes",
     status_code=201,
-    responses=links(
+    responses=MARKER_CODES
+    | links(
         201,
         {
             "UploadEpisodeMedia": link(
@@ -137,7 +154,7 @@ async def add_episode(
     return await to_catalog(gateway, request, "POST", path, body.model_dump())
 
 
-@router.patch("/{title_id}/episodes/{episode_id}")
+@router.patch("/{title_id}/episodes/{episode_id}", responses=MARKER_CODES)
 async def update_episode(
     body: EpisodeUpdate,
     request: Request,
