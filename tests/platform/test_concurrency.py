@@ -159,10 +159,17 @@ def slow_app(gate: Gate) -> FastAPI:
     return app
 
 
-def limited(app: FastAPI, lim: ConcurrencyLimiter) -> PlatformMiddleware:
-    return PlatformMiddleware(
-        app, service=lim.service, service_token="t", faults=FaultState(), public=True, limiter=lim
+def limited(app: FastAPI, lim: ConcurrencyLimiter) -> FastAPI:
+    """The app behind the platform middleware, added as the runtime adds it."""
+    app.add_middleware(
+        PlatformMiddleware,
+        service=lim.service,
+        service_token="t",
+        faults=FaultState(),
+        public=True,
+        limiter=lim,
     )
+    return app
 
 
 def shed_count(service: str, priority: str) -> float:
