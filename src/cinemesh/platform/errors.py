@@ -60,10 +60,25 @@ ERROR_STATUSES = {
 }
 
 
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1},
+}
+# every 429 says when to come back; a 503 does when it knows
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    429: {"Retry-After": {**RETRY_AFTER, "required": True}},
+    503: {"Retry-After": RETRY_AFTER},
+}
+
+
 def error_responses() -> dict[int | str, dict[str, Any]]:
     """The envelope, documented for every status an API answers errors with (for OpenAPI)."""
     return {
-        status: {"model": ErrorEnvelope, "description": description}
+        status: {
+            "model": ErrorEnvelope,
+            "description": description,
+            **({"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}),
+        }
         for status, description in ERROR_STATUSES.items()
     }
 

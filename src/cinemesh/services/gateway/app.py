@@ -12,7 +12,7 @@ from cinemesh.platform.settings import load_settings
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.home import HomePage
 from cinemesh.services.gateway.priorities import priority_of
-from cinemesh.services.gateway.ratelimit import IpRateLimit
+from cinemesh.services.gateway.ratelimit import ClientRateLimit
 from cinemesh.services.gateway.routes import (
     admin_titles,
     auth,
@@ -50,9 +50,7 @@ def create_app() -> FastAPI:
         priority_of=priority_of,
     )
     app.add_middleware(
-        IpRateLimit,
-        buckets=gateway.ip_limits,
-        trust_forwarded_for=gateway.settings.trust_forwarded_for,
+        ClientRateLimit, limit=gateway.client_limits, addresses=gateway.client_addresses
     )
     runtime.on_shutdown(gateway.cache.close)
     return app

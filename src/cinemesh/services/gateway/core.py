@@ -14,9 +14,10 @@ from cinemesh.platform.cache import Cache, make_cache
 from cinemesh.platform.errors import ApiError, not_found
 from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.http import ServiceUnavailable
-from cinemesh.platform.ratelimit import TokenBuckets, retry_after_header
+from cinemesh.platform.ratelimit import retry_after_header
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.gateway.kept_parts import KeptParts
+from cinemesh.services.gateway.ratelimit import ClientAddress, RateLimit, shared_windows
 from cinemesh.services.gateway.recent_pages import RecentPages
 from cinemesh.services.gateway.settings import GatewaySettings
 
@@ -34,10 +35,19 @@ class Gateway:
         self.cache: Cache = make_cache(
             runtime.settings.redis_url, prefix=f"{runtime.settings.bus_namespace}:gateway:"
         )
-        self.account_limits = TokenBuckets(
-            rate_per_s=settings.rate_per_account, burst=settings.burst_per_account
+        shared = shared_windows(
+            runtime.settings.redis_url, prefix=f"{runtime.settings.bus_namespace}:gateway:limits"
         )
-        self.ip_limits = TokenBuckets(rate_per_s=settings.rate_per_ip, burst=settings.burst_per_ip)
+        self.account_limits = RateLimit(
+            "account",
+            rate_per_s=settings.rate_per_account,
+            burst=settings.burst_per_account,
+            shared=shared,
+        )
+        self.client_limits = RateLimit(
+            "client", rate_per_s=settings.rate_per_ip, burst=settings.burst_per_ip, shared=shared
+        )
+        self.client_addresses = ClientAddress(settings.trusted_proxies)
         self.home_pages = RecentPages(settings.home_page_fresh_s)
         self.parts = KeptParts.listening(
             runtime,
@@ -49,7 +59,7 @@ class Gateway:
     async def principal(self, request: Request) -> Principal:
         """FastAPI dependency: the signed-in account (401 otherwise), within its rate limit."""
         who = await self.runtime.principal(request)
-        wait_s = self.account_limits.take(who.account_id)
+        wait_s = await self.account_limits.take(who.account_id)
         if wait_s > 0:
             raise ApiError(
                 429,

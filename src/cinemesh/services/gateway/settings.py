@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from cinemesh.platform.settings import ServiceSettings
 
@@ -15,7 +18,9 @@ class GatewaySettings(ServiceSettings):
     burst_per_ip: float = 400.0
     rate_per_account: float = 100.0
     burst_per_account: float = 200.0
-    trust_forwarded_for: bool = False
+    # The load balancers and ingress in front of the gateway, as CIDRs (comma-separated):
+    # X-Forwarded-For is believed from them only (ratelimit.py's ClientAddress).
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     home_deadline_ms: int = 300
     dependency_deadline_ms: int = 200
     # How long a profile's whole home page may be reused under load (0: build every page).
@@ -27,3 +32,15 @@ class GatewaySettings(ServiceSettings):
     answered_within_s: float = Field(0.5, ge=0)
     fallback_ttl_s: float = 24 * 3600.0
     max_upload_bytes: int = 2 * 1024**3
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def networks(cls, value: object) -> object:
+        """`10.0.0.0/8, 192.168.1.7` as a list; each must be an address or a network."""
+        cidrs = value.split(",") if isinstance(value, str) else value
+        if not isinstance(cidrs, list):
+            return value
+        found = [str(cidr).strip() for cidr in cidrs if str(cidr).strip()]
+        for cidr in found:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return found

@@ -82,7 +82,9 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 def client_address(request: Request) -> dict[str, str]:
-    return {"X-Cinemesh-Client-Address": request.client.host if request.client else ""}
+    """Who identity throttles sign-ins for: the client behind the trusted proxies."""
+    peer = request.client.host if request.client else ""
+    return {"X-Cinemesh-Client-Address": getattr(request.state, "client_address", peer)}
 
 
 @router.post(
