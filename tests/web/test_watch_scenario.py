@@ -405,3 +405,119 @@ def test_player_explains_stream_limit_and_profile_restrictions(
     page.get_by_text("Not available on this profile.").wait_for()
     assert page.locator(".title-actions .button-play").count() == 0
     page.context.close()
+
+
+def give_the_second_episode_a_video(platform: LocalPlatform, catalog: SeededCatalog) -> None:
+    """A short video for episode 2, so that episode 1's next episode plays."""
+    from tests.web.catalog import make_video, wait_ready
+
+    boss, series_id, second = catalog.admin, catalog.series_id, catalog.episode_ids[1]
+    video = make_video(platform.data_dir / "episode-2.mp4", seconds=4, width=320, height=180)
+    with video.open("rb") as source:
+        uploaded = httpx.post(
+            f"{platform.gateway}/api/v1/admin/titles/{series_id}/media",
+            params={"episode_id": second},
+            files={"file": ("episode-2.mp4", source, "video/mp4")},
+            headers=boss.headers,
+            timeout=120,
+        )
+    assert uploaded.status_code == 202, uploaded.text
+    wait_ready(platform, boss, str(uploaded.json()["job_id"]), timeout_s=240)
+
+    def next_of_the_first() -> str | None:
+        title = httpx.get(
+            f"{platform.gateway}/api/v1/titles/{series_id}", headers=boss.headers, timeout=10
+        ).json()
+        return title["seasons"][0]["episodes"][0].get("next_episode_id")
+
+    assert wait_for(lambda: next_of_the_first() == second, timeout_s=60), next_of_the_first()
+
+
+def test_skip_intro_then_the_credits_count_down_to_the_next_episode(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, artifacts: Path
+) -> None:
+    from tests.support.users import sign_up
+
+    first, second = catalog.episode_ids
+    marked = httpx.patch(
+        f"{platform.gateway}/api/v1/admin/titles/{catalog.series_id}/episodes/{first}",
+        json={"intro_start_s": 1, "intro_end_s": 20, "credits_start_s": 27},
+        headers=catalog.admin.headers,
+        timeout=10,
+    )
+    assert marked.status_code == 200, marked.text
+    give_the_second_episode_a_video(platform, catalog)
+    page = open_as(
+        browser, platform, sign_up(platform), f"/watch/{catalog.series_id}?episode={first}"
+    )
+    try:
+        page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
+        skip = page.locator("[data-control=skip-intro]")
+        skip.wait_for(state="visible", timeout=15_000)
+        page.screenshot(path=artifacts / "13-skip-intro.png")
+        skip.click()
+        assert player_state(page)["time"] >= 19.9
+        skip.wait_for(state="hidden", timeout=5_000)
+
+        page.evaluate("document.querySelector('video').currentTime = 26.5")
+        up_next = page.locator(".up-next")
+        up_next.wait_for(state="visible", timeout=15_000)
+        assert "Next episode in" in up_next.inner_text()
+        page.screenshot(path=artifacts / "14-next-episode-countdown.png")
+        with page.expect_request(
+            lambda r: r.method == "POST" and r.url.endswith("/api/v1/playback/sessions"),
+            timeout=20_000,
+        ) as started:
+            pass  # the countdown runs out by itself
+        assert started.value.post_data_json["episode_id"] == second
+        page.wait_for_url(f"**/watch/{catalog.series_id}?episode={second}", timeout=10_000)
+        page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
+    finally:
+        page.context.close()
+
+
+def test_the_audio_and_subtitle_menu_starts_in_the_profiles_languages_and_saves_a_choice(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """hls.js reports the tracks; a stand-in for it here, as the encoder publishes no audio or
+    subtitle renditions yet. The choice is saved to the profile through the real API."""
+    from tests.support.users import sign_up
+
+    member = sign_up(platform)
+    profile_url = f"{platform.gateway}/api/v1/profiles/{member.profile_id}"
+    prefer = {"audio_language": "fr", "subtitle_language": "pt-BR"}
+    assert httpx.patch(profile_url, json=prefer, headers=member.headers, timeout=10).is_success
+    page = open_as(browser, platform, member, "/")
+    try:
+        chosen = page.evaluate(
+            """async () => {
+              const { TrackMenu } = await import('/static/views/track_menu.js');
+              const hls = {
+                on() {}, audioTrack: 0, subtitleTrack: -1, subtitleDisplay: false,
+                audioTracks: [{ lang: 'en', name: 'English' }, { lang: 'fra', name: 'Français' }],
+                subtitleTracks: [{ lang: 'en', name: 'English' }, { lang: 'pt-BR', name: 'Português' }],
+              };
+              const Events = { AUDIO_TRACKS_UPDATED: 1, SUBTITLE_TRACKS_UPDATED: 2,
+                               AUDIO_TRACK_SWITCHED: 3, SUBTITLE_TRACK_SWITCH: 4 };
+              const menu = new TrackMenu({ hls, Hls: { Events } });
+              menu.element.style.cssText = 'position: fixed; left: 40px; bottom: 40px; z-index: 1000';
+              document.body.append(menu.element);
+              menu.applyPreferred('audio');
+              menu.applyPreferred('subtitles');
+              window.trackMenu = menu;
+              return { audio: hls.audioTrack, subtitles: hls.subtitleTrack, shown: hls.subtitleDisplay,
+                       button: !menu.button.hidden };
+            }"""
+        )
+        assert chosen == {"audio": 1, "subtitles": 1, "shown": True, "button": True}
+        page.locator("[data-control=tracks]").click()
+        page.locator(".tracks-menu button", has_text="Off").click()
+
+        def saved() -> Any:
+            return httpx.get(profile_url, headers=member.headers, timeout=10).json()
+
+        assert wait_for(lambda: saved()["subtitle_language"] is None, timeout_s=10), saved()
+        assert page.evaluate("window.trackMenu.hls.subtitleDisplay") is False
+        assert saved()["audio_language"] == "fr"
+    finally:
+        page.context.close()

@@ -4,6 +4,8 @@ import { ApiError, api, enc, session } from "../api.js";
 import { PlayBeacons } from "../beacons.js";
 import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
+import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } from "./markers.js";
+import { TrackMenu } from "./track_menu.js";
 
 const HEARTBEAT_MS = 10_000;
 const HIDE_CONTROLS_MS = 3000;
@@ -121,7 +123,8 @@ class Player {
     this.ended = false;
     this.episodes = title ? episodesOf(title) : [];
     this.currentEpisode = this.episodes.find((e) => e.id === episodeId) || null;
-    this.nextEpisode = this.currentEpisode ? this.episodes.slice(this.episodes.indexOf(this.currentEpisode) + 1).find((e) => e.playable) : null;
+    this.nextEpisode = nextEpisodeOf(this.episodes, this.currentEpisode);
+    this.markers = markersFor(title, this.currentEpisode);
     window.cinemeshPlayer = this;
   }
 
@@ -163,7 +166,8 @@ class Player {
         this.fullButton,
       ),
     );
-    this.shell.replaceChildren(this.video, h("div", { class: "player-top" }, backButton), this.notice, this.upNext, this.controls);
+    this.skipIntroButton = h("button", { class: "button skip-intro", type: "button", hidden: true, "data-control": "skip-intro", onclick: () => this.skipIntro() }, "Skip intro");
+    this.shell.replaceChildren(this.video, h("div", { class: "player-top" }, backButton), this.notice, this.upNext, this.skipIntroButton, this.controls);
     this.shell.tabIndex = -1;
   }
 
@@ -189,6 +193,7 @@ class Player {
       this.heartbeat();
     });
     this.on(v, "timeupdate", () => this.paintTime());
+    this.on(v, "timeupdate", () => this.followMarkers());
     this.on(v, "durationchange", () => this.paintTime());
     this.on(v, "waiting", () => (this.shell.dataset.buffering = "true"));
     this.on(v, "playing", () => delete this.shell.dataset.buffering);
@@ -259,6 +264,8 @@ class Player {
         },
       });
       this.wireHls(Hls);
+      this.trackMenu = new TrackMenu({ hls: this.hls, Hls });
+      this.qualityButton.parentElement.before(this.trackMenu.element);
       this.beacons.watchHls(this.hls, Hls);
       this.hls.loadSource(this.started.manifest_url);
       this.hls.attachMedia(this.video);
@@ -473,10 +480,14 @@ class Player {
   onEnded() {
     this.ended = true;
     this.heartbeat();
-    if (!this.nextEpisode) {
+    if (!this.nextEpisode || this.nextCancelled) {
       this.shell.dataset.state = "ended";
       return;
     }
+    if (!this.countdown) this.offerNext();
+  }
+
+  offerNext() {
     let left = NEXT_EPISODE_COUNTDOWN_S;
     const label = h("span", {}, `Next episode in ${left}`);
     this.upNext.replaceChildren(
@@ -496,6 +507,32 @@ class Player {
 
   cancelNext() {
     clearInterval(this.countdown);
+    this.countdown = null;
+    this.nextCancelled = true;
+    this.upNext.hidden = true;
+  }
+
+  // ----- intro and credits ---------------------------------------------------------------
+  followMarkers() {
+    const t = this.video.currentTime;
+    const showSkip = inIntro(this.markers, t);
+    if (this.skipIntroButton.hidden === showSkip) this.skipIntroButton.hidden = !showSkip;
+    const from = this.nextEpisode ? countdownStartsAt(this.markers, this.duration(), NEXT_EPISODE_COUNTDOWN_S) : null;
+    if (from === null || this.nextCancelled) return;
+    if (t >= from && !this.countdown) this.offerNext();
+    else if (t < from - 1 && this.countdown) this.withdrawNext(); // rewound out of the credits
+  }
+
+  skipIntro() {
+    if (this.markers.introEnd === null) return;
+    this.video.currentTime = this.markers.introEnd;
+    this.skipIntroButton.hidden = true;
+    this.shell.focus({ preventScroll: true });
+  }
+
+  withdrawNext() {
+    clearInterval(this.countdown);
+    this.countdown = null;
     this.upNext.hidden = true;
   }
 

@@ -1,0 +1,41 @@
+// When the player offers "Skip intro" and "Next episode": decisions from the catalog's intro
+// and credits markers and its next_episode_id, kept apart from the DOM so they can be tested
+// on their own (tests/web/markers.test.mjs).
+
+// The markers of what is playing: the episode's in a series, else the title's (a movie).
+export function markersFor(title, episode) {
+  const source = episode || title || {};
+  return {
+    introStart: numberOrNull(source.intro_start_s),
+    introEnd: numberOrNull(source.intro_end_s),
+    creditsStart: numberOrNull(source.credits_start_s),
+  };
+}
+
+// "Skip intro" shows from the intro's start until half a second before its end (a jump of
+// less than that is not worth a button).
+export function inIntro(markers, position) {
+  const { introStart, introEnd } = markers;
+  if (introStart === null || introEnd === null || !Number.isFinite(position)) return false;
+  return position >= introStart && position < introEnd - 0.5;
+}
+
+// Where the next-episode countdown starts: at the credits, or `lastSeconds` before the end
+// when the episode has no credits marker (null while the length is unknown).
+export function countdownStartsAt(markers, duration, lastSeconds) {
+  if (markers.creditsStart !== null && (!duration || markers.creditsStart < duration)) return markers.creditsStart;
+  if (!Number.isFinite(duration) || duration <= 0) return null;
+  return Math.max(0, duration - lastSeconds);
+}
+
+// The episode that plays after `current`: the catalog's next_episode_id (the next one with a
+// video, across seasons); from an older catalog without it, the next playable in list order.
+export function nextEpisodeOf(episodes, current) {
+  if (!current) return null;
+  if ("next_episode_id" in current) return episodes.find((e) => e.id === current.next_episode_id) || null;
+  return episodes.slice(episodes.indexOf(current) + 1).find((e) => e.playable) || null;
+}
+
+function numberOrNull(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}

@@ -1,0 +1,85 @@
+// The player's decisions, without a browser: run by tests/web/test_player_rules.py with
+// node's own test runner. The web app's modules are plain .js ES modules with no package.json
+// saying so, hence the import through a data: URL.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+
+const WEB = new URL("../../src/cinemesh/services/gateway/web/", import.meta.url);
+
+async function load(path) {
+  const source = await readFile(new URL(path, WEB), "utf8");
+  return import(`data:text/javascript,${encodeURIComponent(source)}`);
+}
+
+const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } = await load("views/markers.js");
+const { preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
+
+const intro = markersFor(null, { intro_start_s: 10, intro_end_s: 40, credits_start_s: 1200 });
+
+test("skip intro shows from the intro's start to just before its end, and nowhere else", () => {
+  assert.equal(inIntro(intro, 9.9), false);
+  assert.equal(inIntro(intro, 10), true);
+  assert.equal(inIntro(intro, 39.4), true);
+  assert.equal(inIntro(intro, 39.6), false);
+  assert.equal(inIntro(intro, 41), false);
+  assert.equal(inIntro(intro, Number.NaN), false);
+});
+
+test("without an intro there is never a skip button", () => {
+  const none = markersFor({ intro_start_s: null }, null);
+  assert.equal(inIntro(none, 0), false);
+  const halfMarked = markersFor(null, { intro_start_s: 5 });
+  assert.equal(inIntro(halfMarked, 6), false);
+});
+
+test("an episode's markers win over the title's; a movie uses the title's", () => {
+  const title = { intro_start_s: 1, intro_end_s: 2 };
+  assert.equal(markersFor(title, { intro_start_s: 30, intro_end_s: 60 }).introStart, 30);
+  assert.equal(markersFor(title, null).introEnd, 2);
+});
+
+test("the next-episode countdown starts at the credits, else in the last seconds", () => {
+  assert.equal(countdownStartsAt(intro, 1300, 8), 1200);
+  const unmarked = markersFor(null, {});
+  assert.equal(countdownStartsAt(unmarked, 1300, 8), 1292);
+  assert.equal(countdownStartsAt(unmarked, Number.NaN, 8), null);
+  const creditsPastTheEnd = markersFor(null, { credits_start_s: 2000 });
+  assert.equal(countdownStartsAt(creditsPastTheEnd, 1300, 8), 1292);
+});
+
+test("the next episode is the one the catalog names, across seasons", () => {
+  const episodes = [
+    { id: "s1e1", playable: true, next_episode_id: "s2e1" },
+    { id: "s1e2", playable: false, next_episode_id: "s2e1" },
+    { id: "s2e1", playable: true, next_episode_id: null },
+  ];
+  assert.equal(nextEpisodeOf(episodes, episodes[0]).id, "s2e1");
+  assert.equal(nextEpisodeOf(episodes, episodes[2]), null);
+  assert.equal(nextEpisodeOf(episodes, null), null);
+});
+
+test("an older catalog without next_episode_id still gets the next playable episode", () => {
+  const episodes = [{ id: "a", playable: true }, { id: "b", playable: false }, { id: "c", playable: true }];
+  assert.equal(nextEpisodeOf(episodes, episodes[0]).id, "c");
+});
+
+test("the preferred language picks its track, exact tags first, ISO 639-2 codes too", () => {
+  const tracks = [{ lang: "en" }, { lang: "pt" }, { lang: "pt-BR" }, { lang: "jpn" }];
+  assert.equal(preferredTrack(tracks, "pt-BR"), 2);
+  assert.equal(preferredTrack(tracks, "pt"), 1);
+  assert.equal(preferredTrack(tracks, "ja"), 3);
+  assert.equal(preferredTrack(tracks, "de"), -1);
+  assert.equal(preferredTrack(tracks, null), -1);
+  assert.equal(preferredTrack([], "en"), -1);
+  assert.equal(primaryLanguage("ENG"), "en");
+});
+
+test("a chosen track saves a language the profile accepts, or nothing", () => {
+  assert.equal(profileLanguage("eng"), "en");
+  assert.equal(profileLanguage("pt-br"), "pt-BR");
+  assert.equal(profileLanguage("fr_CA"), "fr-CA");
+  assert.equal(profileLanguage("und"), null);
+  assert.equal(profileLanguage(""), null);
+  assert.equal(profileLanguage("klingon"), null);
+});
