@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cinemesh.platform.events import Event, EventBus
 from tests.support.backends import Backend
 
 
@@ -42,4 +43,21 @@ def published_events(
         if want in found:
             return found
         time.sleep(0.3)
+    return found
+
+
+async def events_in_stream(bus: EventBus, event_type: str, *, timeout_s: float = 15) -> list[Event]:
+    """Every event of `event_type` the stream holds, in order: the whole stream replayed by a
+    broadcast consumer of the caller's bus, until nothing is left to deliver."""
+    found: list[Event] = []
+
+    async def keep(event: Event) -> None:
+        found.append(event)
+
+    await bus.consume(event_type, keep, delivery="broadcast")
+    for _ in range(int(timeout_s / 0.1)):
+        if not await bus.broadcast_pending():
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)  # the last message received is handled
     return found

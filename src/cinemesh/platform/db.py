@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import socket
 import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -25,10 +28,20 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.types import TypeDecorator
 
 from cinemesh.platform import sqlite
-from cinemesh.platform.errors import StartupError
+from cinemesh.platform.errors import ApiError, StartupError
 
 SQLITE_POOL_SIZE = 32
 POSTGRES_POOL_SIZE = 10  # per instance: many services and instances share max_connections
+# A server that vanished without closing its sockets (a failed primary, before its Service
+# points at the new one) holds a connection attempt no longer than a caller waits (http.py).
+POSTGRES_CONNECT_TIMEOUT_S = 2.0
+# Connection exceptions, the server shutting down, crashed or still starting, no connection
+# slot left, and a read-only server (a primary demoted by a failover): answered by waiting and
+# trying again, not by fixing the request.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "25006")
+# Refused or reset, timed out (connecting, or waiting for a pooled connection), a host name
+# that does not resolve (a Service being replaced). Not any OSError: a missing file is a bug.
+UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror, PoolTimeout)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -73,6 +86,57 @@ def _sqlite_connect_args(url: str) -> dict[str, Any]:
     return {"connect_args": {"timeout": sqlite.BUSY_TIMEOUT_MS / 1000}}
 
 
+class DatabaseUnavailable(ApiError):
+    """The database cannot be reached or ended the session (stopped, restarting, failing
+    over). A 503 the client may retry, rather than a 500: nothing is wrong with the request."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "the database is unavailable right now; try again shortly",
+            headers={"Retry-After": "2"},
+        )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the server is out of reach rather than the statement wrong: asyncpg
+    raises its own and the socket's errors when connecting, SQLAlchemy wraps those met later."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    causes = [exc, getattr(exc, "orig", None), exc.__cause__]
+    for cause in filter(None, causes):
+        if isinstance(cause, UNREACHABLE):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+    return False
+
+
+@contextmanager
+def reported_unavailable() -> Iterator[None]:
+    """Raise DatabaseUnavailable for an error that says the server is out of reach (an
+    ApiError is already the answer, whatever caused it)."""
+    try:
+        yield
+    except ApiError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailable() from exc
+        raise
+
+
+def replace_unusable_connection(context: ExceptionContext) -> None:
+    """Discard a connection whose error says the server is out of reach, and the pool's
+    older ones with it. SQLAlchemy does that itself for a closed socket, but not for a server
+    that answers read-only: a primary demoted by a failover, reached before its Service moved
+    to the new one. Pre-ping passes there, and the connection would refuse every write."""
+    if is_unavailable(context.original_exception):
+        context.is_disconnect = True
+
+
 class Database:
     """One service's database: an engine, a session factory and its migrations."""
 
@@ -89,9 +153,16 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", sqlite.enable_wal)
         else:
             size = pool_size or POSTGRES_POOL_SIZE
+            # pre-ping: a connection the server ended (a restart, a failover) is replaced on
+            # its next checkout instead of failing the request that draws it.
             self.engine = create_async_engine(
-                url, pool_size=size, max_overflow=size, pool_pre_ping=True
+                url,
+                pool_size=size,
+                max_overflow=size,
+                pool_pre_ping=True,
+                connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_S},
             )
+            event.listen(self.engine.sync_engine, "handle_error", replace_unusable_connection)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -100,17 +171,26 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
+        with reported_unavailable():
+            async with self.sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together on success and rolls back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        with reported_unavailable():
+            async with self.sessions() as session, session.begin():
+                yield session
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A plain connection, for reads that need no ORM session."""
+        with reported_unavailable():
+            async with self.engine.connect() as conn:
+                yield conn
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.connection() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self, script_location: Path) -> None:

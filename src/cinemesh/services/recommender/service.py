@@ -344,7 +344,7 @@ class Histories:
 
     async def of(self, profile_id: str) -> ProfileHistory:
         async def read() -> ProfileHistory:
-            async with self.db.engine.connect() as conn:
+            async with self.db.connection() as conn:
                 return await profile_history(conn, profile_id)
 
         return await self.kept.read_through(profile_id, read)
