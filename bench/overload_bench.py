@@ -1,9 +1,9 @@
 """Goodput against offered load, with and without the adaptive concurrency limits: the curve
 that shows collapse against shedding (docs/overload.md).
 
-Two platforms in turn, the same services and the same viewers' home pages: one with every
-service's limiter turned off (`CINEMESH_<NAME>_CONCURRENCY_ENABLED=false`), then one as
-shipped. On the first, an open-loop ramp measures the home page's capacity (the most 200s
+Two platforms in turn (two gateway instances on the public port, every home page built), the
+same services and the same viewers' home pages: one with every service's limiter turned off
+(`CINEMESH_<NAME>_CONCURRENCY_ENABLED=false`), then one as shipped. On the first, an open-loop ramp measures the home page's capacity (the most 200s
 within 300 ms a second); then both are offered 0.5x to 4x that capacity, open loop (requests
 due at a set rate whatever the server does, latency counted from when each was due), each
 level for a few seconds after a pause. Goodput is the 200s answered within 300 ms a second.
@@ -39,7 +39,9 @@ BASE_ENV = {
     "CINEMESH_GATEWAY_RATE_PER_IP": "0",
     "CINEMESH_GATEWAY_RATE_PER_ACCOUNT": "0",
     "CINEMESH_LOG_LEVEL": "warning",
+    "CINEMESH_GATEWAY_HOME_PAGE_FRESH_S": "0",  # every page built (tests/system/test_overload.py)
 }
+GATEWAYS = {"gateway": 2}  # a gateway tier sharing the public port (tests/system/test_overload.py)
 WITHOUT_LIMITS = {f"CINEMESH_{name.upper()}_CONCURRENCY_ENABLED": "false" for name in SERVICES}
 MODES = {  # multiples of capacity, seconds a level, viewers, titles
     "full": ((0.5, 1.0, 1.5, 2.0, 3.0, 4.0), 15.0, 200, 60),
@@ -55,7 +57,7 @@ def seeded(
 ) -> Iterator[tuple[str, list[Request]]]:
     """A platform with a catalog and `viewers` members: its URL and their home pages."""
     folder = Path(tempfile.mkdtemp(prefix="cm-bench-overload-"))
-    platform = LocalPlatform(folder, env={**BASE_ENV, **env}, services=SERVICES)
+    platform = LocalPlatform(folder, env={**BASE_ENV, **env}, services=SERVICES, scale=GATEWAYS)
     platform.start(timeout_s=120)
     try:
         seed_catalog(platform, titles=titles)
