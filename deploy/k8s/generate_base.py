@@ -13,7 +13,9 @@ services create every stream with that many replicas (CINEMESH_NATS_REPLICAS), s
 flowing while one node is down. Published media live in an S3 bucket (object_store.py:
 SeaweedFS in the cluster, or a cloud bucket by configuration); edges mount no shared volume
 but a cache of their own. Prometheus, in the `monitoring` namespace, may list the pods
-(pod discovery, deploy/prometheus/kubernetes.yml) and scrape their metrics port."""
+(pod discovery, deploy/prometheus/kubernetes.yml) and scrape their metrics port. PostgreSQL
+is a CloudNativePG Cluster, a primary and two streaming replicas that fail over by themselves
+(database.py); the services reach the primary through its `postgres-rw` Service."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from database import database_cluster, operator_access, password_env
 from object_store import add_edge_cache, object_store
 
 BASE = Path(__file__).parent / "base"
@@ -79,18 +82,31 @@ class ServiceSpec:
     memory_limit: str = "512Mi"
     autoscale: tuple[int, int] | None = None
     media: bool = False  # mounts the shared media volume (sources, artwork)
+    database: bool = True  # has its own PostgreSQL database (PGPASSWORD from database.py)
     edge_cache_gib: int = 0  # its own cache volume of this size (object_store.py)
     canary: Canary | None = None  # shipped by an Argo Rollouts canary
 
 
 SERVICES = [
     ServiceSpec(
-        "gateway", public=True, replicas=3, autoscale=(3, 30), canary=Canary(p99_max_s=0.4)
+        "gateway",
+        public=True,
+        replicas=3,
+        autoscale=(3, 30),
+        canary=Canary(p99_max_s=0.4),
+        database=False,
     ),
     ServiceSpec("identity"),
     ServiceSpec("profiles"),
     ServiceSpec("catalog", media=True),
-    ServiceSpec("search", replicas=2, memory="512Mi", memory_limit="2Gi", autoscale=(2, 20)),
+    ServiceSpec(
+        "search",
+        replicas=2,
+        memory="512Mi",
+        memory_limit="2Gi",
+        autoscale=(2, 20),
+        database=False,  # a local index per instance, rebuilt from events
+    ),
     ServiceSpec(
         "encoder", replicas=2, cpu="1", memory="1Gi", cpu_limit="4", memory_limit="4Gi", media=True
     ),
@@ -103,6 +119,7 @@ SERVICES = [
         memory_limit="1Gi",
         autoscale=(3, 50),
         edge_cache_gib=20,  # served from its own cache of the S3 origin, no shared volume
+        database=False,
     ),
     ServiceSpec("history"),
     ServiceSpec("recommender", memory="1Gi", memory_limit="3Gi", canary=Canary(p99_max_s=0.4)),
@@ -168,6 +185,8 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
         volumes.append({"name": "data", "emptyDir": {}})
     if spec.edge_cache_gib:
         add_edge_cache(container, volumes, spec.edge_cache_gib)
+    if spec.database:
+        container["env"].append(password_env())
     metadata: dict[str, Any] = {"name": spec.name, "labels": labels(spec.name)}
     if spec.canary:  # the Rollout runs the pods; this Deployment only holds their template
         metadata["labels"][ROLLOUT_LABEL] = "rollout"
@@ -366,7 +385,8 @@ def analysis_template() -> dict[str, Any]:
 
 
 def network_policies() -> list[dict[str, Any]]:
-    """Deny by default; cinemesh pods talk to each other; only gateway and edge face outside."""
+    """Deny by default; cinemesh pods talk to each other; only gateway and edge face outside;
+    the database operator reaches its instances."""
     internal_from = [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "cinemesh"}}}]
     policies: list[dict[str, Any]] = [
         {
@@ -399,6 +419,7 @@ def network_policies() -> list[dict[str, Any]]:
                 },
             }
         )
+    policies.append(operator_access())
     return policies
 
 
@@ -603,11 +624,11 @@ def main(base: Path = BASE) -> None:
     files.append(write(base, "nats.yaml", nats()))
     files.append(write(base, "object-store.yaml", object_store()))
     files.append(write(base, "monitoring.yaml", monitoring()))
+    files.append(write(base, "postgres.yaml", database_cluster()))
     static = [
         "namespace.yaml",
         "config.yaml",
         "media-volume.yaml",
-        "postgres.yaml",
         "redis.yaml",
         "ingress.yaml",
     ]

@@ -1,7 +1,7 @@
 """The scale configuration, validated offline: every kustomize overlay renders, its built-in
-kinds pass the Kubernetes schemas and its Argo Rollouts kinds pass Argo's CRD schemas
-(test_rollouts.py checks what they mean); the image and the compose file have the promised
-shape."""
+kinds pass the Kubernetes schemas, its Argo Rollouts kinds pass Argo's CRD schemas
+(test_rollouts.py checks what they mean) and its PostgreSQL Cluster CloudNativePG's
+(test_database.py); the image and the compose file have the promised shape."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy import argo_rollouts
+from tests.deploy import argo_rollouts, cloudnative_pg
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -74,6 +74,8 @@ def test_overlay_renders_and_validates_against_the_schemas(overlay: str) -> None
     for doc in docs:
         if doc in argo:
             assert argo_rollouts.schema_problems(doc) == []
+        elif doc["apiVersion"].startswith("postgresql.cnpg.io/"):
+            assert cloudnative_pg.schema_problems(doc) == []
         else:  # any other kind the Kubernetes schemas do not know fails here
             kubernetes_validate.validate(doc, "1.30.0", strict=True)
 
@@ -127,7 +129,7 @@ def test_every_service_is_deployed_the_same_careful_way(overlay: str) -> None:
     assert config["CINEMESH_DISCOVERY"] == "dns"
     assert config["CINEMESH_DATABASE_URL_TEMPLATE"].startswith("postgresql+asyncpg://")
     assert of_kind(docs, "StatefulSet")["nats"]["spec"]["replicas"] == 3
-    assert {"postgres", "redis", "nats"} <= set(services)
+    assert {"redis", "nats"} <= set(services)  # the database's are CloudNativePG's to make
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -146,9 +148,8 @@ def test_only_gateway_and_edge_are_reachable_from_outside(overlay: str) -> None:
 def test_secrets_live_outside_the_prod_overlay() -> None:
     assert "Secret" not in {d["kind"] for d in render("prod")}
     dev_secret = of_kind(render("dev"), "Secret")["cinemesh-secrets"]
-    assert {"CINEMESH_SERVICE_KEY", "CINEMESH_EDGE_KEY", "POSTGRES_PASSWORD"} <= set(
-        dev_secret["data"]
-    )
+    assert {"CINEMESH_SERVICE_KEY", "CINEMESH_EDGE_KEY"} <= set(dev_secret["data"])
+    assert "cinemesh-postgres" in of_kind(render("dev"), "Secret")  # the database role's
 
 
 def test_image_is_multi_stage_non_root_and_serves_one_service() -> None:
