@@ -107,9 +107,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--objects", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="100 objects")
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run for tests")
     args = parser.parse_args()
-    count = 20 if args.tiny else args.objects
+    count = 20 if args.tiny else 100 if args.quick else args.objects
     body = os.urandom(OBJECT_BYTES)
     results: dict[str, Any] = {"object_bytes": OBJECT_BYTES, "objects": count}
     results["concurrency"] = args.concurrency
@@ -125,7 +126,29 @@ def main() -> None:
                 results["aiobotocore"]["import_ms"] = import_ms("aiobotocore.session")
         finally:
             seaweed.stop()
-    print(json.dumps(results, indent=2))
+    print(
+        json.dumps({"benchmark": "media_store", "summary": summarize(results), **results}, indent=2)
+    )
+
+
+def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """obstore's rates, beside aiobotocore's where it is installed to compare with."""
+    ours, other = results["obstore"], results.get("aiobotocore")
+    rows = []
+    for key, what in (("put_per_s", "PUTs/s"), ("get_per_s", "GETs/s")):
+        row: dict[str, Any] = {
+            "measurement": f"media store, obstore {what} of {OBJECT_BYTES // 1024} KB objects",
+            "baseline": "aiobotocore, same server and concurrency" if other else "-",
+            "value": ours[key],
+            "better": "higher",
+        }
+        if other:
+            row |= {
+                "baseline_value": other[key],
+                "ratio": round(ours[key] / max(other[key], 1e-9), 3),
+            }
+        rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":
