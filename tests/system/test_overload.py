@@ -29,6 +29,8 @@ from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, sign_up
 
+pytestmark = pytest.mark.timeout(900)  # a platform start, a ramp and a minute of load
+
 SERVICES = [
     "registry",
     "identity",

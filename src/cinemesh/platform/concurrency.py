@@ -114,6 +114,8 @@ class ConcurrencySettings(BaseSettings):
     initial_limit: int = Field(20, ge=1)
     min_limit: int = Field(8, ge=1)
     max_limit: int = Field(400, ge=1)
+    # latency over 1.5x its long-run average that is still no queue worth shedding for
+    allowance_ms: float = Field(50.0, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> ConcurrencySettings:
@@ -132,16 +134,17 @@ class Gradient2:
     long-run average: `gradient = clamp((tolerance * long + allowance) / short, 0.5, 1)`,
     then `limit += smoothing * (limit * gradient + queue_size - limit)` within [min, max].
 
-    `allowance` is ours, not Netflix's: a few milliseconds more are no queue worth shedding
-    for. Without it a service whose requests take 2 ms would shed at 3 ms, refusing work it
-    had the room to do in time."""
+    `allowance` is ours, not Netflix's: tens of milliseconds more are no queue worth shedding
+    for when callers wait hundreds. Without it a service whose requests take 2 ms would shed
+    at 3 ms, refusing work it had the room to do in time; and a gateway whose event loop is
+    busy refusing a surge would read that as a queue and refuse still more."""
 
     limit: float
     min_limit: int
     max_limit: int
     smoothing: float = 0.2
     tolerance: float = 1.5
-    allowance_s: float = 0.010
+    allowance_s: float = 0.050
     queue_size: float = 4.0
     long_window: int = 600  # windows the long-run average spans
     warmup: int = 10  # windows averaged plainly before the long-run average decays
@@ -256,5 +259,6 @@ def limiter_for(service: str) -> ConcurrencyLimiter | None:
         limit=float(settings.initial_limit),
         min_limit=settings.min_limit,
         max_limit=settings.max_limit,
+        allowance_s=settings.allowance_ms / 1000,
     )
     return ConcurrencyLimiter(service, algorithm)
