@@ -273,3 +273,20 @@ def test_links_chain_every_id_to_the_operations_that_take_it(platform: LocalPlat
                         (f"{method.upper()} {path}", f"{target_method.upper()} {target_path}")
                     )
     assert not set(CHAINS) - chains, sorted(set(CHAINS) - chains)
+
+
+def test_text_with_a_nul_is_refused_as_the_schema_says_never_a_5xx(
+    platform: LocalPlatform, boss: Member
+) -> None:
+    """PostgreSQL stores no NUL in text: the schema refuses it where text reaches a database
+    (the fuzzer found browse's genre answering 503 on PostgreSQL)."""
+    api = f"{platform.gateway}/api/v1"
+    browse = httpx.get(f"{api}/browse", params={"genre": "Dra\x00ma"}, headers=boss.headers)
+    assert browse.status_code == 422, browse.text
+    made = httpx.post(
+        f"{api}/admin/titles",
+        json={"title": "Nul", "kind": "movie", "synopsis": "before\u0000after"},
+        headers=boss.headers,
+        timeout=30,
+    )
+    assert made.status_code == 422, made.text

@@ -19,7 +19,8 @@ PLAIN = r"^[^\x00-\x1f\x7f]+$"
 Name = Annotated[str, Field(min_length=1, max_length=300, pattern=PLAIN)]
 Genre = Annotated[str, Field(min_length=1, max_length=40, pattern=PLAIN)]
 Person = Annotated[str, Field(min_length=1, max_length=120, pattern=PLAIN)]
-Synopsis = Annotated[str, Field(max_length=4000)]
+# any text but a NUL, which PostgreSQL refuses to store
+Synopsis = Annotated[str, Field(max_length=4000, pattern=r"^[^\x00]*$")]
 Seconds = Annotated[float, Field(ge=0, le=24 * 3600)]
 EPISODE_ID = r"^[A-Za-z0-9_.:-]+$"
 

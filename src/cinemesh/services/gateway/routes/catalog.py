@@ -15,6 +15,8 @@ from cinemesh.services.gateway.deps import GatewayDep, Member
 from cinemesh.services.gateway.links import links, title_uses
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+# printable text: no control characters (PostgreSQL refuses a NUL in any text)
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
 ArtworkKind = Literal["poster", "backdrop"]
 
 
@@ -120,7 +122,7 @@ async def browse(
     request: Request,
     gateway: GatewayDep,
     who: Member,
-    genre: str | None = Query(None, max_length=40),
+    genre: str | None = Query(None, max_length=40, pattern=PLAIN),
     sort: Literal["popularity", "year", "title"] = "popularity",
     limit: int = Query(40, ge=1, le=100),
     offset: int = Query(0, ge=0, le=10_000),

@@ -11,7 +11,7 @@ from cinemesh.platform.errors import ApiError, error_codes
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
 from cinemesh.services.gateway.links import links, title_uses
-from cinemesh.services.gateway.routes.catalog import profile_id_query, profile_maturity
+from cinemesh.services.gateway.routes.catalog import PLAIN, profile_id_query, profile_maturity
 
 SEARCH_TIMEOUT_S = 0.5
 SEARCH_CODES = {"INVALID_REQUEST": "a parameter breaks the schema, or year_from is after year_to"}
@@ -36,7 +36,7 @@ async def search(
     gateway: GatewayDep,
     who: Member,
     q: str = Query("", max_length=200, description="words; the last one may be a prefix"),
-    genre: str | None = Query(None, max_length=40),
+    genre: str | None = Query(None, max_length=40, pattern=PLAIN),
     year: int | None = year_query(),
     year_from: int | None = year_query(),
     year_to: int | None = year_query(),
