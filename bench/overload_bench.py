@@ -58,7 +58,7 @@ def seeded(
     """A platform with a catalog and `viewers` members: its URL and their home pages."""
     folder = Path(tempfile.mkdtemp(prefix="cm-bench-overload-"))
     platform = LocalPlatform(folder, env={**BASE_ENV, **env}, services=SERVICES, scale=GATEWAYS)
-    platform.start(timeout_s=120)
+    platform.start(timeout_s=300)  # slow to import on a busy shared host
     try:
         seed_catalog(platform, titles=titles)
         members = sign_up_viewers(platform, viewers)
