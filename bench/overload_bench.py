@@ -48,6 +48,7 @@ MODES = {  # multiples of capacity, seconds a level, viewers, titles
     "quick": ((0.5, 1.0, 2.0, 3.0, 4.0), 8.0, 100, 40),
     "tiny": ((0.5, 2.0), 3.0, 10, 10),
 }
+TINY_CAPACITY = 20.0  # the smoke run only walks the code: no ramp, a rate any host can serve
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -176,7 +177,8 @@ def main() -> None:
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     multiples, seconds, viewers, titles = MODES[mode]
     started = time.monotonic()
-    capacity, off = curve(WITHOUT_LIMITS, multiples, seconds, viewers, titles, None)
+    given = TINY_CAPACITY if mode == "tiny" else None
+    capacity, off = curve(WITHOUT_LIMITS, multiples, seconds, viewers, titles, given)
     _, on = curve({}, multiples, seconds, viewers, titles, capacity)
     spec = plot_spec(multiples, off, on)
     body: dict[str, Any] = {

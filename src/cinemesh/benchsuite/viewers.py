@@ -31,7 +31,9 @@ class Viewer:
 def seed_catalog(platform: LocalPlatform, *, titles: int) -> list[str]:
     """`titles` movies added by an admin made with `cinemesh users create-admin`."""
     email, password = f"admin-{uuid.uuid4().hex[:8]}@example.com", f"Admin-{uuid.uuid4().hex}"
-    made = platform.cli("users", "create-admin", "--email", email, "--password", password)
+    made = platform.cli(
+        "users", "create-admin", "--email", email, "--password", password, timeout_s=300
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     with httpx.Client(base_url=platform.gateway, timeout=30) as client:
         signed_in = client.post("/api/v1/auth/login", json={"email": email, "password": password})
