@@ -206,15 +206,7 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-async def _send_error(
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    request_id: str,
-    *,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
+async def _send_error(send: Send, status: int, code: str, message: str, request_id: str) -> None:
     body = orjson.dumps({"error": {"code": code, "message": message}})
     await send(
         {
@@ -224,7 +216,6 @@ async def _send_error(
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
-                *(extra_headers or []),
             ],
         }
     )
