@@ -73,7 +73,7 @@ class SharedWindows:
     """Sliding-window counters in Redis that every gateway instance shares (`limits`); None
     from `hit` means Redis could not answer and the caller counts on its own."""
 
-    def __init__(self, redis_url: str, *, prefix: str) -> None:
+    def __init__(self, redis_url: str, *, prefix: str, timeout_s: float = REDIS_TIMEOUT_S) -> None:
         from limits.aio.storage import RedisStorage
         from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
@@ -82,8 +82,8 @@ class SharedWindows:
             implementation="redispy",
             key_prefix=prefix,
             wrap_exceptions=True,
-            socket_timeout=REDIS_TIMEOUT_S,
-            socket_connect_timeout=REDIS_TIMEOUT_S,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
         )
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
         self._away_until = 0.0
