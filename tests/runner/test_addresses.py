@@ -44,3 +44,18 @@ def test_an_address_nobody_holds_refuses_and_comes_back_on_its_port() -> None:
 def test_only_the_edge_keeps_its_address() -> None:
     assert keeps_its_address("edge")
     assert not keeps_its_address("gateway") and not keeps_its_address("playback")
+
+
+def test_a_fixed_port_taken_by_another_is_an_error_not_another_port() -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        public = StableAddress(port=taken.getsockname()[1], advertised=False, fixed=True)
+        with pytest.raises(OSError):
+            public.open()
+        moved = StableAddress(port=taken.getsockname()[1])
+        assert moved.open().getsockname()[1] != taken.getsockname()[1]
+        moved.close()
+    finally:
+        taken.close()

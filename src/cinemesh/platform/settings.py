@@ -23,11 +23,12 @@ class PlatformSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 0
     # A port every instance of the service also listens on (SO_REUSEPORT), the kernel
-    # spreading connections over them: the gateway's public port. 0: none.
+    # spreading connections over them, for instances started by hand. 0: none.
     shared_port: int = 0
     # A listening socket inherited from the supervisor (its file descriptor), served beside
     # `port`: an address that outlives the instance, handed from an instance to the one that
-    # replaces it with the connections waiting on it (the edge's). 0: none.
+    # replaces it with the connections waiting on it (the gateway's public port, an edge's
+    # address; runner/addresses.py). 0: none.
     listen_fd: int = Field(0, ge=0)
     instance_id: str = ""
     public_url: str = ""

@@ -1,7 +1,8 @@
 """Addresses that outlive an instance. A player holds an edge's URL for a whole viewing (the
 signed manifest and every segment after it), so an edge instance replaced by a deploy must
 leave its address to the one that replaces it, as a Kubernetes Service or an Open Connect
-appliance's IP outlives the process behind it.
+appliance's IP outlives the process behind it. The gateway's public port is one such address
+shared by every gateway instance.
 
 The supervisor binds the address once and passes the listening socket down to each process
 serving it (platform/serve.py takes it from CINEMESH_LISTEN_FD). The old and the new process
@@ -19,7 +20,8 @@ import errno
 import socket
 
 # Services whose callers keep an instance's address beyond one call (the rest are found through
-# the registry for every call, and leave it when they drain).
+# the registry for every call, and leave it when they drain); the gateway's instances share the
+# public port instead.
 KEEP_THEIR_ADDRESS = frozenset({"edge"})
 BACKLOG = 2048
 
@@ -29,11 +31,22 @@ def keeps_its_address(service: str) -> bool:
 
 
 class StableAddress:
-    """One listening socket, bound by the supervisor and inherited by each process serving it."""
+    """One listening socket, bound by the supervisor and inherited by each process serving it.
+    An `advertised` address is the one its instances register (the edge's); a `fixed` port is
+    never exchanged for another (the public port someone chose)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        advertised: bool = True,
+        fixed: bool = False,
+    ) -> None:
         self.host = host
-        self.port = 0
+        self.port = port
+        self.advertised = advertised
+        self.fixed = fixed
         self.sock: socket.socket | None = None
 
     @property
@@ -44,7 +57,7 @@ class StableAddress:
         """The socket, bound again on the same port when it was closed (another when that port
         was taken meanwhile)."""
         if self.sock is None:
-            self.sock = _listen(self.host, self.port)
+            self.sock = _listen(self.host, self.port, fixed=self.fixed)
             self.port = self.sock.getsockname()[1]
         return self.sock
 
@@ -54,13 +67,13 @@ class StableAddress:
             self.sock = None
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, *, fixed: bool) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
-        if exc.errno != errno.EADDRINUSE or port == 0:
+        if exc.errno != errno.EADDRINUSE or port == 0 or fixed:
             sock.close()
             raise
         sock.bind((host, 0))

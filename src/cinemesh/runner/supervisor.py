@@ -109,6 +109,10 @@ class Supervisor:
         self.out = out or (lambda msg: print(msg, flush=True))
         self._tasks: list[asyncio.Task[Any]] = []
         self.deploys: dict[str, DeployProgress] = {}
+        # every gateway instance takes connections from this one socket (addresses.py)
+        self.public_address = StableAddress(
+            options.host, options.port, advertised=False, fixed=True
+        )
         self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         key = load_service_key(
@@ -186,7 +190,7 @@ class Supervisor:
 
     async def _add_slot(self, name: str, index: int) -> Slot:
         slot = Slot(name, index, free_port())
-        slot.address = StableAddress() if keeps_its_address(name) else None
+        slot.address = self._address_for(name)
         self.slots.setdefault(name, []).append(slot)
         await self._spawn(slot)
         return slot
@@ -214,11 +218,10 @@ class Supervisor:
                 p for p in (slot.release["src"], env.get("PYTHONPATH", "")) if p
             )
             env["CINEMESH_RELEASE"] = str(slot.release["name"])
-        if slot.service == "gateway":  # every gateway instance answers on the public port
-            env["CINEMESH_SHARED_PORT"] = str(self.options.port)
         if slot.address is not None and slot.address.sock is not None:
             env["CINEMESH_LISTEN_FD"] = str(slot.address.sock.fileno())
-            env["CINEMESH_PUBLIC_URL"] = slot.address.url
+            if slot.address.advertised:
+                env["CINEMESH_PUBLIC_URL"] = slot.address.url
         return env
 
     async def _spawn(self, slot: Slot) -> None:
@@ -327,12 +330,19 @@ class Supervisor:
         group = self.slots[service]
         slot = Slot(service, max((s.index for s in group), default=-1) + 1, free_port())
         slot.release = release
-        if keeps_its_address(service):
-            kept = replacing.address if replacing is not None else None
-            slot.address = kept or StableAddress()
+        slot.address = self._address_for(service, replacing=replacing)
         group.append(slot)
         await self._spawn(slot)
         return slot
+
+    def _address_for(self, service: str, *, replacing: Slot | None = None) -> StableAddress | None:
+        """Where an instance of `service` takes connections beside its own port: the public
+        port for a gateway, the address of the edge it replaces (or a new one), else none."""
+        if service == "gateway":
+            return self.public_address
+        if keeps_its_address(service):
+            return (replacing.address if replacing is not None else None) or StableAddress()
+        return None
 
     def _release_address(self, slot: Slot) -> None:
         """Close an address no live process holds: callers are refused, not kept waiting."""
