@@ -36,6 +36,8 @@ class ProfileCreate(RequestBody):
     maturity: MaturityRating | None = None
     avatar: Avatar = "red"
     language: Language = "en"
+    audio_language: Language | None = None
+    subtitle_language: Language | None = None
 
 
 class ProfileUpdate(RequestBody):
@@ -44,6 +46,12 @@ class ProfileUpdate(RequestBody):
     maturity: MaturityRating | None = None
     avatar: Avatar | None = None
     language: Language | None = None
+    audio_language: Language | None = Field(
+        None, description="the audio the player picks when a title has it; null: the title's"
+    )
+    subtitle_language: Language | None = Field(
+        None, description="the subtitles the player shows when a title has them; null: off"
+    )
 
 
 class ProfileOut(BaseModel):
@@ -54,6 +62,8 @@ class ProfileOut(BaseModel):
     maturity: MaturityRating
     avatar: str
     language: str
+    audio_language: str | None = None
+    subtitle_language: str | None = None
 
 
 class ProfileList(BaseModel):
