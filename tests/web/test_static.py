@@ -4,6 +4,7 @@ and JSON 404s for unknown API paths."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,48 @@ def test_chaos_does_not_exist_with_dns_discovery(
     client = gateway_client(monkeypatch, data_dir, CINEMESH_DISCOVERY="dns")
     assert client.post("/api/v1/ops/chaos/kill", json={"service": "search"}).status_code == 404
     assert client.get("/api/v1/ops/chaos").status_code == 404
+
+
+def hls_url_in_shell(text: str) -> str:
+    found = re.search(
+        r'<link rel="(?:prefetch|preload)" as="script" href="([^"]+)" id="hls-src">', text
+    )
+    assert found, "the shell names hls.js for the browser to fetch ahead"
+    return found.group(1)
+
+
+def test_hls_js_by_its_hash_is_compressed_and_immutable(client: TestClient) -> None:
+    url = hls_url_in_shell(client.get("/").text)
+    assert re.fullmatch(r"/static/vendor/hls\.min\.js\?v=[0-9a-f]{16}", url)
+    answer = client.get(url, headers={"Accept-Encoding": "gzip, br"})
+    assert answer.status_code == 200
+    assert answer.headers["content-encoding"] == "gzip"
+    assert answer.headers["vary"] == "Accept-Encoding"
+    assert "immutable" in answer.headers["cache-control"]
+    assert "max-age=31536000" in answer.headers["cache-control"]
+    assert int(answer.headers["content-length"]) < len(answer.content) / 2
+    assert b"isSupported" in answer.content
+    stale = client.get("/static/vendor/hls.min.js?v=0000000000000000")
+    assert "immutable" not in stale.headers["cache-control"]
+
+
+def test_a_client_without_gzip_gets_plain_bytes(client: TestClient) -> None:
+    answer = client.get("/static/app.js", headers={"Accept-Encoding": "identity"})
+    assert answer.status_code == 200
+    assert "content-encoding" not in answer.headers
+    refused = client.get("/static/app.js", headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+
+
+def test_the_shell_revalidates_and_preloads_the_module_graph(client: TestClient) -> None:
+    first = client.get("/")
+    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["content-encoding"] == "gzip"
+    for module in MODULES:
+        assert f'<link rel="modulepreload" href="/static/{module}">' in first.text, module
+    assert 'rel="prefetch" as="script"' in first.text  # at idle on other pages
+    again = client.get("/", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    watch = client.get("/watch/abc")
+    assert 'rel="preload" as="script"' in watch.text  # at once when the player opens
+    assert hls_url_in_shell(watch.text) == hls_url_in_shell(first.text)

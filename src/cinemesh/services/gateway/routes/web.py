@@ -2,10 +2,18 @@
 types and caching; the app's own paths answer index.html so its router can take them (deep
 links work), and any other non-API path answers the same shell with a 404 status, so the app
 shows its not-found page while crawlers, probes and scanners see the truth. `/api/...`,
-health, metrics and internal paths are never caught."""
+health, metrics and internal paths are never caught.
+
+Nothing of the player's code may stand between pressing play and the picture: text files go
+out gzip-compressed (once per change, not per request), the vendored hls.js is named in the
+shell by a content-hashed URL that is cached for a year (`immutable`), the shell asks the
+browser to fetch it at idle (prefetch) and, on a `/watch/...` deep link, at once (preload),
+and lists every app module as a `modulepreload` so the module graph loads
+in one round trip instead of one per level of imports."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from dataclasses import dataclass
@@ -40,6 +48,13 @@ APP_CACHE = "no-cache"
 APP_SECTIONS = {"", "login", "signup", "profiles", "my-list", "title", "watch", "search", "ops"}
 # A vendored library only changes when package-lock.json does.
 VENDOR_CACHE = "public, max-age=86400"
+# Asked for by its content hash (`?v=`): that URL's bytes never change.
+HASHED_CACHE = "public, max-age=31536000, immutable"
+COMPRESSIBLE = {".html", ".js", ".mjs", ".css", ".svg", ".json", ".webmanifest", ".map"}
+MIN_COMPRESSED_BYTES = 512
+# In index.html: the placeholders the shell fills with this release's URLs.
+HLS_PLACEHOLDER = "/static/vendor/hls.min.js"
+MODULES_PLACEHOLDER = "<!-- modulepreload -->"
 VENDOR_FILES = {"hls.min.js": ("hls.js", "dist/hls.min.js")}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -61,6 +76,52 @@ class StaticFile:
     content_type: str
     etag: str
     cache_control: str
+    gzipped: bytes | None = None
+
+    @property
+    def digest(self) -> str:
+        return self.etag.strip('"')
+
+    @classmethod
+    def of(cls, body: bytes, *, suffix: str, cache_control: str) -> StaticFile:
+        """The file and, when it is text worth compressing, its gzip form (made once)."""
+        packed = None
+        if suffix in COMPRESSIBLE and len(body) >= MIN_COMPRESSED_BYTES:
+            packed = gzip.compress(body, compresslevel=9, mtime=0)
+            packed = packed if len(packed) < len(body) else None
+        return cls(
+            body=body,
+            content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            cache_control=cache_control,
+            gzipped=packed,
+        )
+
+
+def accepts_gzip(request: Request) -> bool:
+    """`Accept-Encoding` names gzip (or `*`) without refusing it with `q=0`."""
+    for part in request.headers.get("accept-encoding", "").lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() not in {"gzip", "*"}:
+            continue
+        quality = params.strip().removeprefix("q=").strip()
+        try:
+            return not quality or float(quality) > 0
+        except ValueError:
+            return False
+    return False
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match against a file's ETag, whichever encoding's form the browser kept."""
+    if not header:
+        return False
+    base = etag.strip('"')
+    for tag in header.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag == "*" or tag == base or tag == base + "-gz":
+            return True
+    return False
 
 
 def node_modules_dirs() -> list[Path]:
@@ -99,39 +160,82 @@ def app_path(relative: str) -> Path | None:
 
 
 class StaticFiles:
-    """Reads each file once per change (mtime), answers 304 to a matching If-None-Match."""
+    """Reads and compresses each file once per change (mtime), answers 304 to a matching
+    If-None-Match, and fills the shell with this release's hashed and preloaded URLs."""
 
     def __init__(self) -> None:
         self._seen: dict[Path, tuple[float, StaticFile]] = {}
+        self._shells: dict[bool, tuple[tuple[float, ...], StaticFile]] = {}
 
     def load(self, path: Path, *, cache_control: str) -> StaticFile:
         mtime = path.stat().st_mtime
         cached = self._seen.get(path)
         if cached and cached[0] == mtime:
             return cached[1]
-        body = path.read_bytes()
-        loaded = StaticFile(
-            body=body,
-            content_type=CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
-            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-            cache_control=cache_control,
-        )
+        loaded = StaticFile.of(path.read_bytes(), suffix=path.suffix, cache_control=cache_control)
         self._seen[path] = (mtime, loaded)
         return loaded
 
-    def respond(self, request: Request, path: Path, *, cache_control: str) -> Response:
-        found = self.load(path, cache_control=cache_control)
+    def hls_url(self) -> str | None:
+        """hls.js by its content hash, the URL the shell names and browsers keep for a year."""
+        path = vendor_path("hls.min.js")
+        if path is None:
+            return None
+        return f"{HLS_PLACEHOLDER}?v={self.load(path, cache_control=VENDOR_CACHE).digest[:16]}"
+
+    def shell(self, *, watching: bool = False) -> StaticFile:
+        """index.html with the hashed hls.js URL (fetched at idle, or at once on a watch page)
+        and a modulepreload for every app module."""
+        index = WEB_DIR / "index.html"
+        modules = sorted(p for p in WEB_DIR.rglob("*.js") if "vendor" not in p.parts)
+        vendor = vendor_path("hls.min.js")
+        stamps = tuple(p.stat().st_mtime for p in [index, *modules, *([vendor] if vendor else [])])
+        cached = self._shells.get(watching)
+        if cached and cached[0] == stamps:
+            return cached[1]
+        text = index.read_text(encoding="utf-8")
+        hls = self.hls_url()
+        if hls:
+            text = text.replace(f'href="{HLS_PLACEHOLDER}"', f'href="{hls}"')
+        if watching:
+            text = text.replace(
+                '<link rel="prefetch" as="script"', '<link rel="preload" as="script"'
+            )
+        preloads = "\n  ".join(
+            f'<link rel="modulepreload" href="/static/{p.relative_to(WEB_DIR).as_posix()}">'
+            for p in modules
+        )
+        text = text.replace(MODULES_PLACEHOLDER, preloads)
+        built = StaticFile.of(text.encode(), suffix=".html", cache_control=APP_CACHE)
+        self._shells[watching] = (stamps, built)
+        return built
+
+    def respond(
+        self,
+        request: Request,
+        path: Path,
+        *,
+        cache_control: str,
+        found: StaticFile | None = None,
+    ) -> Response:
+        found = found or self.load(path, cache_control=cache_control)
+        packed = found.gzipped if found.gzipped is not None and accepts_gzip(request) else None
         headers = {
-            "ETag": found.etag,
-            "Cache-Control": found.cache_control,
+            "ETag": f'"{found.digest}-gz"' if packed is not None else found.etag,
+            "Cache-Control": cache_control,
             **SECURITY_HEADERS,
         }
-        if request.headers.get("if-none-match") == found.etag:
+        if found.gzipped is not None:
+            headers["Vary"] = "Accept-Encoding"
+        if etag_matches(request.headers.get("if-none-match"), found.etag):
             return Response(status_code=304, headers=headers)
-        body = b"" if request.method == "HEAD" else found.body
+        sent = packed if packed is not None else found.body
+        if packed is not None:
+            headers["Content-Encoding"] = "gzip"
+        body = b"" if request.method == "HEAD" else sent
         response = Response(content=body, media_type=found.content_type, headers=headers)
         if request.method == "HEAD":
-            response.headers["content-length"] = str(len(found.body))
+            response.headers["content-length"] = str(len(sent))
         return response
 
 
@@ -154,8 +258,14 @@ Files = Annotated[StaticFiles, provided(StaticFiles)]
 router = APIRouter(include_in_schema=False)
 
 
-def shell(files: StaticFiles, request: Request, *, found: bool = True) -> Response:
-    response = files.respond(request, WEB_DIR / "index.html", cache_control=APP_CACHE)
+def shell(files: StaticFiles, request: Request, *, found: bool = True, path: str = "") -> Response:
+    """The app shell; on a `/watch/...` deep link it preloads hls.js instead of prefetching."""
+    response = files.respond(
+        request,
+        WEB_DIR / "index.html",
+        cache_control=APP_CACHE,
+        found=files.shell(watching=path.startswith("watch/")),
+    )
     if not found and response.status_code == 200:
         response.status_code = 404
     return response
@@ -167,7 +277,11 @@ async def vendor(request: Request, files: Files, name: str) -> Response:
     path = vendor_path(name)
     if path is None:
         raise not_found("file")
-    return files.respond(request, path, cache_control=VENDOR_CACHE)
+    found = files.load(path, cache_control=VENDOR_CACHE)
+    hashed = request.query_params.get("v") == found.digest[:16]
+    return files.respond(
+        request, path, cache_control=HASHED_CACHE if hashed else VENDOR_CACHE, found=found
+    )
 
 
 @router.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
@@ -181,4 +295,4 @@ async def static(request: Request, files: Files, relative: str) -> Response:
 @router.api_route("/{path:webapp}", methods=["GET", "HEAD"])
 async def app_shell(request: Request, files: Files, path: str) -> Response:
     """index.html for every other path: deep links open in the app, unknown ones as 404."""
-    return shell(files, request, found=path.split("/", 1)[0] in APP_SECTIONS)
+    return shell(files, request, found=path.split("/", 1)[0] in APP_SECTIONS, path=path)

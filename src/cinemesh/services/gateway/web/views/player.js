@@ -14,11 +14,17 @@ const HLS_SRC = "/static/vendor/hls.min.js";
 
 let hlsLoading = null;
 
+// The shell names hls.js by its content hash and has the browser fetch it ahead (prefetch at
+// idle, preload on a watch deep link), so this usually finds it in the cache.
+function hlsSrc() {
+  return document.getElementById("hls-src")?.getAttribute("href") || HLS_SRC;
+}
+
 function loadHls() {
   if (window.Hls) return Promise.resolve(window.Hls);
   hlsLoading ??= new Promise((resolve, reject) => {
     const script = document.createElement("script");
-    script.src = HLS_SRC;
+    script.src = hlsSrc();
     script.onload = () => resolve(window.Hls);
     script.onerror = () => {
       hlsLoading = null;
@@ -56,15 +62,27 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
   main.replaceChildren(shell);
   shell.append(h("div", { class: "player-loading" }, h("div", { class: "spinner" }), h("p", {}, "Starting…")));
 
+  // hls.js, the title and the session all at once: none waits on another. Without an episode in
+  // the address the title is tried as a movie; a series (known when the title answers) then
+  // starts its episode, the movie guess having cost no stream (it is refused before a lease).
   const hlsReady = loadHls().catch(() => null);
+  const startSession = (episodeId) => {
+    const body = { profile_id: profile.id, title_id: titleId, ...(episodeId ? { episode_id: episodeId } : {}) };
+    return api.post("/playback/sessions", body);
+  };
+  const guess = startSession(query.episode || null);
+  guess.catch(() => {}); // judged below, once the title says what it is
   const title = await api.get(`/titles/${enc(titleId)}`, { query: { profile_id: profile.id } }).catch(() => null);
-  if (!isCurrent()) return;
+  if (!isCurrent()) {
+    guess.then((s) => stopSession(s.session_id, 0)).catch(() => {});
+    return;
+  }
   const episodeId = query.episode || (title?.kind === "series" ? defaultEpisode(title)?.id : null) || null;
   let started;
   try {
-    const body = { profile_id: profile.id, title_id: titleId };
-    if (episodeId) body.episode_id = episodeId;
-    [started] = await Promise.all([api.post("/playback/sessions", body), hlsReady]);
+    const starting = episodeId && !query.episode ? startSession(episodeId) : guess;
+    if (starting !== guess) guess.then((s) => stopSession(s.session_id, 0)).catch(() => {});
+    [started] = await Promise.all([starting, hlsReady]);
   } catch (error) {
     if (!isCurrent()) return;
     const refusal = refusalFor(error);
