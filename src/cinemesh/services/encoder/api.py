@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.deps import Runtime, provided
 from cinemesh.platform.errors import ApiError
 from cinemesh.platform.observability import logger
+from cinemesh.services.encoder.models import Job
 from cinemesh.services.encoder.package import MediaFolders
-from cinemesh.services.encoder.probe import ProbeError, probe
-from cinemesh.services.encoder.service import Jobs, view
+from cinemesh.services.encoder.probe import ProbeError, SourceInfo, probe
+from cinemesh.services.encoder.service import Jobs, SubtitleTracks, track_view, view
 from cinemesh.services.encoder.settings import EncoderSettings
+from cinemesh.services.encoder.subtitles import MAX_BYTES, SubtitleError, parse_subtitles
+from cinemesh.services.encoder.tracks import LANGUAGE_PATTERN, normal_language, track_name
 from cinemesh.services.encoder.upload import receive_upload
 from cinemesh.services.encoder.worker import QUEUE
 
@@ -40,6 +43,7 @@ async def operator(request: Request, runtime: Runtime) -> Principal | None:
 
 Operator = Annotated[Principal | None, Depends(operator)]
 JobsDep = Annotated[Jobs, provided(Jobs)]
+TracksDep = Annotated[SubtitleTracks, provided(SubtitleTracks)]
 Folders = Annotated[MediaFolders, provided(MediaFolders)]
 Settings = Annotated[EncoderSettings, provided(EncoderSettings)]
 router = APIRouter(prefix="/v1")
@@ -50,6 +54,7 @@ async def upload(
     request: Request,
     runtime: Runtime,
     jobs: JobsDep,
+    tracks: TracksDep,
     folders: Folders,
     settings: Settings,
     _who: Operator,
@@ -65,19 +70,15 @@ async def upload(
         raise ApiError(422, exc.code, exc.message) from None
     source = f"src-{received.path.name.removeprefix('.incoming-')}"
     os.rename(received.path, folders.sources / source)
-    job = await jobs.create(title_id=title_id, episode_id=episode_id, source=source, info=info)
-    try:
-        queue = await asyncio.wait_for(runtime.work_queue(QUEUE), timeout=5.0)
-        await queue.enqueue(job.id, {"job_id": job.id})
-    except Exception as exc:
-        log.error("could not queue an encode job", job_id=job.id, error=str(exc))
-        await jobs.fail(job.id, "the job queue was unavailable; upload again")
-        raise ApiError(
-            503,
-            "QUEUE_UNAVAILABLE",
-            "the encode queue is unavailable; try the upload again shortly",
-            headers={"Retry-After": "5"},
-        ) from None
+    current = await tracks.current(title_id=title_id, episode_id=episode_id)
+    job = await jobs.create(
+        title_id=title_id,
+        episode_id=episode_id,
+        source=source,
+        info=info,
+        subtitles=[t.id for t in current],
+    )
+    await _queue(runtime, jobs, job)
     log.info("source received", job_id=job.id, title_id=title_id, bytes=received.size)
     return {
         "job_id": job.id,
@@ -104,3 +105,81 @@ async def get_asset(jobs: JobsDep, asset_id: str = id_path()) -> dict[str, Any]:
         "ladder": asset.ladder,
         "master_playlist": "master.m3u8",
     }
+
+
+async def _queue(runtime: Runtime, jobs: Jobs, job: Job) -> None:
+    try:
+        queue = await asyncio.wait_for(runtime.work_queue(QUEUE), timeout=5.0)
+        await queue.enqueue(job.id, {"job_id": job.id})
+    except Exception as exc:
+        log.error("could not queue an encode job", job_id=job.id, error=str(exc))
+        await jobs.fail(job.id, "the job queue was unavailable; upload again")
+        raise ApiError(
+            503,
+            "QUEUE_UNAVAILABLE",
+            "the encode queue is unavailable; try the upload again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
+@router.post("/titles/{title_id}/subtitles", status_code=201)
+async def upload_subtitles(
+    runtime: Runtime,
+    jobs: JobsDep,
+    tracks: TracksDep,
+    _who: Operator,
+    title_id: str = id_path(),
+    episode_id: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
+    file: UploadFile = File(...),
+    language: str = Form(..., max_length=35, pattern=LANGUAGE_PATTERN),
+    kind: Literal["subtitles", "captions", "forced"] = Form("subtitles"),
+    name: str | None = Form(None, min_length=1, max_length=100),
+    publish: bool = Form(True),
+) -> dict[str, Any]:
+    """A subtitle or caption file (SRT or WebVTT, multipart field `file`) for a title or an
+    episode: checked and kept as WebVTT. When the title already plays and `publish` is true,
+    its source is packaged again with every current track (a new asset replaces the old one);
+    otherwise the next upload of its video publishes it."""
+    data = await file.read(MAX_BYTES + 1)
+    try:
+        parsed = await asyncio.to_thread(parse_subtitles, data)
+    except SubtitleError as exc:
+        raise ApiError(422, exc.code, exc.message) from None
+    language = normal_language(language)
+    track = await tracks.add(
+        title_id=title_id,
+        episode_id=episode_id,
+        language=language,
+        kind=kind,
+        name=name or track_name(language, kind),
+        subtitles=parsed,
+    )
+    body = {**track_view(track), "source_format": parsed.source_format, "job_id": None}
+    previous = (
+        await jobs.latest_ready(title_id=title_id, episode_id=episode_id) if publish else None
+    )
+    if previous is not None:
+        current = await tracks.current(title_id=title_id, episode_id=episode_id)
+        job = await jobs.create(
+            title_id=title_id,
+            episode_id=episode_id,
+            source=previous.source,
+            info=SourceInfo.from_dict(previous.source_info),
+            subtitles=[t.id for t in current],
+        )
+        await _queue(runtime, jobs, job)
+        body["job_id"] = job.id
+    log.info("subtitles received", title_id=title_id, language=language, kind=kind)
+    return body
+
+
+@router.get("/titles/{title_id}/subtitles")
+async def list_subtitles(
+    tracks: TracksDep,
+    _who: Operator,
+    title_id: str = id_path(),
+    episode_id: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
+) -> dict[str, Any]:
+    """The tracks the next package of this title (or episode) publishes."""
+    current = await tracks.current(title_id=title_id, episode_id=episode_id)
+    return {"subtitles": [track_view(t) for t in current]}

@@ -12,7 +12,7 @@ from cinemesh.platform.settings import load_settings
 from cinemesh.services.encoder.api import router
 from cinemesh.services.encoder.events import consume_events
 from cinemesh.services.encoder.package import MediaFolders
-from cinemesh.services.encoder.service import Jobs
+from cinemesh.services.encoder.service import Jobs, SubtitleTracks
 from cinemesh.services.encoder.settings import EncoderSettings
 from cinemesh.services.encoder.worker import EncodeWorker
 
@@ -27,6 +27,9 @@ def create_app() -> FastAPI:
     folders = MediaFolders(runtime.data_dir / "media")
     store: MediaStore = open_media_store(runtime.data_dir)
     jobs = Jobs(runtime.database, runtime.stage)
-    worker = EncodeWorker(runtime, jobs, folders=folders, store=store, settings=settings)
+    tracks = SubtitleTracks(runtime.database)
+    worker = EncodeWorker(
+        runtime, jobs, tracks=tracks, folders=folders, store=store, settings=settings
+    )
     consume_events(runtime, worker)
-    return runtime.build_app(router, provides=[jobs, folders, settings])
+    return runtime.build_app(router, provides=[jobs, tracks, folders, settings])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from cinemesh.services.encoder.ladder import (
 )
 from cinemesh.services.encoder.playlists import (
     AAC_LC,
+    SubtitleRendition,
     Variant,
     avc_codec,
     master_playlist,
@@ -38,10 +39,17 @@ from cinemesh.services.encoder.playlists import (
 )
 from cinemesh.services.encoder.probe import SourceInfo
 from cinemesh.services.encoder.quality import Decision, Measured, decide_ladder, measure_vmaf
+from cinemesh.services.encoder.subtitles import (
+    SubtitleSource,
+    parse_subtitles,
+    segment_webvtt,
+    subtitle_playlist,
+)
 from cinemesh.services.encoder.thumbnails import thumbnails_vtt, tile_sprite
 
 Report = Callable[[str, float], Awaitable[None]]
 MANIFEST = "asset.json"
+SUBS_DIR = "subs"
 # share of the job's percent each phase ends at
 ENCODED, MEASURED = 70.0, 95.0
 
@@ -82,6 +90,7 @@ async def build_package(
     encode: EncodeOptions,
     quality: QualityOptions,
     report: Report,
+    subtitles: Sequence[SubtitleSource] = (),
 ) -> dict[str, Any]:
     """Make and publish the asset; answers its manifest (what `media.asset.ready` carries)."""
     done = await published_manifest(store, asset_id, MANIFEST)
@@ -100,6 +109,7 @@ async def build_package(
             encode=encode,
             quality=quality,
             report=report,
+            subtitles=subtitles,
         )
     await store.publish(asset_id, package)
     shutil.rmtree(work, ignore_errors=True)
@@ -117,6 +127,7 @@ async def _make_package(
     encode: EncodeOptions,
     quality: QualityOptions,
     report: Report,
+    subtitles: Sequence[SubtitleSource],
 ) -> None:
     """Encode, measure and package into `work/package`, its manifest written last."""
     shutil.rmtree(work, ignore_errors=True)
@@ -168,6 +179,9 @@ async def _make_package(
         decisions=decisions,
         quality=quality,
         vtt=thumbnails_vtt(sprite, source.duration_s),
+        subtitles=write_subtitles(
+            package, subtitles, segment_s=encode.segment_s, duration_s=source.duration_s
+        ),
     )
 
 
@@ -181,6 +195,7 @@ async def _package(
     decisions: list[Decision],
     quality: QualityOptions,
     vtt: str,
+    subtitles: list[SubtitleRendition],
 ) -> dict[str, Any]:
     kept = {d.name for d in decisions if d.kept}
     vmaf = {d.name: d.vmaf for d in decisions}
@@ -213,7 +228,7 @@ async def _package(
             playlist=uri,
         )
         renditions.append(rendition.model_dump(mode="json"))
-    (package / "master.m3u8").write_text(master_playlist(variants))
+    (package / "master.m3u8").write_text(master_playlist(variants, subtitles))
     (package / "thumbs.vtt").write_text(vtt)
     await run_ffmpeg(
         poster_args(source_path=source_path, source=source, out=package / "poster.jpg")
@@ -226,6 +241,10 @@ async def _package(
         "thumbnails_vtt": "thumbs.vtt",
         "thumbnails": "thumbs.jpg",
         "renditions": renditions,
+        "subtitles": [
+            {"language": s.language, "kind": s.kind, "name": s.name, "playlist": s.uri}
+            for s in subtitles
+        ],
         "ladder": {
             "rule": f"keep the lowest rung, then each rung adding >= {quality.min_gain} VMAF",
             "min_vmaf_gain": quality.min_gain,
@@ -236,6 +255,26 @@ async def _package(
     }
     _write_durably(package / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest
+
+
+def write_subtitles(
+    package: Path, tracks: Sequence[SubtitleSource], *, segment_s: int, duration_s: float
+) -> list[SubtitleRendition]:
+    """Each track as a subtitle rendition under `subs/`: WebVTT segments and their playlist."""
+    renditions = []
+    for i, track in enumerate(tracks):
+        folder = f"{SUBS_DIR}/{i}_{track.language}"
+        (package / folder).mkdir(parents=True)
+        cues = parse_subtitles(track.webvtt.encode()).cues
+        segments = segment_webvtt(cues, segment_s=segment_s, duration_s=duration_s)
+        for n, document in enumerate(segments):
+            (package / folder / f"{n:05d}.vtt").write_text(document)
+        playlist = subtitle_playlist(segments, segment_s=segment_s, duration_s=duration_s)
+        (package / folder / "index.m3u8").write_text(playlist)
+        renditions.append(
+            SubtitleRendition(f"{folder}/index.m3u8", track.language, track.name, track.kind)
+        )
+    return renditions
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -3,6 +3,7 @@ real bitrates, the codec strings from the init segments and the master playlist.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,12 +73,45 @@ class Variant:
     fps: float
 
 
-def master_playlist(variants: list[Variant]) -> str:
+SUBTITLES_GROUP = "subs"
+# what Apple's authoring spec names captions for the deaf and hard of hearing by
+SDH = (
+    "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
+)
+
+
+@dataclass(frozen=True)
+class SubtitleRendition:
+    uri: str
+    language: str
+    name: str
+    kind: str  # subtitles, captions or forced
+
+    def media_line(self) -> str:
+        forced = self.kind == "forced"
+        line = (
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{SUBTITLES_GROUP}",'
+            f'LANGUAGE="{self.language}",NAME="{_quoted(self.name)}",DEFAULT=NO,'
+            f"AUTOSELECT=YES,FORCED={'YES' if forced else 'NO'}"
+        )
+        if self.kind == "captions":
+            line += f',CHARACTERISTICS="{SDH}"'
+        return f'{line},URI="{self.uri}"'
+
+
+def master_playlist(variants: list[Variant], subtitles: Sequence[SubtitleRendition] = ()) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines += [s.media_line() for s in subtitles]
+    groups = f',SUBTITLES="{SUBTITLES_GROUP}"' if subtitles else ""
     for v in sorted(variants, key=lambda v: v.bandwidth):
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"
-            f'RESOLUTION={v.width}x{v.height},CODECS="{v.codecs}",FRAME-RATE={v.fps:.3f}'
+            f'RESOLUTION={v.width}x{v.height},CODECS="{v.codecs}",FRAME-RATE={v.fps:.3f}{groups}'
         )
         lines.append(v.uri)
     return "\n".join(lines) + "\n"
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string attribute may hold neither a double quote nor a line break."""
+    return text.replace('"', "'").replace("\n", " ").replace("\r", " ")

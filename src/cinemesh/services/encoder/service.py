@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cinemesh.contracts.media import AssetReady, JobStateChanged
 from cinemesh.platform.db import Database
 from cinemesh.platform.errors import not_found
-from cinemesh.services.encoder.models import Asset, Job
+from cinemesh.services.encoder.models import Asset, Job, SubtitleTrack
 from cinemesh.services.encoder.probe import SourceInfo
+from cinemesh.services.encoder.subtitles import Subtitles
 
 Stage = Callable[..., Awaitable[Any]]
 FINAL_STATES = frozenset({"ready", "failed"})
@@ -44,7 +45,21 @@ def view(job: Job) -> dict[str, Any]:
     }
     if job.result is not None:
         body["result"] = job.result
+    body["subtitles"] = job.subtitles or []
     return body
+
+
+def track_view(track: SubtitleTrack) -> dict[str, Any]:
+    return {
+        "id": track.id,
+        "title_id": track.title_id,
+        "episode_id": track.episode_id,
+        "language": track.language,
+        "kind": track.kind,
+        "name": track.name,
+        "cues": track.cues,
+        "created_at": track.created_at.isoformat(),
+    }
 
 
 class Jobs:
@@ -55,7 +70,13 @@ class Jobs:
         self.stage = stage
 
     async def create(
-        self, *, title_id: str, episode_id: str | None, source: str, info: SourceInfo
+        self,
+        *,
+        title_id: str,
+        episode_id: str | None,
+        source: str,
+        info: SourceInfo,
+        subtitles: list[str] | None = None,
     ) -> Job:
         now = _now()
         job = Job(
@@ -68,6 +89,7 @@ class Jobs:
             state="queued",
             percent=0.0,
             attempts=0,
+            subtitles=subtitles or [],
             created_at=now,
             updated_at=now,
         )
@@ -86,6 +108,17 @@ class Jobs:
     async def find(self, job_id: str) -> Job | None:
         async with self.db.session() as session:
             return await session.get(Job, job_id)
+
+    async def latest_ready(self, *, title_id: str, episode_id: str | None) -> Job | None:
+        """The newest job that published this title's (or episode's) current asset."""
+        query = (
+            select(Job)
+            .where(Job.title_id == title_id, Job.episode_id == episode_id, Job.state == "ready")
+            .order_by(Job.created_at.desc())
+            .limit(1)
+        )
+        async with self.db.session() as session:
+            return (await session.execute(query)).scalar_one_or_none()
 
     async def start_attempt(self, job_id: str, *, worker: str) -> Job:
         async with self.db.transaction() as session:
@@ -173,3 +206,62 @@ class Jobs:
             error=job.error,
         )
         await self.stage(session, JobStateChanged.TYPE, change.model_dump(mode="json"), key=job.id)
+
+
+class SubtitleTracks:
+    """Checked subtitle and caption files per title or episode, kept as WebVTT."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        *,
+        title_id: str,
+        episode_id: str | None,
+        language: str,
+        kind: str,
+        name: str,
+        subtitles: Subtitles,
+    ) -> SubtitleTrack:
+        track = SubtitleTrack(
+            id=uuid.uuid4().hex,
+            title_id=title_id,
+            episode_id=episode_id,
+            language=language,
+            kind=kind,
+            name=name,
+            webvtt=subtitles.to_webvtt(),
+            cues=len(subtitles.cues),
+            created_at=_now(),
+        )
+        async with self.db.transaction() as session:
+            session.add(track)
+        return track
+
+    async def current(self, *, title_id: str, episode_id: str | None) -> list[SubtitleTrack]:
+        """The newest track of each language and kind, in the order they were first given."""
+        query = (
+            select(SubtitleTrack)
+            .where(SubtitleTrack.title_id == title_id, SubtitleTrack.episode_id == episode_id)
+            .order_by(SubtitleTrack.created_at)
+        )
+        async with self.db.session() as session:
+            found = (await session.execute(query)).scalars().all()
+        newest: dict[tuple[str, str], SubtitleTrack] = {}
+        for track in found:
+            newest[(track.language, track.kind)] = track
+        return list(newest.values())
+
+    async def get_many(self, ids: list[str]) -> list[SubtitleTrack]:
+        """The tracks named, in that order (ids no longer known are skipped)."""
+        if not ids:
+            return []
+        async with self.db.session() as session:
+            found = (
+                (await session.execute(select(SubtitleTrack).where(SubtitleTrack.id.in_(ids))))
+                .scalars()
+                .all()
+            )
+        by_id = {t.id: t for t in found}
+        return [by_id[i] for i in ids if i in by_id]

@@ -22,8 +22,9 @@ from cinemesh.services.encoder.ladder import EncodeOptions
 from cinemesh.services.encoder.models import Job
 from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import SourceInfo
-from cinemesh.services.encoder.service import FINAL_STATES, Jobs
+from cinemesh.services.encoder.service import FINAL_STATES, Jobs, SubtitleTracks
 from cinemesh.services.encoder.settings import EncoderSettings
+from cinemesh.services.encoder.subtitles import SubtitleSource
 
 QUEUE = "encode"
 PROGRESS_EVERY_S = 1.0
@@ -37,12 +38,14 @@ class EncodeWorker:
         runtime: ServiceRuntime,
         jobs: Jobs,
         *,
+        tracks: SubtitleTracks,
         folders: MediaFolders,
         store: MediaStore,
         settings: EncoderSettings,
     ) -> None:
         self.runtime = runtime
         self.jobs = jobs
+        self.tracks = tracks
         self.folders = folders
         self.store = store
         self.settings = settings
@@ -143,6 +146,10 @@ class EncodeWorker:
         """The package, published; while the media store is down the job waits (the queue
         message kept alive) and publishes what it packaged once the store answers again."""
         wait_s = STORE_RETRY_FIRST_S
+        subtitles = [
+            SubtitleSource(t.language, t.kind, t.name, t.webvtt)
+            for t in await self.tracks.get_many(job.subtitles or [])
+        ]
         while True:
             try:
                 return await build_package(
@@ -155,6 +162,7 @@ class EncodeWorker:
                     encode=self.encode,
                     quality=self.quality,
                     report=report,
+                    subtitles=subtitles,
                 )
             except OriginUnavailable as exc:
                 log.warning("media store unavailable; the job waits", job_id=job.id, error=str(exc))

@@ -1,0 +1,63 @@
+"""Languages of subtitle and audio tracks: the BCP 47 tag a track is given, normalised, and
+the name a player's menu shows for it."""
+
+from __future__ import annotations
+
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
+# the names of the languages a catalog is most often subtitled in; others show their tag
+LANGUAGE_NAMES = {
+    "ar": "العربية",
+    "cs": "Čeština",
+    "da": "Dansk",
+    "de": "Deutsch",
+    "el": "Ελληνικά",
+    "en": "English",
+    "es": "Español",
+    "fi": "Suomi",
+    "fr": "Français",
+    "he": "עברית",
+    "hi": "हिन्दी",
+    "hu": "Magyar",
+    "id": "Bahasa Indonesia",
+    "it": "Italiano",
+    "ja": "日本語",
+    "ko": "한국어",
+    "nb": "Norsk bokmål",
+    "nl": "Nederlands",
+    "no": "Norsk",
+    "pl": "Polski",
+    "pt": "Português",
+    "pt-BR": "Português (Brasil)",
+    "ro": "Română",
+    "ru": "Русский",
+    "sv": "Svenska",
+    "th": "ไทย",
+    "tr": "Türkçe",
+    "uk": "Українська",
+    "vi": "Tiếng Việt",
+    "zh": "中文",
+}
+KIND_SUFFIX = {"subtitles": "", "captions": " (CC)", "forced": " (forced)"}
+
+
+def normal_language(tag: str) -> str:
+    """`EN-us` → `en-US`: the language lower case, a region upper case, a script titled."""
+    first, *rest = tag.split("-")
+    parts = [first.lower()]
+    for part in rest:
+        if len(part) == 2 or part.isdigit():
+            parts.append(part.upper())
+        elif len(part) == 4:
+            parts.append(part.title())
+        else:
+            parts.append(part.lower())
+    return "-".join(parts)
+
+
+def language_name(tag: str) -> str:
+    return LANGUAGE_NAMES.get(tag) or LANGUAGE_NAMES.get(tag.split("-")[0]) or tag
+
+
+def track_name(language: str, kind: str) -> str:
+    """What a player's menu shows, e.g. `English (CC)` for English captions."""
+    return language_name(language) + KIND_SUFFIX.get(kind, "")
