@@ -17,6 +17,7 @@ from tests.encoder.conftest import (
     wait_for_job,
 )
 from tests.encoder.hls import check_package
+from tests.playback.media import start_session
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, sign_up
 
@@ -201,3 +202,88 @@ def test_upload_needs_an_admin_and_a_multipart_file(
     )
     assert missing.status_code == 404
     assert_no_leftovers(media_platform)
+
+
+SRT_EN = "1\n00:00:00,200 --> 00:00:01,500\n[door creaks] Hello.\n"
+VTT_FR = "WEBVTT\n\n00:00.300 --> 00:01.800\nBonjour.\n"
+
+
+def upload_subtitles(
+    platform: LocalPlatform, who: Member, title_id: str, text: bytes, **form: str
+) -> httpx.Response:
+    return httpx.post(
+        f"{platform.gateway}/api/v1/admin/titles/{title_id}/subtitles",
+        files={"file": ("track.srt", text, "text/plain")},
+        data=form,
+        headers=who.headers,
+        timeout=60,
+    )
+
+
+def test_subtitles_are_checked_published_in_the_master_and_served_by_the_edge(
+    media_platform: LocalPlatform, operator: Member, tmp_path: Path
+) -> None:
+    title_id = create_title(media_platform, operator, "Subtitled")
+    for bad, code in [
+        (b"\x00\x01binary\x00", "NOT_SUBTITLES"),
+        ("1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9\n".encode("latin-1"), "SUBTITLES_NOT_UTF8"),
+        (b"1\n00:00:03,000 --> 00:00:02,000\nbackwards\n", "SUBTITLES_BAD_CUE_TIMES"),
+    ]:
+        refused = upload_subtitles(media_platform, operator, title_id, bad, language="en")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == code
+    odd = upload_subtitles(media_platform, operator, title_id, SRT_EN.encode(), language="e n")
+    assert odd.status_code == 422, odd.text
+    captions = upload_subtitles(
+        media_platform, operator, title_id, SRT_EN.encode(), language="en", kind="captions"
+    )
+    assert captions.status_code == 201, captions.text
+    assert captions.json()["job_id"] is None, "no video yet: the next upload publishes it"
+    assert captions.json()["name"] == "English (CC)"
+
+    sent = upload(media_platform, operator, title_id, make_video(tmp_path / "in.mp4", seconds=2))
+    assert sent.status_code == 202, sent.text
+    job, _ = wait_for_job(media_platform, operator, sent.json()["job_id"])
+    assert job["state"] == "ready", job
+    assert [s["language"] for s in job["result"]["subtitles"]] == ["en"]
+
+    # a track added once the title plays is published by packaging its source again
+    french = upload_subtitles(media_platform, operator, title_id, VTT_FR.encode(), language="fr")
+    assert french.status_code == 201, french.text
+    again, _ = wait_for_job(media_platform, operator, french.json()["job_id"])
+    assert again["state"] == "ready", again
+    assert [s["language"] for s in again["result"]["subtitles"]] == ["en", "fr"]
+
+    member = sign_up(media_platform)
+    body = {"profile_id": member.profile_id, "title_id": title_id}
+    deadline = time.monotonic() + 30
+    while True:  # the catalog links the newer asset once its event arrives
+        started = start_session(media_platform.gateway, member.headers, body, wait_s=30)
+        assert started.status_code == 201, started.text
+        session = started.json()
+        if again["asset_id"] in session["manifest_path"] or time.monotonic() > deadline:
+            break
+        httpx.delete(
+            f"{media_platform.gateway}/api/v1/playback/sessions/{session['session_id']}",
+            headers=member.headers,
+            timeout=10,
+        )
+        time.sleep(0.5)
+    edge = session["edge_urls"][0]
+    base = edge + session["manifest_path"].rsplit("/", 1)[0] + "/"
+    master = httpx.get(edge + session["manifest_path"], timeout=10).text
+    media = [line for line in master.splitlines() if line.startswith("#EXT-X-MEDIA:")]
+    assert len(media) == 2 and all("TYPE=SUBTITLES" in m for m in media), master
+    assert 'LANGUAGE="en"' in media[0] and "describes-music-and-sound" in media[0]
+    assert 'LANGUAGE="fr"' in media[1] and "CHARACTERISTICS" not in media[1]
+    assert all('SUBTITLES="subs"' in v for v in master.splitlines() if "STREAM-INF" in v)
+    playlist_uri = media[1].split('URI="', 1)[1].rstrip('"')
+    playlist = httpx.get(base + playlist_uri, timeout=10)
+    assert playlist.status_code == 200 and "#EXT-X-ENDLIST" in playlist.text
+    segment = playlist_uri.rsplit("/", 1)[0] + "/" + playlist.text.split(".vtt")[0].split()[-1]
+    cues = httpx.get(base + segment + ".vtt", timeout=10)
+    assert cues.status_code == 200, cues.text
+    assert cues.headers["content-type"].startswith("text/vtt")
+    assert "Bonjour." in cues.text and "X-TIMESTAMP-MAP" in cues.text
+    unsigned = httpx.get(edge + f"/{again['asset_id']}/{segment}.vtt", timeout=10)
+    assert unsigned.status_code in (403, 404), "subtitles are behind the signed URL too"

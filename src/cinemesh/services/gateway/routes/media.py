@@ -128,3 +128,97 @@ async def get_job(
 ) -> Any:
     """An encode job: state, percent and, once ready, the ladder decision."""
     return relay(await gateway.call("encoder", "GET", f"/v1/jobs/{job_id}", request=request))
+
+
+SUBTITLE_LIMIT = 4 * 1024**2
+SUBTITLE_CODES = {
+    "SUBTITLES_EMPTY": "the file is empty",
+    "SUBTITLES_TOO_LARGE": "the file is over 4 MiB or holds too many cues",
+    "NOT_SUBTITLES": "the file is binary, or text that is not SRT or WebVTT",
+    "SUBTITLES_NOT_UTF8": "the file is not UTF-8 (or UTF-16 with a byte order mark)",
+    "SUBTITLES_MALFORMED": "a cue's timing line is malformed or negative",
+    "SUBTITLES_NO_CUES": "the file holds no cues",
+    "SUBTITLES_BAD_CUE_TIMES": "a cue ends at or before its start",
+    "SUBTITLES_OUT_OF_ORDER": "a cue starts before the one ahead of it",
+    "SUBTITLES_OVERLAP": "a cue starts while the one ahead of it is still shown",
+}
+
+
+@router.post(
+    "/titles/{title_id}/subtitles",
+    status_code=201,
+    responses=error_codes(422, SUBTITLE_CODES),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "language"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "language": {"type": "string", "example": "en"},
+                            "kind": {
+                                "type": "string",
+                                "enum": ["subtitles", "captions", "forced"],
+                                "default": "subtitles",
+                            },
+                            "name": {"type": "string"},
+                            "publish": {"type": "boolean", "default": True},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_subtitles(
+    request: Request,
+    gateway: GatewayDep,
+    _admin: AdminMember,
+    title_id: str = id_path(),
+    episode_id: str | None = EpisodeQuery,
+) -> Response:
+    """Upload an SRT or WebVTT file (multipart `file`, `language`, `kind`: subtitles, captions
+    for the deaf and hard of hearing, or forced) → 201 the track, and the `job_id` of the
+    package that publishes it when the title already plays."""
+    refuse_oversized(request, SUBTITLE_LIMIT)
+    await require_title(gateway, request, title_id)
+    headers = {
+        name: request.headers[name]
+        for name in ("content-type", "content-length")
+        if name in request.headers
+    }
+    return relay(
+        await gateway.call(
+            "encoder",
+            "POST",
+            f"/v1/titles/{title_id}/subtitles",
+            request=request,
+            params={"episode_id": episode_id} if episode_id else None,
+            headers=headers,
+            body=request.stream(),
+            timeout_s=120.0,
+        )
+    )
+
+
+@router.get("/titles/{title_id}/subtitles")
+async def list_subtitles(
+    request: Request,
+    gateway: GatewayDep,
+    _admin: AdminMember,
+    title_id: str = id_path(),
+    episode_id: str | None = EpisodeQuery,
+) -> Any:
+    """The subtitle tracks the title's (or episode's) next package publishes."""
+    return relay(
+        await gateway.call(
+            "encoder",
+            "GET",
+            f"/v1/titles/{title_id}/subtitles",
+            request=request,
+            params={"episode_id": episode_id} if episode_id else None,
+        )
+    )
