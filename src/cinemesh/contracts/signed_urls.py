@@ -13,6 +13,7 @@ opens nothing else. Relative URIs inside playlists inherit the token with no rew
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -25,6 +26,7 @@ ASSET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SCOPE = re.compile(r"^(?P<asset>[A-Za-z0-9_-]{1,64})(?:~(?P<cap>[1-9][0-9]{1,4}))?$")
 FILE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 EXP = re.compile(r"^[0-9]{1,12}$")
+TOKENS_KEPT = 4096
 
 
 class InvalidMediaUrl(ValueError):
@@ -42,7 +44,10 @@ def scope(asset_id: str, max_height: int | None = None) -> str:
     return f"{asset_id}~{max_height}"
 
 
+@functools.lru_cache(maxsize=TOKENS_KEPT)
 def token(key: bytes, scope_segment: str, exp: int) -> str:
+    """The token for a scope until `exp`; kept, since every segment of a viewing presents the
+    same one (an edge checks it once, not per segment)."""
     digest = hmac.new(key, f"{exp}:/{scope_segment}/".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 

@@ -23,8 +23,9 @@ from cinemesh.contracts.signed_urls import InvalidMediaUrl, MediaPath, verify
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
 from cinemesh.platform.faults import FaultSpec
 from cinemesh.platform.media_store import OriginUnavailable
-from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, logger
+from cinemesh.platform.observability import logger
 from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.services.edge.delivery import Observations, send_file
 from cinemesh.services.edge.playlists import Ladder
 
 log = logger("cinemesh.edge")
@@ -67,56 +68,6 @@ def error(
         content_type="application/json",
         headers={**CORS, **(headers or {})},
     )
-
-
-async def send_file(request: web.Request, fd: int, headers: dict[str, str]) -> web.StreamResponse:
-    """The open file (or the requested range of it) with sendfile(2), no thread hops: media
-    files are small, immutable and hot in the page cache, so reading one does not block."""
-    with open(fd, "rb") as handle:
-        stat = os.fstat(fd)
-        size = stat.st_size
-        etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
-        if etag in request.headers.get("If-None-Match", ""):
-            return web.Response(status=304, headers={**headers, "ETag": etag})
-        status, start, count = 200, 0, size
-        if "Range" in request.headers:
-            try:
-                wanted = request.http_range
-            except ValueError:  # a malformed Range is ignored (RFC 9110 14.2)
-                wanted = slice(None, None)
-            if wanted != slice(None, None) and request.headers.get("If-Range", etag) == etag:
-                first, last = _bounds(wanted, size)
-                if first is None or last is None:
-                    return web.Response(
-                        status=416, headers={**headers, "Content-Range": f"bytes */{size}"}
-                    )
-                status, start, count = 206, first, last - first + 1
-        response = web.StreamResponse(status=status, headers={**headers, "ETag": etag})
-        response.headers["Accept-Ranges"] = "bytes"
-        if status == 206:
-            response.headers["Content-Range"] = f"bytes {start}-{start + count - 1}/{size}"
-        response.content_length = count
-        try:
-            await response.prepare(request)
-            transport = request.transport
-            if request.method != "HEAD" and count and transport is not None:
-                await asyncio.get_running_loop().sendfile(transport, handle, start, count)
-            await response.write_eof()
-        except ConnectionError:  # the player went away mid-segment: nobody to answer
-            pass
-        return response
-
-
-def _bounds(wanted: slice, size: int) -> tuple[int | None, int | None]:
-    """First and last byte of a single Range, or (None, None) when it cannot be satisfied."""
-    start, stop = wanted.start, wanted.stop
-    if start is not None and start < 0:  # bytes=-N: the last N bytes
-        return (max(0, size + start), size - 1) if size else (None, None)
-    first = start or 0
-    last = size - 1 if stop is None else min(stop, size) - 1
-    if first >= size or last < first:
-        return None, None
-    return first, last
 
 
 class MediaFiles:
@@ -195,6 +146,7 @@ class EdgeServer:
         self.runtime = runtime
         self.key = key
         self.media = media
+        self.observed = Observations("edge")
         runtime.ready_check("media", media.check)
 
     # --- the app ---------------------------------------------------------------------------
@@ -232,8 +184,7 @@ class EdgeServer:
                 "/internal/faults",
             ):
                 route = "unmatched"
-            HTTP_REQUESTS.labels("edge", route, request.method, str(status)).inc()
-            HTTP_LATENCY.labels("edge", route).observe(time.perf_counter() - started)
+            self.observed.record(route, request.method, status, time.perf_counter() - started)
 
     async def live(self, _request: web.Request) -> web.Response:
         return web.json_response(
