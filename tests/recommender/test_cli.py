@@ -59,6 +59,8 @@ def test_evaluate_prints_a_table_and_writes_json(tmp_path: Path) -> None:
         "item-knn (cosine)",
         "ease",
         "recency-ease",
+        "ials",
+        "ials-blend",
     ]
     assert "| **recency-ease** |" in (tmp_path / "r.md").read_text()
 

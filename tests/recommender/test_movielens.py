@@ -25,7 +25,9 @@ def test_ours_beats_every_baseline_on_movielens(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     results = {r["model"]: r["metrics"] for r in json.loads(out.read_text())["results"]}
     ours = results.pop("recency-ease")
-    assert set(results) == {"popularity", "item-knn (cosine)", "ease"}
+    challenger = results.pop("ials-blend")
+    assert set(results) == {"popularity", "item-knn (cosine)", "ease", "ials"}
+    assert challenger["ndcg_at_10"] > ours["ndcg_at_10"]
     for name, baseline in results.items():
         assert ours["ndcg_at_10"] > baseline["ndcg_at_10"], name
         assert ours["recall_at_20"] > baseline["recall_at_20"], name

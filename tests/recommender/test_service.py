@@ -148,6 +148,29 @@ def retrained_with_everything(platform: LocalPlatform, titles: int) -> None:
     wait_for(complete)
 
 
+def assert_the_challenger_cell_is_served(
+    platform: LocalPlatform, profile: str, *, watched: list[str]
+) -> None:
+    """An experiment's challenger cell (the gateway's treatments header) gets the iALS blend,
+    with the same rules; without the header, or with an unknown model, the current one."""
+    url = platform.url_of("recommender", 0) + "/v1/rows"
+    asked = {"profile_id": profile, "maturity": "NC-17", "limit": 10}
+    for treatments, name in [
+        ("recommender.model=ials-blend", "ials-blend"),
+        ("recommender.model=unknown;x=y", "recency-ease"),
+        (None, "recency-ease"),
+    ]:
+        headers = {
+            **platform.headers,
+            **({"X-Cinemesh-Treatments": treatments} if treatments else {}),
+        }
+        body = httpx.get(url, params=asked, headers=headers, timeout=60).json()
+        assert body["model"]["name"] == name, body["model"]
+        top = [i["title_id"] for i in body["rows"][0]["items"]]
+        assert top[:5] and all(t.startswith("horror") for t in top[:5]), body["rows"][0]
+        assert not set(top) & set(watched)
+
+
 def both_serve_a_model_of_the_horror_fan(platform: LocalPlatform, producers: Producers) -> None:
     """Two instances: "fan" watched three horror titles, and both serve a model trained on it."""
     producers.publish(*catalog_events(), *background_events())
@@ -180,6 +203,7 @@ def test_learns_from_events_filters_by_maturity_and_counts_each_event_once(
         because = [r for r in rows if r.startswith("because-you-watched:")]
         assert because and because[0].split(":", 1)[1] in horror[:3]
         assert all(i["title_id"].startswith("horror") for i in rows[because[0]][:5])
+        assert_the_challenger_cell_is_served(platform, "fan", watched=horror[:3])
 
         # a kids profile that somehow watched a horror title still sees only kids titles
         producers.publish(watched("kid", title_ids("kids")[0]), watched("kid", horror[5]))

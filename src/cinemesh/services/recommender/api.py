@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi import Path as PathParam
 
 from cinemesh.contracts.maturity import ADULT_MAX, RATINGS
 from cinemesh.platform.deps import Db, provided
 from cinemesh.platform.errors import ApiError
+from cinemesh.services.recommender.ials import Challengers
 from cinemesh.services.recommender.rows import build_rows
 from cinemesh.services.recommender.service import Histories, interaction_view
 from cinemesh.services.recommender.training import ModelKeeper
@@ -21,6 +22,10 @@ Limit = Query(20, ge=1, le=100)
 
 Keeper = Annotated[ModelKeeper, provided(ModelKeeper)]
 HistoriesDep = Annotated[Histories, provided(Histories)]
+ChallengersDep = Annotated[Challengers, provided(Challengers)]
+# the experiment cell's overrides, set by the gateway from experiments' allocation:
+# `recommender.model=ials-blend;other.key=value`
+Treatments = Header(None, alias="X-Cinemesh-Treatments", max_length=1000)
 router = APIRouter(prefix="/v1")
 
 
@@ -34,26 +39,42 @@ def not_ready() -> ApiError:
 async def rows(
     keeper: Keeper,
     histories: HistoriesDep,
+    challengers: ChallengersDep,
     profile_id: str = ProfileId,
     maturity: str | None = Maturity,
     limit: int = Limit,
+    treatments: str | None = Treatments,
 ) -> Response:
     if maturity is not None and maturity not in RATINGS:
         raise ApiError(422, "INVALID_REQUEST", f"maturity must be one of {', '.join(RATINGS)}")
     snapshot = keeper.current
     if snapshot is None:
         raise not_ready()
+    snapshot, model_name = challengers.serve(snapshot, treatment(treatments, "recommender.model"))
     history = await histories.of(profile_id)
     limit_to = maturity or history.maturity or ADULT_MAX
     body = orjson.dumps(
         {
             "profile_id": profile_id,
             "maturity": limit_to,
-            "model": {"version": snapshot.version, "trained_at": snapshot.trained_at},
+            "model": {
+                "name": model_name,
+                "version": snapshot.version,
+                "trained_at": snapshot.trained_at,
+            },
             "rows": build_rows(snapshot, history, maturity=limit_to, limit=limit),
         }
     )
     return Response(body, media_type="application/json")
+
+
+def treatment(header: str | None, key: str) -> str | None:
+    """One override from the treatments header; anything unreadable is no override."""
+    for part in (header or "").split(";"):
+        name, _, value = part.partition("=")
+        if name.strip() == key:
+            return value.strip() or None
+    return None
 
 
 @router.post("/retrain")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from cinemesh.services.recommender import algorithms
+from cinemesh.services.recommender import algorithms, ials
 from cinemesh.services.recommender.collaborative import ItemModel, ModelParams, recency_history
 from cinemesh.services.recommender.dataset import Interactions
 
@@ -114,6 +114,12 @@ def ours_scorer(model: ItemModel, train: Interactions) -> Scorer:
     return lambda users: model.batch_scores(history[users])
 
 
+def ials_scorer(train: Interactions, params: ials.IalsParams) -> Scorer:
+    """iALS alone: its fitted user factors times its item factors."""
+    fold_in = ials.FoldIn(ials.fit_item_factors(train, params), params)
+    return lambda users: fold_in.scores(train.matrix()[users])
+
+
 def _best(options: dict[Any, Metrics]) -> Any:
     return max(options, key=lambda o: (options[o].ndcg_at_10, options[o].recall_at_20))
 
@@ -193,6 +199,23 @@ def evaluate(
             OURS,
             {**params["ours"], "neighbours": ModelParams().neighbours},
             lambda: ours_scorer(ItemModel.fit(train, ModelParams(**params["ours"])), train),
+        ),
+    ]
+    served: list[ItemModel] = []
+
+    def ours() -> ItemModel:
+        if not served:
+            served.append(ItemModel.fit(train, ModelParams(**params["ours"])))
+        return served[0]
+
+    challenger = ials.IalsParams()
+    runs[-1] = (runs[-1][0], runs[-1][1], lambda: ours_scorer(ours(), train))
+    runs += [
+        ("ials", {"factors": challenger.factors}, lambda: ials_scorer(train, challenger)),
+        (
+            ials.CHALLENGER,
+            {**vars(challenger), "base": OURS},
+            lambda: ials.challenger_scorer(train, ours(), challenger),
         ),
     ]
     for name, chosen, build in runs:
