@@ -253,3 +253,37 @@ def test_a_popular_title_is_in_the_cache_before_its_first_play(
 
 async def _delete(platform: LocalPlatform, key: str) -> None:
     await obstore.delete_async(s3_store(platform.env).store, key)
+
+
+def test_each_edge_cache_shows_its_hit_ratio_and_origin_bytes_on_metrics_and_the_ops_page(
+    edge: Edge, edge_platform: LocalPlatform, hls_package: Path
+) -> None:
+    asset_id = new_asset(edge_platform, hls_package)
+    size = (hls_package / "180p" / "seg_003.m4s").stat().st_size
+    before = httpx.get(edge.url + "/health/ready", timeout=10).json()["cache"]
+    origin_before = sample_value(edge.url, "cinemesh_edge_origin_bytes_total")
+    for _ in range(3):  # one miss (and the master playlist's), then two hits
+        assert httpx.get(edge.signed(asset_id, "180p/seg_003.m4s"), timeout=10).status_code == 200
+    after = httpx.get(edge.url + "/health/ready", timeout=10).json()["cache"]
+    assert after["hits"] - before["hits"] == 2
+    assert after["misses"] - before["misses"] == 2, "the segment and its master playlist"
+    assert after["cache_bytes_served"] - before["cache_bytes_served"] == 2 * size
+    assert after["origin_bytes"] - before["origin_bytes"] > size
+    assert sample_value(edge.url, "cinemesh_edge_origin_bytes_total") - origin_before > size
+    assert 0 < after["hit_ratio"] < 1 and after["offload"] < 1
+    assert after["bytes"] <= after["max_bytes"] == CACHE_BYTES
+    deadline = time.monotonic() + 15  # the gateway probes each instance at most every 2 s
+    while True:
+        ops = httpx.get(f"{edge_platform.gateway}/api/v1/ops/services", timeout=10).json()
+        edges = next(s for s in ops["services"] if s["name"] == "edge")
+        shown = edges["instances"][0]["cache"]
+        if shown and shown["hits"] >= after["hits"]:
+            break
+        assert time.monotonic() < deadline, f"the ops page did not show the cache: {edges}"
+        time.sleep(0.5)
+    assert edges["cache"]["origin_bytes"] >= after["origin_bytes"]
+    assert edges["cache"]["hit_ratio"] == pytest.approx(
+        edges["cache"]["hits"] / (edges["cache"]["hits"] + edges["cache"]["misses"]), abs=1e-3
+    )
+    catalog = next(s for s in ops["services"] if s["name"] == "catalog")
+    assert catalog["cache"] is None, "only edges have a cache"

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -60,6 +61,15 @@ class OriginUnavailable(Exception):
     """The object store did not answer (down, unreachable, refusing our credentials)."""
 
 
+@dataclass(frozen=True)
+class OriginObject:
+    """An object the store has begun to send: its size, known before its bytes, and its bytes
+    in chunks (OriginUnavailable when the store fails mid-way)."""
+
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
 def asset_key(asset_id: str, *parts: str) -> str:
     return "/".join((ASSETS, asset_id, *parts))
 
@@ -78,6 +88,9 @@ class MediaStore(Protocol):
 
     def stream(self, key: str) -> AsyncIterator[bytes]:
         """An object's bytes in chunks; FileNotFoundError when there is none."""
+
+    async def fetch(self, key: str) -> OriginObject:
+        """An object's size and its bytes as they arrive; FileNotFoundError when there is none."""
 
     async def put_file(self, key: str, file: Path) -> None:
         """Store a file under `key`."""
@@ -124,6 +137,10 @@ class FileMediaStore:
         with open(self.path(key), "rb") as source:
             while chunk := source.read(CHUNK):
                 yield chunk
+
+    async def fetch(self, key: str) -> OriginObject:
+        size = self.path(key).stat().st_size  # FileNotFoundError when there is none
+        return OriginObject(size=size, chunks=self.stream(key))
 
     async def put_file(self, key: str, file: Path) -> None:
         target = self.path(key)
@@ -189,14 +206,26 @@ class S3MediaStore:
             raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
+        found = await self.fetch(key)
+        async for chunk in found.chunks:
+            yield chunk
+
+    async def fetch(self, key: str) -> OriginObject:
         try:
             found = await obstore.get_async(self.store, key)
-            async for chunk in found.stream(min_chunk_size=CHUNK):
-                yield bytes(chunk)
         except (FileNotFoundError, NotFoundError):
             raise FileNotFoundError(key) from None
         except BaseError as exc:
             raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in found.stream(min_chunk_size=CHUNK):
+                    yield bytes(chunk)
+            except BaseError as exc:
+                raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+
+        return OriginObject(size=found.meta["size"], chunks=chunks())
 
     async def put_file(self, key: str, file: Path) -> None:
         try:

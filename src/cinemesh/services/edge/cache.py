@@ -6,8 +6,10 @@ only for what it does not hold.
   watched now is watched by many for days), so recency tracks it well, and an object's files
   are read in playback order, so the oldest-read segment of a title is the first one a new
   viewer no longer needs. The page cache keeps the hottest objects in memory on top of it.
-- One origin fetch per object however many requests miss it at once (the later ones wait for
-  the first one's fill).
+- A miss is served while it fills: the response streams the bytes as the origin sends them
+  (fills.py), so its first byte waits for the origin's first chunk, not for the whole object;
+  and the origin is asked once per object however many requests miss it at once (they all
+  read the one fill).
 - A fill is written to a hidden `.part` file and renamed when whole: an edge killed mid-fill
   leaves a `.part`, which is removed at start, and never a partial object that could be served.
 - The signed URL is checked before any of this (server.py); an asset is served only once its
@@ -19,13 +21,16 @@ import asyncio
 import os
 import uuid
 from collections import OrderedDict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 
 from cinemesh.contracts.signed_urls import MediaPath
-from cinemesh.platform.media_store import MASTER, MediaStore, asset_key
+from cinemesh.platform.media_store import MASTER, MediaStore, OriginUnavailable, asset_key
 from cinemesh.platform.observability import logger
+from cinemesh.services.edge.fills import Fill, FillReader
 from cinemesh.services.edge.playlists import Ladder
 
 log = logger("cinemesh.edge.cache")
@@ -48,6 +53,30 @@ LADDERS_KEPT = 4096
 FILL_ATTEMPTS = 2
 
 
+@dataclass
+class CacheStats:
+    """What this instance's cache has done since it started (the counters above, per edge)."""
+
+    hits: int = 0
+    misses: int = 0
+    cache_bytes_served: int = 0  # served from the cache (hits)
+    origin_bytes_served: int = 0  # served from a fill (misses)
+    origin_fetches: int = 0
+    origin_bytes: int = 0  # fetched from the origin (misses and fills ahead of demand)
+    evictions: int = 0
+
+    @property
+    def hit_ratio(self) -> float | None:
+        asked = self.hits + self.misses
+        return round(self.hits / asked, 4) if asked else None
+
+    @property
+    def offload(self) -> float | None:
+        """The share of the bytes served that did not come from the origin."""
+        served = self.cache_bytes_served + self.origin_bytes_served
+        return round(1 - self.origin_bytes / served, 4) if served else None
+
+
 class EdgeCache:
     """Objects of the origin on this instance's disk, at most `max_bytes` of them (an object
     larger than the whole cache is the one exception, until the next fill evicts it)."""
@@ -58,7 +87,9 @@ class EdgeCache:
         self.origin = origin
         self.sizes: OrderedDict[str, int] = OrderedDict()  # least recently used first
         self.total = 0
-        self._fills: dict[str, asyncio.Task[None]] = {}
+        self.reserved = 0  # the sizes of the fills under way, whose part files are on disk
+        self.stats = CacheStats()
+        self._fills: dict[str, Fill] = {}
 
     def load(self) -> None:
         """Take up what an earlier run of this instance cached; drop its unfinished fills."""
@@ -80,20 +111,45 @@ class EdgeCache:
         return self.folder.joinpath(*key.split("/"))
 
     async def open(self, key: str) -> int | None:
-        """A descriptor of the object, filled from the origin on a miss; None when the origin
-        has no such object. OriginUnavailable when the origin cannot be asked."""
-        fd = self._open_cached(key)
-        if fd is not None:
-            CACHE_REQUESTS.labels("hit").inc()
-            CACHE_BYTES_SERVED.labels("cache").inc(self.sizes[key])
-            return fd
-        CACHE_REQUESTS.labels("miss").inc()
+        """A descriptor of the whole object, filled from the origin on a miss; None when the
+        origin has no such object. OriginUnavailable when the origin cannot be asked."""
         for _ in range(FILL_ATTEMPTS):  # a fill evicted before it was opened is filled again
+            opened = await self.open_streaming(key)
+            if not isinstance(opened, FillReader):
+                return opened
+            os.close(opened.fd)
             if not await self._fill(key):
                 return None
             fd = self._open_cached(key)
             if fd is not None:
-                CACHE_BYTES_SERVED.labels("origin").inc(self.sizes[key])
+                return fd
+        return None
+
+    async def open_streaming(self, key: str) -> int | FillReader | None:
+        """A descriptor of the cached object (a hit); on a miss, a reader of the fill bringing
+        it from the origin (one fill however many miss it at once), so that it is served while
+        it arrives; None when the origin has no such object."""
+        fd = self._open_cached(key)
+        if fd is not None:
+            CACHE_REQUESTS.labels("hit").inc()
+            CACHE_BYTES_SERVED.labels("cache").inc(self.sizes[key])
+            self.stats.hits += 1
+            self.stats.cache_bytes_served += self.sizes[key]
+            return fd
+        CACHE_REQUESTS.labels("miss").inc()
+        self.stats.misses += 1
+        for _ in range(FILL_ATTEMPTS):
+            fill = self._fill_of(key)
+            try:
+                await fill.started()
+            except FileNotFoundError:
+                return None
+            if not fill.done:
+                self._served_from_origin(fill.size or 0)
+                return fill.reader()
+            fd = self._open_cached(key)  # it finished while we waited for its start
+            if fd is not None:
+                self._served_from_origin(self.sizes[key])
                 return fd
         return None
 
@@ -103,6 +159,22 @@ class EdgeCache:
             self.sizes.move_to_end(key)
             return True
         return await self._fill(key)
+
+    def _served_from_origin(self, size: int) -> None:
+        CACHE_BYTES_SERVED.labels("origin").inc(size)
+        self.stats.origin_bytes_served += size
+
+    def report(self) -> dict[str, Any]:
+        """This instance's cache in numbers, for its readiness answer and the ops page."""
+        return {
+            **asdict(self.stats),
+            "bytes": self.total,
+            "objects": len(self.sizes),
+            "max_bytes": self.max_bytes,
+            "filling": len(self._fills),
+            "hit_ratio": self.stats.hit_ratio,
+            "offload": self.stats.offload,
+        }
 
     def _open_cached(self, key: str) -> int | None:
         if key not in self.sizes:
@@ -116,46 +188,85 @@ class EdgeCache:
         return fd
 
     async def _fill(self, key: str) -> bool:
-        """Fetch `key` once for every request waiting on it; False when the origin has none."""
-        task = self._fills.get(key)
-        if task is None:
-            task = asyncio.create_task(self._fetch(key))
-            self._fills[key] = task
-            task.add_done_callback(lambda _done: self._fills.pop(key, None))
+        """Wait for the whole of `key`'s fill; False when the origin has none."""
+        fill = self._fill_of(key)
+        assert fill.task is not None
+        await asyncio.shield(fill.task)  # a viewer going away does not cancel the others' fill
         try:
-            await asyncio.shield(task)  # a viewer going away does not cancel the others' fill
+            fill.raise_error()
         except FileNotFoundError:
             return False
         return True
 
-    async def _fetch(self, key: str) -> None:
+    def _fill_of(self, key: str) -> Fill:
+        """The fill of `key` under way, or a new one."""
+        fill = self._fills.get(key)
+        if fill is None:
+            target = self.path(key)
+            part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{PART}")
+            fill = self._fills[key] = Fill(key, part)
+            fill.task = asyncio.create_task(self._fetch(fill))
+            fill.task.add_done_callback(lambda _done: self._fills.pop(key, None))
+        return fill
+
+    async def _fetch(self, fill: Fill) -> None:
+        """Bring one object from the origin into the cache; what went wrong is the fill's."""
         ORIGIN_FETCHES.inc()
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{PART}")
-        size = 0
+        self.stats.origin_fetches += 1
+        target = self.path(fill.key)
+        reserved = 0
         try:
-            with open(part, "wb") as out:
-                async for chunk in self.origin.stream(key):
-                    out.write(chunk)
-                    size += len(chunk)
-            os.rename(part, target)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        ORIGIN_BYTES.inc(size)
-        self._admit(key, size)
+            found = await self.origin.fetch(fill.key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fill.fd = os.open(fill.part, flags, 0o644)
+            self._make_room(found.size, keep=0)  # the part file counts against the limit
+            reserved = found.size
+            self.reserved += reserved
+            fill.size = found.size
+            fill.moved()
+            async for chunk in found.chunks:
+                _write_all(fill.fd, chunk)
+                fill.written += len(chunk)
+                ORIGIN_BYTES.inc(len(chunk))
+                self.stats.origin_bytes += len(chunk)
+                fill.moved()
+            if fill.written != found.size:
+                raise OriginUnavailable(f"{fill.key}: {fill.written} of {found.size} bytes")
+            os.rename(fill.part, target)
+            self.reserved -= reserved
+            reserved = 0
+            self._admit(fill.key, fill.written)
+        except BaseException as exc:
+            fill.part.unlink(missing_ok=True)
+            fill.error = exc
+            if not isinstance(exc, (FileNotFoundError, OriginUnavailable, OSError)):
+                log.warning("edge fill failed", key=fill.key, error=repr(exc))
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self.reserved -= reserved
+            if fill.fd is not None:
+                os.close(fill.fd)
+            fill.done = True
+            fill.moved()
 
     def _admit(self, key: str, size: int) -> None:
         self._forget(key)
         self.sizes[key] = size
         self.total += size
-        while self.total > self.max_bytes and len(self.sizes) > 1:
+        self._make_room(0, keep=1)
+        self._measure()
+
+    def _make_room(self, incoming: int, *, keep: int) -> None:
+        """Evict the least recently used until `incoming` more bytes fit with the fills under
+        way, keeping at least `keep` objects."""
+        while self.total + self.reserved + incoming > self.max_bytes and len(self.sizes) > keep:
             oldest = next(iter(self.sizes))
             self.path(oldest).unlink(missing_ok=True)
             self._forget(oldest)
             EVICTIONS.inc()
-        self._measure()
+            self.stats.evictions += 1
 
     def _forget(self, key: str) -> None:
         size = self.sizes.pop(key, None)
@@ -179,11 +290,11 @@ class CachedAssets:
     def description(self) -> str:
         return f"{self.cache.origin.description} through {self.cache.folder}"
 
-    async def open(self, media: MediaPath) -> int | None:
+    async def open(self, media: MediaPath) -> int | FillReader | None:
         """The file of a published asset (its master playlist is in the origin), or None."""
         if await self.ladder(media.asset_id) is None:
             return None
-        return await self.cache.open(asset_key(media.asset_id, *media.file_parts))
+        return await self.cache.open_streaming(asset_key(media.asset_id, *media.file_parts))
 
     async def ladder(self, asset_id: str) -> Ladder | None:
         known = self._ladders.get(asset_id)
@@ -201,3 +312,12 @@ class CachedAssets:
 
     async def check(self) -> None:
         self.cache.folder.mkdir(parents=True, exist_ok=True)
+
+    def report(self) -> dict[str, Any]:
+        return self.cache.report()
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]

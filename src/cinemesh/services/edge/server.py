@@ -125,6 +125,19 @@ class MediaFiles:
         if not self.root.is_dir():
             raise RuntimeError("the media folder is missing")
 
+    def report(self) -> dict[str, Any] | None:
+        """No cache: the shared folder serves everything."""
+        return None
+
+
+class Streaming(Protocol):
+    """A file still on its way into the edge's cache, served as it arrives (fills.py); what
+    needs the whole file (Range, conditional) it hands to `whole` once complete."""
+
+    async def send(
+        self, request: web.Request, headers: dict[str, str], *, whole: Any
+    ) -> web.StreamResponse: ...
+
 
 class Media(Protocol):
     """Where an edge finds an asset's files: the shared folder, or its cache of the origin."""
@@ -132,11 +145,14 @@ class Media(Protocol):
     @property
     def description(self) -> str: ...
 
-    async def open(self, media: MediaPath) -> int | None: ...
+    async def open(self, media: MediaPath) -> int | Streaming | None: ...
 
     async def ladder(self, asset_id: str) -> Ladder | None: ...
 
     async def check(self) -> None: ...
+
+    def report(self) -> dict[str, Any] | None:
+        """The cache's numbers (hits, misses, bytes from cache and origin), when there is one."""
 
 
 class EdgeServer:
@@ -204,6 +220,7 @@ class EdgeServer:
             "instance": self.runtime.instance_id,
             "version": self.runtime.version,
             "checks": checks,
+            "cache": self.media.report(),
         }
         return web.json_response(body, status=200 if ok else 503)
 
@@ -263,8 +280,8 @@ class EdgeServer:
             capped = await self._capped(media)
             if capped is not None:
                 return capped
-        fd = await self.media.open(media)
-        if fd is None:
+        opened = await self.media.open(media)
+        if opened is None:
             return error(404, "NOT_FOUND", "no such media file")
         suffix = PurePosixPath(media.file_parts[-1]).suffix
         headers = {
@@ -272,7 +289,9 @@ class EdgeServer:
             "Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream"),
             "Cache-Control": CACHE_CONTROL.get(suffix, IMMUTABLE),
         }
-        return await send_file(request, fd, headers)
+        if not isinstance(opened, int):  # a cache miss, served while it fills
+            return await opened.send(request, headers, whole=send_file)
+        return await send_file(request, opened, headers)
 
     async def _capped(self, media: MediaPath) -> web.StreamResponse | None:
         """The filtered master playlist, a 403 for a rendition above the cap, or None (serve

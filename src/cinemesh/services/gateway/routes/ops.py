@@ -38,6 +38,7 @@ class InstanceHealth:
         self.gateway = gateway
         self._seen: dict[str, tuple[float, str]] = {}
         self._concurrency: dict[str, dict[str, Any]] = {}
+        self._caches: dict[str, dict[str, Any]] = {}
 
     async def of(self, inst: Instance) -> str:
         cached = self._seen.get(inst.url)
@@ -57,11 +58,18 @@ class InstanceHealth:
         self._seen[inst.url] = (time.monotonic(), health)
         if isinstance(concurrency, dict):
             self._concurrency[inst.url] = concurrency
+        cache = body.get("cache") if isinstance(body, dict) else None
+        if isinstance(cache, dict):
+            self._caches[inst.url] = cache
         return health
 
     def concurrency_of(self, inst: Instance) -> dict[str, Any] | None:
         """The instance's limit, in flight and shed by priority, as its last probe said."""
         return self._concurrency.get(inst.url)
+
+    def cache_of(self, inst: Instance) -> dict[str, Any] | None:
+        """An edge's cache (hits, misses, bytes from cache and from origin) at its last probe."""
+        return self._caches.get(inst.url)
 
 
 Probes = Annotated[InstanceHealth, provided(InstanceHealth)]
@@ -95,12 +103,14 @@ async def services(gateway: GatewayDep, probes: Probes) -> dict[str, Any]:
                         "pid": inst.metadata.get("pid"),
                         "version": inst.metadata.get("version", ""),
                         "concurrency": probes.concurrency_of(inst),
+                        "cache": probes.cache_of(inst),
                     }
                     for inst in registered.get(name, [])
                 ],
                 "concurrency": summed_concurrency(
                     [probes.concurrency_of(inst) for inst in registered.get(name, [])]
                 ),
+                "cache": summed_cache([probes.cache_of(i) for i in registered.get(name, [])]),
                 "healthy_instances": sum(
                     health_of[i.instance_id] == "healthy" for i in registered.get(name, [])
                 ),
@@ -161,6 +171,36 @@ def summed_concurrency(views: list[dict[str, Any] | None]) -> dict[str, Any] | N
         "limit": sum(int(view.get("limit", 0)) for view in known),
         "in_flight": sum(int(view.get("in_flight", 0)) for view in known),
         "shed": shed,
+    }
+
+
+CACHE_COUNTS = (
+    "hits",
+    "misses",
+    "cache_bytes_served",
+    "origin_bytes_served",
+    "origin_fetches",
+    "origin_bytes",
+    "evictions",
+    "bytes",
+    "max_bytes",
+    "objects",
+)
+
+
+def summed_cache(views: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The edge tier's caches as one: counts added, hit ratio and origin offload over the sums
+    (None when no instance has a cache, as with files for media)."""
+    known = [view for view in views if view]
+    if not known:
+        return None
+    total = {name: sum(int(view.get(name) or 0) for view in known) for name in CACHE_COUNTS}
+    asked = total["hits"] + total["misses"]
+    served = total["cache_bytes_served"] + total["origin_bytes_served"]
+    return {
+        **total,
+        "hit_ratio": round(total["hits"] / asked, 4) if asked else None,
+        "offload": round(1 - total["origin_bytes"] / served, 4) if served else None,
     }
 
 

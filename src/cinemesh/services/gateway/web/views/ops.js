@@ -140,6 +140,8 @@ export function renderOps({ main }) {
       ...(calls?.in_flight !== undefined ? stat("In flight", String(calls.in_flight)) : []),
       ...(service.concurrency ? stat("Limit", `${service.concurrency.limit} (${service.concurrency.in_flight} in)`) : []),
       ...(service.concurrency ? stat("Shed", shedRate(service.name, service.concurrency.shed || {})) : []),
+      ...(service.cache ? stat("Cache hits", cacheLine(service.cache)) : []),
+      ...(service.cache ? stat("From origin", `${megabytes(service.cache.origin_bytes)} (${service.cache.origin_fetches} fetches)`) : []),
     );
     const max = Math.max(1, ...series.map((p) => p.rate));
     const points = series.map((p, i) => `${i + HISTORY - series.length},${(30 - (p.rate / max) * 28).toFixed(1)}`).join(" ");
@@ -151,11 +153,21 @@ export function renderOps({ main }) {
           { class: `instance instance-${inst.health}`, title: inst.url },
           h("span", { class: "dot", "aria-hidden": "true" }),
           h("span", { class: "instance-id" }, shortId(inst.id)),
-          h("span", { class: "muted small" }, `${inst.health}${inst.version ? ` · ${inst.version}` : ""}${inst.pid ? ` · pid ${inst.pid}` : ""}${inst.concurrency ? ` · limit ${inst.concurrency.limit}` : ""}`),
+          h("span", { class: "muted small" }, `${inst.health}${inst.version ? ` · ${inst.version}` : ""}${inst.pid ? ` · pid ${inst.pid}` : ""}${inst.concurrency ? ` · limit ${inst.concurrency.limit}` : ""}${inst.cache ? ` · cache ${cacheLine(inst.cache)}` : ""}`),
         ),
       ),
       ...(instances.length ? [] : [h("li", { class: "instance instance-unreachable" }, h("span", { class: "dot" }), "no instances registered")]),
     );
+  }
+
+  // An edge cache's hit ratio and origin offload (the share of bytes served not fetched).
+  function cacheLine(cache) {
+    const share = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
+    return `${share(cache.hit_ratio)} hits, ${share(cache.offload)} offload, ${megabytes(cache.bytes)} of ${megabytes(cache.max_bytes)}`;
+  }
+
+  function megabytes(bytes) {
+    return `${((bytes || 0) / 1048576).toFixed(1)} MB`;
   }
 
   // Requests shed a second since the last poll, by priority ("none" when nothing was shed).

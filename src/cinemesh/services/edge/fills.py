@@ -1,0 +1,133 @@
+"""An object on its way from the origin into an edge's cache, served while it arrives: the
+fill writes the origin's chunks to a hidden part file and every request that missed the object
+reads that file behind it, so a viewer's first byte waits for the origin's first chunk, not
+for the whole segment, and however many viewers miss at once the origin sends it once.
+
+Each reader holds its own descriptor of the part file (a `dup` taken while the fill runs), so
+the rename into the cache, an eviction, or a failed fill's unlink never pulls the bytes from
+under a response on its way. A fill that fails after the first byte went out ends those
+responses short of their Content-Length, which players take as a failed download and retry;
+nothing half-written is ever renamed into the cache (cache.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from cinemesh.platform.media_store import OriginUnavailable
+
+READ_CHUNK = 256 * 1024
+FileSender = Callable[[web.Request, int, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
+class Fill:
+    """One origin fetch in progress: how many bytes of the part file are written so far."""
+
+    def __init__(self, key: str, part: Path) -> None:
+        self.key = key
+        self.part = part
+        self.size: int | None = None  # known once the origin answers, before its bytes
+        self.written = 0
+        self.fd: int | None = None  # the part file, open while the fill runs
+        self.error: BaseException | None = None
+        self.done = False
+        self.task: asyncio.Task[None] | None = None
+        self._moved = asyncio.Event()
+
+    def moved(self) -> None:
+        """Wake every reader: more bytes, the size, or the end."""
+        woken, self._moved = self._moved, asyncio.Event()
+        woken.set()
+
+    async def started(self) -> None:
+        """Return once the origin has answered with the object's size; raise what it answered
+        otherwise (FileNotFoundError: no such object; OriginUnavailable)."""
+        while self.size is None and not self.done:
+            await self._moved.wait()
+        self.raise_error()
+
+    def raise_error(self) -> None:
+        if self.error is None:
+            return
+        if isinstance(self.error, FileNotFoundError):
+            raise FileNotFoundError(self.key)
+        raise OriginUnavailable(str(self.error) or type(self.error).__name__)
+
+    def reader(self) -> FillReader:
+        """A reader of the bytes from the start; only while the fill runs (the part is open)."""
+        assert self.fd is not None and self.size is not None and not self.done
+        return FillReader(self, os.dup(self.fd))
+
+    async def progress(self, position: int) -> None:
+        """Wait until more than `position` bytes are written or the fill has ended."""
+        while self.written <= position and not self.done:
+            await self._moved.wait()
+
+
+class FillReader:
+    """One response's view of a fill: streams the bytes as they are written."""
+
+    def __init__(self, fill: Fill, fd: int) -> None:
+        self.fill = fill
+        self.fd = fd
+
+    async def send(
+        self, request: web.Request, headers: dict[str, str], *, whole: FileSender
+    ) -> web.StreamResponse:
+        """The whole object as it arrives; a HEAD, Range or conditional request waits for the
+        whole object and is answered from the finished file by `whole` (the server's sender
+        of files, with its Range and ETag logic)."""
+        try:
+            if request.method == "GET" and not _wants_part(request):
+                return await self._stream(request, headers)
+            await self.fill.progress(self.fill.size or 0)
+            while not self.fill.done:
+                await self.fill.progress(self.fill.written)
+            self.fill.raise_error()
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return await whole(request, self.fd, headers)
+
+    async def _stream(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
+        size = self.fill.size or 0
+        response = web.StreamResponse(status=200, headers=headers)
+        response.headers["Accept-Ranges"] = "bytes"
+        response.content_length = size
+        position = 0
+        try:
+            await response.prepare(request)
+            while position < size:
+                await self.fill.progress(position)
+                if self.fill.written <= position:  # ended short: the origin failed mid-way
+                    break
+                count = min(self.fill.written - position, READ_CHUNK)
+                chunk = os.pread(self.fd, count, position)
+                if not chunk:
+                    break
+                await response.write(chunk)
+                position += len(chunk)
+            if position < size:
+                _cut_short(request)
+                return response
+            await response.write_eof()
+        except ConnectionError:  # the viewer went away; the fill goes on for the others
+            pass
+        finally:
+            os.close(self.fd)
+        return response
+
+
+def _wants_part(request: web.Request) -> bool:
+    return any(h in request.headers for h in ("Range", "If-None-Match", "If-Range"))
+
+
+def _cut_short(request: web.Request) -> None:
+    """Close the connection under a response that cannot be finished: the player sees fewer
+    bytes than the Content-Length promised and asks again (here or at the next edge)."""
+    if request.transport is not None:
+        request.transport.close()
