@@ -337,3 +337,68 @@ def test_a_retried_start_with_the_same_session_id_takes_one_stream(
         media_platform.url_of("playback") + "/v1/sessions", json=other, headers=headers, timeout=10
     )
     assert second_stream.status_code == 429, "the retry must not have freed or taken a stream"
+
+
+def _play_on(
+    platform: LocalPlatform, member: Member, title: Title, device: str
+) -> dict[str, object]:
+    body = {"profile_id": member.profile_id, "title_id": title.title_id, "device": device}
+    started = start_session(platform.gateway, member.headers, body)
+    assert started.status_code == 201, started.text
+    return dict(started.json())
+
+
+def _beat_bandwidth(
+    platform: LocalPlatform, member: Member, session_id: object, bandwidth_bps: object
+) -> httpx.Response:
+    return httpx.post(
+        f"{platform.gateway}/api/v1/playback/sessions/{session_id}/heartbeat",
+        json={"position_s": 1.0, "bandwidth_bps": bandwidth_bps},
+        headers=member.headers,
+        timeout=10,
+    )
+
+
+def test_a_play_starts_from_the_link_this_profile_measured_on_this_device(
+    media_platform: LocalPlatform, hls_package: Path
+) -> None:
+    member = sign_up(media_platform, plan="premium")
+    title = _title(media_platform, hls_package)
+    first = _play_on(media_platform, member, title, "tv-1")
+    assert first["start_bandwidth_bps"] == 500_000  # a first play: the conservative default
+    assert first["start_bandwidth_measured"] is False
+    beat = _beat_bandwidth(media_platform, member, first["session_id"], 8_000_000)
+    assert beat.status_code == 200, beat.text
+    _stop(media_platform, member, str(first["session_id"]))
+
+    fast = _play_on(media_platform, member, title, "tv-1")
+    assert fast["start_bandwidth_measured"] is True
+    assert fast["start_bandwidth_bps"] == 5_600_000  # a margin under what it measured
+    other_device = _play_on(media_platform, member, title, "phone-1")
+    assert other_device["start_bandwidth_bps"] == 500_000
+    newcomer = sign_up(media_platform, plan="premium")
+    assert _play_on(media_platform, newcomer, title, "tv-1")["start_bandwidth_bps"] == 500_000
+
+    # the link got slower: the next start follows it down at once, climbs back slowly
+    assert _beat_bandwidth(media_platform, member, fast["session_id"], 1_000_000).status_code == 200
+    _stop(media_platform, member, str(fast["session_id"]))
+    _stop(media_platform, member, str(other_device["session_id"]))
+    slower = _play_on(media_platform, member, title, "tv-1")
+    assert slower["start_bandwidth_bps"] == 700_000
+    assert (
+        _beat_bandwidth(media_platform, member, slower["session_id"], 2_000_000).status_code == 200
+    )
+    _stop(media_platform, member, str(slower["session_id"]))
+    climbing = _play_on(media_platform, member, title, "tv-1")
+    assert climbing["start_bandwidth_bps"] == 910_000  # (1.0 + 0.3 x 1.0) Mbit/s x 0.7
+
+    for bad in ["fast", -5, 10**12, 1.5]:
+        refused = _beat_bandwidth(media_platform, member, climbing["session_id"], bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    bad_device = start_session(
+        media_platform.gateway,
+        member.headers,
+        {"profile_id": member.profile_id, "title_id": title.title_id, "device": "../tv"},
+    )
+    assert bad_device.status_code == 422
+    _stop(media_platform, member, str(climbing["session_id"]))

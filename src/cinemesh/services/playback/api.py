@@ -125,6 +125,7 @@ async def start(
             edges_configured=bool(settings.edge_urls),
             resume_s=resume,
             session_id=body.session_id,
+            device=body.device or "",
         )
         await session.commit()
     return started
@@ -136,7 +137,11 @@ async def heartbeat(
 ) -> dict[str, Any]:
     async with db.session() as session:
         beat = await playback.heartbeat(
-            session, who=who, session_id=session_id, position_s=body.position_s
+            session,
+            who=who,
+            session_id=session_id,
+            position_s=body.position_s,
+            bandwidth_bps=body.bandwidth_bps,
         )
         await session.commit()
     return beat

@@ -15,6 +15,7 @@ from cinemesh.services.playback.api import router
 from cinemesh.services.playback.events import consume_events
 from cinemesh.services.playback.service import Playback
 from cinemesh.services.playback.settings import EdgeKeySettings, PlaybackSettings
+from cinemesh.services.playback.throughput import LinkMemory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,6 +30,7 @@ def create_app() -> FastAPI:
         edge_key=load_edge_key(runtime.data_dir, load_settings(EdgeKeySettings).edge_key),
         lease=timedelta(seconds=settings.lease_s),
         manifest_ttl_s=settings.manifest_ttl_s,
+        links=LinkMemory(first_play_bps=settings.first_play_bps),
     )
     consume_events(runtime, playback)
     return runtime.build_app(router, provides=[playback, settings])

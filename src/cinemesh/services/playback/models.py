@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, String
+from sqlalchemy import JSON, Float, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cinemesh.platform.db import UtcDateTime
@@ -30,6 +30,7 @@ class PlaybackSession(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     lease_expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    device: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class AccountStreams(Base):
@@ -66,3 +67,15 @@ class KnownProfile(Base):
     profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64))
     maturity: Mapped[str] = mapped_column(String(8))
+
+
+class DeviceThroughput(Base):
+    """What a profile's player measured on one device: the start of its next play."""
+
+    __tablename__ = "throughput"
+
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" when unnamed
+    bandwidth_bps: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer)
+    measured_at: Mapped[datetime] = mapped_column(UtcDateTime)

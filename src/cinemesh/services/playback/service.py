@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from cinemesh.services.playback.models import (
     PlaybackSession,
     ReadyAsset,
 )
+from cinemesh.services.playback.throughput import LinkMemory
 
 Stage = Callable[..., Awaitable[Any]]
 MANIFEST_TTL_S = 6 * 3600
@@ -66,6 +67,7 @@ class Playback:
     edge_key: bytes
     lease: timedelta
     manifest_ttl_s: int = MANIFEST_TTL_S
+    links: LinkMemory = field(default_factory=LinkMemory)
 
     async def learn_title(
         self, session: AsyncSession, *, title_id: str, maturity_rating: str
@@ -143,6 +145,7 @@ class Playback:
         edges_configured: bool,
         resume_s: float,
         session_id: str | None = None,
+        device: str = "",
     ) -> dict[str, Any]:
         """Check entitlement, take a stream lease, and hand out a signed, capped manifest.
 
@@ -155,8 +158,12 @@ class Playback:
             if existing is not None:
                 if existing.account_id != who.account_id or existing.title_id != title_id:
                     raise ApiError(409, "SESSION_ID_TAKEN", "that session id is already used")
-                return self._answer(
-                    existing, who=who, edge_urls=edge_urls, edges_configured=edges_configured
+                return await self._answer(
+                    session,
+                    existing,
+                    who=who,
+                    edge_urls=edge_urls,
+                    edges_configured=edges_configured,
                 )
         asset = await session.get(ReadyAsset, (title_id, episode_id or ""))
         title = await session.get(PlayableTitle, title_id)
@@ -189,6 +196,7 @@ class Playback:
             started_at=now,
             lease_expires_at=now + self.lease,
             stopped_at=None,
+            device=device,
         )
         session.add(record)
         started = PlaybackStarted(
@@ -202,17 +210,22 @@ class Playback:
         await self.stage(
             session, PlaybackStarted.TYPE, started.model_dump(mode="json"), key=record.profile_id
         )
-        return self._answer(record, who=who, edge_urls=edge_urls, edges_configured=edges_configured)
+        return await self._answer(
+            session, record, who=who, edge_urls=edge_urls, edges_configured=edges_configured
+        )
 
-    def _answer(
+    async def _answer(
         self,
+        session: AsyncSession,
         record: PlaybackSession,
         *,
         who: Principal,
         edge_urls: list[str],
         edges_configured: bool,
     ) -> dict[str, Any]:
-        """What the player needs: the signed manifest on ranked edges, resume point, lease."""
+        """What the player needs: the signed manifest on ranked edges, resume point, lease, and
+        the bandwidth to start at (what this profile's player measured on this device)."""
+        start = await self.links.start(session, profile_id=record.profile_id, device=record.device)
         max_height = PLAN_MAX_HEIGHT.get(who.plan, min(PLAN_MAX_HEIGHT.values()))
         exp = int(time.time()) + self.manifest_ttl_s
         path = sign(self.edge_key, record.asset_id, exp, max_height=max_height)
@@ -229,6 +242,8 @@ class Playback:
             "lease_expires_at": record.lease_expires_at.isoformat(),
             "heartbeat_interval_s": max(1.0, self.lease.total_seconds() / 3),
             "thumbnails_vtt": edges[0] + path.rsplit("/", 1)[0] + "/thumbs.vtt",
+            "start_bandwidth_bps": start.bps,
+            "start_bandwidth_measured": start.measured,
         }
 
     async def _take_stream(self, session: AsyncSession, who: Principal) -> None:
@@ -269,11 +284,24 @@ class Playback:
         return record
 
     async def heartbeat(
-        self, session: AsyncSession, *, who: Principal, session_id: str, position_s: float
+        self,
+        session: AsyncSession,
+        *,
+        who: Principal,
+        session_id: str,
+        position_s: float,
+        bandwidth_bps: int | None = None,
     ) -> dict[str, Any]:
         record = await self._owned(session, who, session_id)
         if record.stopped_at is not None or _aware(record.lease_expires_at) < _now():
             raise ApiError(410, "SESSION_ENDED", "this playback session ended; start playing again")
+        if bandwidth_bps is not None:
+            await self.links.learn(
+                session,
+                profile_id=record.profile_id,
+                device=record.device,
+                bandwidth_bps=bandwidth_bps,
+            )
         record.position_s = min(position_s, record.duration_s or position_s)
         record.lease_expires_at = _now() + self.lease
         await self._progress(session, record, PlaybackProgress)

@@ -15,6 +15,9 @@ class PlaybackSettings(ServiceSettings):
     manifest_ttl_s: int = Field(6 * 3600, ge=60, le=7 * 24 * 3600)
     edge_urls: list[str] = []  # at scale: the public edge addresses, best first
     resume_deadline_s: float = 0.25
+    # where a play starts with nothing measured on this profile and device: a low rung, whose
+    # first segment loads in a fraction of a second on any home link; ABR climbs from there
+    first_play_bps: int = Field(500_000, ge=10_000, le=1_000_000_000)
 
 
 class EdgeKeySettings(ServiceSettings):

@@ -20,10 +20,14 @@ class StartBody(RequestBody):
     profile_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     title_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     episode_id: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # the player's device (an id it keeps): where its earlier plays measured the link
+    device: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 class HeartbeatBody(RequestBody):
     position_s: float = Field(ge=0, le=24 * 3600)
+    # the player's estimate of the link, bits a second: where the next play starts
+    bandwidth_bps: int | None = Field(None, ge=1_000, le=10_000_000_000)
 
 
 class Started(BaseModel):
@@ -37,6 +41,8 @@ class Started(BaseModel):
     expires_at: datetime
     lease_expires_at: datetime
     heartbeat_interval_s: float
+    start_bandwidth_bps: int | None = None
+    start_bandwidth_measured: bool | None = None
 
 
 class Beat(BaseModel):
@@ -103,7 +109,7 @@ async def heartbeat(
             "POST",
             f"/v1/sessions/{session_id}/heartbeat",
             request=request,
-            json=body.model_dump(),
+            json=body.model_dump(exclude_none=True),
             idempotent=True,
         )
     )

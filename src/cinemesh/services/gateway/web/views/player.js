@@ -35,6 +35,30 @@ function loadHls() {
   return hlsLoading;
 }
 
+// This browser's name for playback, kept across plays: the platform remembers the throughput
+// measured on each device of a profile and starts the next play from it.
+function deviceId() {
+  try {
+    let id = localStorage.getItem("cinemesh.device");
+    if (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      id = crypto.randomUUID().replaceAll("-", "");
+      localStorage.setItem("cinemesh.device", id);
+    }
+    return id;
+  } catch {
+    return null; // storage refused: plays start from the platform's first-play default
+  }
+}
+
+// hls.js starting from what the platform knows of this link: its first estimate is the
+// session's start bandwidth and it does not spend a low-rung segment measuring the link, so
+// the first segment is one that arrives quickly and ABR climbs from there.
+export function startConfig(started) {
+  const bps = Number(started?.start_bandwidth_bps);
+  if (!Number.isFinite(bps) || bps <= 0) return {};
+  return { abrEwmaDefaultEstimate: bps, testBandwidth: false };
+}
+
 const REFUSALS = {
   STREAM_LIMIT: {
     title: "Too many people are watching right now",
@@ -68,6 +92,8 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
   const hlsReady = loadHls().catch(() => null);
   const startSession = (episodeId) => {
     const body = { profile_id: profile.id, title_id: titleId, ...(episodeId ? { episode_id: episodeId } : {}) };
+    const device = deviceId();
+    if (device) body.device = device;
     return api.post("/playback/sessions", body);
   };
   const guess = startSession(query.episode || null);
@@ -121,9 +147,16 @@ function defaultEpisode(title) {
   return episodes.find((e) => e.id === inProgress) || episodes.find((e) => e.playable) || null;
 }
 
-function stopSession(sessionId, position) {
+function beatBody(position, bandwidth) {
+  const body = { position_s: Math.max(0, position || 0) };
+  const bps = Math.round(Number(bandwidth));
+  if (Number.isFinite(bps) && bps >= 1000 && bps <= 10_000_000_000) body.bandwidth_bps = bps;
+  return body;
+}
+
+function stopSession(sessionId, position, bandwidth) {
   const path = `/playback/sessions/${enc(sessionId)}`;
-  api.post(`${path}/heartbeat`, { position_s: Math.max(0, position || 0) }, { keepalive: true }).catch(() => {}).finally(() => {
+  api.post(`${path}/heartbeat`, beatBody(position, bandwidth), { keepalive: true }).catch(() => {}).finally(() => {
     api.del(path, { keepalive: true }).catch(() => {});
   });
 }
@@ -241,7 +274,7 @@ class Player {
     this.on(this.fullButton, "click", () => this.toggleFullscreen());
     this.on(this.shell, "pointermove", () => this.wake());
     this.on(document, "keydown", (event) => this.onKey(event));
-    this.on(window, "pagehide", () => stopSession(this.started.session_id, this.video.currentTime));
+    this.on(window, "pagehide", () => stopSession(this.started.session_id, this.video.currentTime, this.measuredBandwidth()));
     this.on(this.qualityMenu, "keydown", (event) => {
       const items = [...this.qualityMenu.querySelectorAll("button")];
       const index = items.indexOf(document.activeElement);
@@ -269,6 +302,7 @@ class Player {
     const Hls = window.Hls;
     if (Hls && Hls.isSupported()) {
       this.hls = new Hls({
+        ...startConfig(this.started),
         startPosition: resume > 0 ? resume : -1,
         capLevelToPlayerSize: false,
         xhrSetup: (xhr, url) => xhr.open("GET", this.onCurrentEdge(url), true),
@@ -312,6 +346,7 @@ class Player {
       this.autoplay();
     });
     this.hls.on(E.LEVEL_SWITCHED, (_event, data) => this.onLevelSwitched(data.level));
+    this.hls.on(E.FRAG_LOADED, () => (this.fragsLoaded = (this.fragsLoaded || 0) + 1));
     this.hls.on(E.ERROR, (_event, data) => this.onHlsError(Hls, data));
   }
 
@@ -396,7 +431,8 @@ class Player {
     if (!this.started || this.destroyed || !this.video) return;
     const position = this.video.currentTime || 0;
     try {
-      await api.post(`/playback/sessions/${enc(this.started.session_id)}/heartbeat`, { position_s: position });
+      const body = beatBody(position, this.measuredBandwidth());
+      await api.post(`/playback/sessions/${enc(this.started.session_id)}/heartbeat`, body);
       this.lastBeat = position;
       this.shell.dataset.heartbeats = String(Number(this.shell.dataset.heartbeats || 0) + 1);
     } catch (error) {
@@ -406,6 +442,13 @@ class Player {
       }
       // anything else: the next beat tries again; playback never stops for a missed beat
     }
+  }
+
+  // hls.js's estimate of the link once it has measured a few segments itself (before that it
+  // only echoes the start estimate it was given)
+  measuredBandwidth() {
+    if (!this.hls || (this.fragsLoaded || 0) < 3) return null;
+    return this.hls.bandwidthEstimate;
   }
 
   // ----- quality -------------------------------------------------------------------------
@@ -661,7 +704,7 @@ class Player {
     clearTimeout(this.noticeTimer);
     for (const off of this.listeners) off();
     this.beacons?.close();
-    stopSession(this.started.session_id, position);
+    stopSession(this.started.session_id, position, this.measuredBandwidth());
     this.hls?.destroy();
     if (this.video) {
       this.video.removeAttribute("src");
