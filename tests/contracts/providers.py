@@ -1,0 +1,192 @@
+"""Provider side of the gateway's pacts: each provider state an interaction names, set up for
+real through the provider's own API or the events it consumes, and the state-change endpoint
+the Pact verifier calls before replaying an interaction."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pact import Verifier
+
+from cinemesh.contracts.catalog import TitleUpserted
+from cinemesh.contracts.playback import PlaybackProgress
+from cinemesh.runner.local import LocalPlatform
+from tests.contracts.conftest import MEMBER, pact_file
+from tests.playback.media import publish
+from tests.support.tokens import TokenMint
+
+StateSetup = Callable[["ProviderWorld"], dict[str, Any]]
+
+
+class ProviderWorld:
+    """The running providers and the member whose token the verifier sends along."""
+
+    def __init__(self, platform: LocalPlatform, mint: TokenMint) -> None:
+        self.platform = platform
+        self.member_headers = {
+            "Authorization": f"Bearer {mint.token(account_id=MEMBER.account_id)}"
+        }
+
+    def call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.platform.headers, **self.member_headers}
+        url = self.platform.url_of(service) + path
+        answer = httpx.request(method, url, headers=headers, timeout=10, **kwargs)
+        assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
+        return answer
+
+    def wait_for(self, check: Callable[[], bool], what: str, within_s: float = 10) -> None:
+        deadline = time.monotonic() + within_s
+        while not check():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"provider state never came true: {what}")
+            time.sleep(0.1)
+
+    def verify(self, provider: str, pacts: Path, states: StateEndpoint) -> Verification:
+        """Replay the gateway's pact with `provider` against its running instance."""
+        verifier = (
+            Verifier(provider, host="127.0.0.1")
+            .add_transport(url=self.platform.url_of(provider))
+            .add_source(pact_file(pacts, provider))
+            .state_handler(states.url, teardown=False, body=True)
+            .add_custom_headers({**self.platform.headers, **self.member_headers})
+            .set_error_on_empty_pact(enabled=True)
+        )
+        try:
+            verifier.verify()
+        except RuntimeError:
+            return Verification(held=False, output=verifier.output(strip_ansi=True))
+        return Verification(held=True, output=verifier.output(strip_ansi=True))
+
+
+@dataclass(frozen=True)
+class Verification:
+    held: bool
+    output: str  # the verifier's report: each interaction, and each mismatch with its path
+
+
+def a_title_exists(world: ProviderWorld, *, title_id: str, genre: str) -> dict[str, Any]:
+    title = {
+        "id": title_id,
+        "title": "A Contract",
+        "kind": "movie",
+        "genres": [genre],
+        "year": 2020,
+        "maturity_rating": "PG-13",
+        "synopsis": "What a contract promises.",
+        "popularity": 10.0,
+    }
+    world.call("catalog", "PUT", "/v1/titles/bulk", json={"titles": [title]})
+    return {"title_id": title_id}
+
+
+def a_title_is_indexed(world: ProviderWorld, *, title_id: str, genre: str) -> dict[str, Any]:
+    """Search builds its index from catalog's events: announce the title as catalog would."""
+    event = TitleUpserted(
+        title_id=title_id,
+        title="A Contract",
+        kind="movie",
+        genres=[genre],
+        year=2020,
+        maturity_rating="PG-13",
+        playable=False,
+    )
+    publish(world.platform.env, event)
+
+    def found() -> bool:
+        answer = world.call("search", "GET", "/v1/search", params={"q": "contract"})
+        return any(hit["id"] == title_id for hit in answer.json()["hits"])
+
+    world.wait_for(found, f"search finds {title_id}")
+    return {"title_id": title_id}
+
+
+def a_profile_with_a_listed_title(world: ProviderWorld, *, title_id: str) -> dict[str, Any]:
+    created = world.call(
+        "profiles", "POST", "/v1/profiles", json={"name": f"Pact {uuid.uuid4().hex[:6]}"}
+    ).json()
+    world.call("profiles", "PUT", f"/v1/profiles/{created['id']}/my-list/{title_id}")
+    return {"profile_id": created["id"]}
+
+
+def part_way_through(world: ProviderWorld, *, profile_id: str, title_id: str) -> dict[str, Any]:
+    """History learns positions from playback's events: send the one a heartbeat makes."""
+    event = PlaybackProgress(
+        session_id=uuid.uuid4().hex,
+        account_id=MEMBER.account_id,
+        profile_id=profile_id,
+        title_id=title_id,
+        position_s=600.0,
+        duration_s=3600.0,
+        at=datetime.now(UTC).isoformat(),
+    )
+    publish(world.platform.env, event)
+    path = f"/v1/profiles/{profile_id}/continue-watching"
+    world.wait_for(
+        lambda: bool(world.call("history", "GET", path).json()["items"]),
+        f"history has {profile_id} in {title_id}",
+    )
+    return {"profile_id": profile_id, "title_id": title_id}
+
+
+class StateEndpoint:
+    """The provider-state URL the verifier posts `{state, params, action}` to; it answers with
+    the values the interaction's provider-state generators fill in (an id the provider chose)."""
+
+    def __init__(self, world: ProviderWorld, setups: dict[str, StateSetup]) -> None:
+        self.world = world
+        self.setups = setups
+        self.asked: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/provider-states"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                asked = json.loads(self.rfile.read(int(self.headers["Content-Length"] or 0)))
+                values: dict[str, Any] = {}
+                status = 200
+                if asked.get("action", "setup") == "setup":
+                    state = str(asked.get("state"))
+                    endpoint.asked.append(state)
+                    setup = endpoint.setups.get(state)
+                    if setup is None:
+                        status, values = 500, {"error": f"no setup for state {state!r}"}
+                    else:
+                        try:
+                            values = setup(endpoint.world)
+                        except Exception as failed:
+                            status, values = 500, {"error": repr(failed)}
+                body = json.dumps(values).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        return Handler
+
+    @contextmanager
+    def serving(self) -> Iterator[StateEndpoint]:
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()

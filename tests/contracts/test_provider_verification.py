@@ -1,0 +1,87 @@
+"""Provider side: every pact the gateway committed in `tests/contracts/pacts/` holds against the
+real provider service (one local platform of the providers, SQLite and the embedded NATS), each
+interaction's provider state made for real through the service's API or the events it
+consumes; and a pact asking for a field the provider does not give fails, naming the field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from tests.contracts.conftest import PACTS, pact_file
+from tests.contracts.providers import (
+    ProviderWorld,
+    StateEndpoint,
+    a_profile_with_a_listed_title,
+    a_title_exists,
+    a_title_is_indexed,
+    part_way_through,
+)
+from tests.contracts.test_gateway_consumer import GENRE, PROFILE_ID, TITLE_ID, TITLE_IS_THERE
+from tests.support.backends import EmbeddedNats, make_backend
+from tests.support.platform import LocalPlatform
+from tests.support.tokens import TokenMint
+
+PROVIDERS = ["catalog", "profiles", "history", "search", "recommender"]
+STATES = {
+    TITLE_IS_THERE: partial(a_title_exists, title_id=TITLE_ID, genre=GENRE),
+    f"a title {TITLE_ID} in genre {GENRE} is indexed": partial(
+        a_title_is_indexed, title_id=TITLE_ID, genre=GENRE
+    ),
+    f"a profile of the member with {TITLE_ID} in its list": partial(
+        a_profile_with_a_listed_title, title_id=TITLE_ID
+    ),
+    f"profile {PROFILE_ID} is part-way through {TITLE_ID}": partial(
+        part_way_through, profile_id=PROFILE_ID, title_id=TITLE_ID
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def world(
+    embedded_nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProviderWorld]:
+    data_dir = tmp_path_factory.mktemp("contracts")
+    mint = TokenMint(data_dir)  # identity is not needed: services trust its key file
+    backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
+    platform = LocalPlatform(
+        data_dir, services=["registry", *PROVIDERS], env={**backend.env, "CINEMESH_DRAIN_S": "0"}
+    ).start(timeout_s=120)
+    try:
+        yield ProviderWorld(platform, mint)
+    finally:
+        platform.stop()
+
+
+@pytest.fixture(scope="module")
+def states(world: ProviderWorld) -> Iterator[StateEndpoint]:
+    with StateEndpoint(world, STATES).serving() as endpoint:
+        yield endpoint
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_provider_honours_the_gateways_pact(
+    provider: str, world: ProviderWorld, states: StateEndpoint
+) -> None:
+    verification = world.verify(provider, PACTS, states)
+    assert verification.held, f"{provider} breaks the gateway's pact:\n{verification.output}"
+
+
+def test_a_pact_asking_for_a_field_the_provider_does_not_give_fails_naming_it(
+    world: ProviderWorld, states: StateEndpoint, tmp_path: Path
+) -> None:
+    """The gateway's title page pact, edited to want a field catalog has never returned."""
+    pact = json.loads(pact_file(PACTS, "catalog").read_text())
+    page = next(i for i in pact["interactions"] if i["description"] == "a title's page")
+    page["response"]["body"]["content"]["parental_guide"] = "mild peril"
+    pact["interactions"] = [page]
+    pact_file(tmp_path, "catalog").write_text(json.dumps(pact))
+
+    verification = world.verify("catalog", tmp_path, states)
+
+    assert not verification.held
+    assert "parental_guide" in verification.output, verification.output
