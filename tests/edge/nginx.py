@@ -47,26 +47,37 @@ def ensure_nginx() -> str:
 
 
 class NginxEdge:
-    """One nginx on a free 127.0.0.1 port serving `media_root` with the edge configuration."""
+    """One nginx on a free 127.0.0.1 port serving `media_root` with the edge configuration
+    (or another of deploy/nginx, `conf`, with its own template `values`)."""
 
-    def __init__(self, *, media_root: Path, key: bytes, run_dir: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        media_root: Path,
+        key: bytes,
+        run_dir: Path,
+        workers: int = 1,
+        conf: str = "edge.conf",
+        values: dict[str, str] | None = None,
+    ) -> None:
         self.binary = ensure_nginx()
         self.port = free_port()
         self.run_dir = run_dir
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        conf = (DEPLOY / "edge.conf").read_text()
+        text = (DEPLOY / conf).read_text()
         for name, value in {
             "EDGE_PORT": str(self.port),
             "EDGE_MEDIA_ROOT": str(media_root.resolve()),
             "EDGE_NJS_DIR": str(DEPLOY),
             "EDGE_RUN_DIR": str(self.run_dir),
+            **(values or {}),
         }.items():
-            conf = conf.replace("${" + name + "}", value)
-        conf = conf.replace("worker_processes auto;", f"worker_processes {workers};")
+            text = text.replace("${" + name + "}", value)
+        text = text.replace("worker_processes auto;", f"worker_processes {workers};")
         if os.geteuid() == 0:  # workers would drop to `nobody`, who cannot read a test's tmp dir
-            conf = conf.replace("pid ", "user root root;\npid ", 1)
+            text = text.replace("pid ", "user root root;\npid ", 1)
         self.conf = self.run_dir / "nginx.conf"
-        self.conf.write_text(conf)
+        self.conf.write_text(text)
         self.env = {**os.environ, "CINEMESH_EDGE_KEY": key.decode()}
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -77,8 +77,13 @@ def running_s3_env(data_dir: Path) -> dict[str, str] | None:
 class SeaweedS3:
     """One `weed mini` process: master, volume, filer and S3 gateway, data under `folder`."""
 
-    def __init__(self, data_dir: Path, *, bucket: str = BUCKET) -> None:
+    def __init__(
+        self, data_dir: Path, *, bucket: str = BUCKET, anonymous_read: bool = False
+    ) -> None:
         self.folder = data_dir / "seaweedfs"
+        # reads without a signature, as an nginx caching edge (deploy/nginx/edge_cache.conf)
+        # asks, for a store only the edges can reach
+        self.anonymous_read = anonymous_read
         self.log_file = data_dir / "logs" / "seaweedfs.log"
         self.bucket = bucket
         self.access_key, self.secret_key = s3_keys(data_dir)
@@ -118,7 +123,10 @@ class SeaweedS3:
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
-        config.write_bytes(orjson.dumps({"identities": [identity]}))
+        identities = [identity]
+        if self.anonymous_read:
+            identities.append({"name": "anonymous", "actions": [f"Read:{self.bucket}"]})
+        config.write_bytes(orjson.dumps({"identities": identities}))
         config.chmod(0o600)
         return config
 
