@@ -124,6 +124,7 @@ SERVICES = [
     ServiceSpec("history"),
     ServiceSpec("recommender", memory="1Gi", memory_limit="3Gi", canary=Canary(p99_max_s=0.4)),
     ServiceSpec("telemetry"),
+    ServiceSpec("experiments"),
 ]
 
 

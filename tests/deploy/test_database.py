@@ -44,6 +44,7 @@ def test_only_the_services_with_a_database_get_its_password() -> None:
         "history",
         "recommender",
         "telemetry",
+        "experiments",
     }
 
 

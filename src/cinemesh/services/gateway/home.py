@@ -20,6 +20,7 @@ from cinemesh.platform.errors import ApiError
 from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.single_flight import SingleFlight
 from cinemesh.services.gateway.core import Gateway
+from cinemesh.services.gateway.experiments import Allocator
 
 GENRE_ROWS = 4
 ROW_LENGTH = 20
@@ -57,6 +58,7 @@ class HomeSources:
 class HomePage:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
+        self.allocator = Allocator(gateway)
         self._refreshing: SingleFlight[str, tuple[Any, bool]] = SingleFlight()
         self._fetching_titles: SingleFlight[str, dict[str, dict[str, Any]]] = SingleFlight()
 
@@ -104,6 +106,7 @@ class HomePage:
         *,
         params: dict[str, Any] | None = None,
         fits: Callable[[Any], bool] = lambda _kept: True,
+        headers: dict[str, str] | None = None,
     ) -> tuple[Any, bool]:
         """What `service` answers for the profile, and whether it was asked now: kept from an
         earlier page while nothing changed and the service answers (kept_parts.py) and it
@@ -113,7 +116,7 @@ class HomePage:
         if kept is not None and fits(answer := orjson.loads(kept)):
             return answer, False
         ticket = parts.ticket(service)
-        response = await self._ask(request, service, path, params)
+        response = await self._ask(request, service, path, params, headers)
         parts.keep(service, who.account_id, profile_id, response.body, ticket)
         return response.json(), True
 
@@ -121,10 +124,21 @@ class HomePage:
         return (await self._ask(request, service, path, params or None)).json()
 
     async def _ask(
-        self, request: Request, service: str, path: str, params: dict[str, Any] | None
+        self,
+        request: Request,
+        service: str,
+        path: str,
+        params: dict[str, Any] | None,
+        headers: dict[str, str] | None = None,
     ) -> ServiceResponse:
         response = await self.gw.call(
-            service, "GET", path, request=request, params=params, timeout_s=self.deadline_s
+            service,
+            "GET",
+            path,
+            request=request,
+            params=params,
+            timeout_s=self.deadline_s,
+            headers=headers,
         )
         if response.status != 200:
             raise ValueError(f"{service} answered {response.status}")
@@ -155,7 +169,11 @@ class HomePage:
         sources: HomeSources,
     ) -> None:
         """The profile's rows; when the recommender cannot answer, the last ones it gave
-        (remembered whenever it answered anew), else trending at this maturity."""
+        (remembered whenever it answered anew), else trending at this maturity. The profile's
+        experiment cells choose the model (experiments.py); an exposure is logged when the
+        rows came from the model its cell asked for."""
+        assignment = await self.allocator.of(profile_id)
+        model = assignment.override("recommender.model")
         try:
             body, asked = await self._part(
                 request,
@@ -164,9 +182,13 @@ class HomePage:
                 profile_id,
                 "/v1/rows",
                 params={"profile_id": profile_id, "maturity": maturity, "limit": ROW_LENGTH},
-                fits=lambda kept: kept.get("maturity") == maturity,  # not kept at another level
+                # not kept at another level, nor from another cell's model
+                fits=lambda kept: kept.get("maturity") == maturity and _asked(kept) == model,
+                headers=assignment.headers,
             )
             rows = list(body.get("rows", []))
+            if model is None or _model_of(body) == model:
+                self.allocator.expose(profile_id, assignment, shown=_shown(rows))
         except (ApiError, ValueError, KeyError, TypeError, AttributeError):
             sources.degraded.add("recommender")
             rows = (
@@ -371,6 +393,28 @@ class HomePage:
                 )
             )
         return [row for row in rows if row["items"]]
+
+
+def _model_of(body: Any) -> str | None:
+    model = body.get("model") if isinstance(body, dict) else None
+    return str(model["name"]) if isinstance(model, dict) and "name" in model else None
+
+
+def _asked(body: Any) -> str | None:
+    """The model the answer's request asked for (an experiment cell's), None for none."""
+    model = body.get("model") if isinstance(body, dict) else None
+    return str(model["asked"]) if isinstance(model, dict) and model.get("asked") else None
+
+
+def _shown(rows: list[Any]) -> list[str]:
+    """The titles the recommender's rows put in front of the profile."""
+    return [
+        str(item["title_id"])
+        for row in rows
+        if isinstance(row, dict) and not str(row.get("id", "")).startswith("trending")
+        for item in row.get("items", [])
+        if isinstance(item, dict) and "title_id" in item
+    ]
 
 
 def _row(row_id: str, title: str, items: list[dict[str, Any]]) -> dict[str, Any]:

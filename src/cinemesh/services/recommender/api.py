@@ -50,7 +50,8 @@ async def rows(
     snapshot = keeper.current
     if snapshot is None:
         raise not_ready()
-    snapshot, model_name = challengers.serve(snapshot, treatment(treatments, "recommender.model"))
+    asked = treatment(treatments, "recommender.model")
+    snapshot, model_name = challengers.serve(snapshot, asked)
     history = await histories.of(profile_id)
     limit_to = maturity or history.maturity or ADULT_MAX
     body = orjson.dumps(
@@ -59,6 +60,7 @@ async def rows(
             "maturity": limit_to,
             "model": {
                 "name": model_name,
+                "asked": asked,  # the experiment cell's model, None outside experiments
                 "version": snapshot.version,
                 "trained_at": snapshot.trained_at,
             },

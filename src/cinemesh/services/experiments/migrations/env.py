@@ -1,0 +1,3 @@
+from cinemesh.platform.migrations import run_env
+
+run_env()
