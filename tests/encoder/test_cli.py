@@ -111,3 +111,24 @@ def test_demo_videos_are_made_encoded_and_playable(
     assert ("generating", 2, 2) in seen and ("encoding", 2, 2) in seen
     for job in jobs.values():
         check_package(media_platform.data_dir / "media" / "assets" / job["asset_id"])
+
+
+def test_ingest_with_subtitles_publishes_them_and_refuses_a_bad_file_before_uploading(
+    media_platform: LocalPlatform, operator: Member, tmp_path: Path
+) -> None:
+    title_id = create_title(media_platform, operator, "Subtitled via the CLI")
+    source = make_video(tmp_path / "subs.mp4", width=320, height=180, seconds=2)
+    english = tmp_path / "film.en.srt"
+    english.write_text("1\n00:00:00,200 --> 00:00:01,000\n[music] Hi\n")
+    broken = tmp_path / "broken.srt"
+    broken.write_bytes(b"\x00\x00PK\x03\x04 not text")
+    refused = media_platform.cli(
+        "ingest", str(source), "--title", title_id, "--subtitles", f"{broken}:en"
+    )  # fmt: skip
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "NOT_SUBTITLES" in refused.stdout and "uploading" not in refused.stdout
+    done = media_platform.cli(
+        "ingest", str(source), "--title", title_id, "--subtitles", f"{english}:en:sdh"
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "subtitles: English (CC) [en]" in done.stdout, done.stdout

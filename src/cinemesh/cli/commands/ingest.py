@@ -1,8 +1,8 @@
-"""`cinemesh ingest FILE --title ID`: upload a source video, follow its encode, return when
-the asset is ready. On the local platform it needs no credentials; a remote gateway takes the
-sign-in of `cinemesh login` (or a token or password given on the command line). (The demo
-videos of first-run seeding are uploaded by `cinemesh.demo.upload`, whose multipart body this
-command streams too.)"""
+"""`cinemesh ingest FILE --title ID [--subtitles FILE:LANG[:sdh] ...]`: upload a source video
+(its subtitle tracks first), follow its encode, return when the asset is ready. On the local
+platform it needs no credentials; a remote gateway takes the sign-in of `cinemesh login` (or a
+token or password given on the command line). (The demo videos of first-run seeding are
+uploaded by `cinemesh.demo.upload`, whose multipart body this command streams too.)"""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cinemesh.cli.control import DataDirOption, control, layout_for, running_state
+from cinemesh.cli.side_files import SideFileError, SubtitleFile, subtitle_file
 from cinemesh.cli.sign_in import CredentialStore, GatewaySession, SignInNeeded
 from cinemesh.demo.upload import Multipart, error_text
 from cinemesh.runner.client import auth_headers
@@ -48,6 +49,12 @@ def ingest(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     title: str = typer.Option(..., "--title", help="The catalog title the video belongs to."),
     episode: str | None = typer.Option(None, "--episode", help="An episode of that title."),
+    subtitles: list[str] = typer.Option(
+        [],
+        "--subtitles",
+        help="An SRT or WebVTT file and its language, FILE:LANG[:sdh|forced] (sdh: captions "
+        "for the deaf and hard of hearing); repeat for more.",
+    ),
     token: str | None = typer.Option(
         None, "--token", envvar="CINEMESH_TOKEN", help="An admin access token."
     ),
@@ -66,9 +73,16 @@ def ingest(
 ) -> None:
     """Upload FILE for a title, show the upload and the encode, return when it plays."""
     try:
+        tracks = [subtitle_file(spec) for spec in subtitles]
+    except SideFileError as exc:
+        console.print(f"[red]ingest failed: {exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
         route = choose_route(
             layout_for(data_dir), gateway=gateway, token=token, email=email, password=password
         )
+        for track in tracks:
+            upload_subtitles(route, track, title_id=title, episode_id=episode)
         job = upload_with_progress(route, file, title_id=title, episode_id=episode)
         done = follow_job(route, job["job_id"], timeout_s=timeout_s)
     except (IngestFailed, SignInNeeded) as exc:
@@ -78,6 +92,8 @@ def ingest(
         console.print(f"[red]the platform did not answer: {exc}[/red]")
         raise typer.Exit(1) from None
     _print_ladder(done)
+    for published in (done.get("result") or {}).get("subtitles", []):
+        console.print(f"subtitles: {published['name']} [{published['language']}]", markup=False)
     console.print(f"[green]asset {done['asset_id']} is ready[/green] for title {title}")
 
 
@@ -120,6 +136,8 @@ class Route(Protocol):
 
     def upload_url(self, title_id: str) -> str: ...
 
+    def subtitles_url(self, title_id: str) -> str: ...
+
     def headers(self) -> dict[str, str]: ...
 
     def job(self, job_id: str) -> httpx.Response: ...
@@ -133,6 +151,9 @@ class ThroughGateway:
 
     def upload_url(self, title_id: str) -> str:
         return f"{self.session.base}/api/v1/admin/titles/{title_id}/media"
+
+    def subtitles_url(self, title_id: str) -> str:
+        return f"{self.session.base}/api/v1/admin/titles/{title_id}/subtitles"
 
     def headers(self) -> dict[str, str]:
         return self.session.headers()
@@ -156,6 +177,9 @@ class StraightToEncoder:
         if known.status_code == 404:
             raise IngestFailed(f"TITLE_NOT_FOUND: there is no title {title_id}")
         return f"{self._url('encoder')}/v1/titles/{title_id}/media"
+
+    def subtitles_url(self, title_id: str) -> str:
+        return self.upload_url(title_id).removesuffix("/media") + "/subtitles"
 
     def headers(self) -> dict[str, str]:
         return auth_headers(self.layout)
@@ -196,6 +220,24 @@ def upload_with_progress(
         raise IngestFailed(error_text(answer))
     job: dict[str, Any] = answer.json()
     return job
+
+
+def upload_subtitles(
+    route: Route, track: SubtitleFile, *, title_id: str, episode_id: str | None
+) -> None:
+    """Hand a subtitle track to the encoder before the video, which then publishes it (so the
+    title is not packaged once more for it)."""
+    answer = httpx.post(
+        route.subtitles_url(title_id),
+        params={"episode_id": episode_id} if episode_id else None,
+        files={"file": (track.path.name, track.path.read_bytes(), "text/plain")},
+        data={"language": track.language, "kind": track.kind, "publish": "false"},
+        headers=route.headers(),
+        timeout=60.0,
+    )
+    if answer.status_code != 201:
+        raise IngestFailed(f"subtitles {track.describe()}: {error_text(answer)}")
+    console.print(f"subtitles {track.describe()}: {answer.json()['cues']} cues checked")
 
 
 def follow_job(route: Route, job_id: str, *, timeout_s: float) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """What of the encoder code runs outside the service, and nothing more: the demo videos
-(`cinemesh.demo` runs ffmpeg through `run_ffmpeg`) and `bench/encoder_bench.py` (the ladder pass
+(`cinemesh.demo` runs ffmpeg through `run_ffmpeg`), `cinemesh ingest --subtitles` (which
+checks a subtitle file before uploading anything) and `bench/encoder_bench.py` (the ladder pass
 against a bare ffmpeg, and whole packages). Code outside `cinemesh.services.encoder` imports
 the encoder through this module only (`make contracts` checks it)."""
 
@@ -15,15 +16,20 @@ from cinemesh.services.encoder.ladder import (
 )
 from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import probe
+from cinemesh.services.encoder.subtitles import SubtitleError, parse_subtitles
+from cinemesh.services.encoder.tracks import LANGUAGE_PATTERN
 
 __all__ = [
+    "LANGUAGE_PATTERN",
     "THUMBS_DIR",
     "EncodeOptions",
     "MediaFolders",
     "QualityOptions",
+    "SubtitleError",
     "build_package",
     "ffmpeg_exe",
     "ladder_args",
+    "parse_subtitles",
     "plan_ladder",
     "plan_sprite",
     "probe",
