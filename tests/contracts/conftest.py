@@ -21,6 +21,8 @@ from cinemesh.platform.settings import PlatformSettings
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.settings import GatewaySettings
 
+# pact's libraries report usage to a server unless told not to: tests call nobody outside
+os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 PACTS = Path(__file__).parent / "pacts"
 CONSUMER = "gateway"
 MEMBER = Principal(account_id="acct-contract", role="member", plan="premium")
@@ -29,12 +31,17 @@ UPDATE_PACTS = os.environ.get("CINEMESH_UPDATE_PACTS") == "1"
 
 
 class MockServerDiscovery:
-    """Discovery that finds every service at the Pact mock server."""
+    """Discovery that finds the pact's provider at its mock server and no other service: what
+    the gateway asks of others meanwhile meets their absence (and its fallback), and stays
+    out of this pact."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, provider: str, url: str) -> None:
+        self.provider = provider
         self.url = url.rstrip("/")
 
     async def instances(self, service: str) -> list[Instance]:
+        if service != self.provider:
+            return []
         return [Instance(service, f"{service}-pact-mock", self.url)]
 
     async def all_instances(self) -> dict[str, list[Instance]]:
@@ -52,7 +59,9 @@ async def gateway_against(pact: Pact) -> AsyncIterator[Gateway]:
     interaction and nothing else (pact-python raises otherwise)."""
     with pact.serve(raises=True) as server:
         clients = Clients(
-            caller=CONSUMER, discovery=MockServerDiscovery(str(server.url)), auth_headers={}
+            caller=CONSUMER,
+            discovery=MockServerDiscovery(pact.provider, str(server.url)),
+            auth_headers={},
         )
         runtime: Any = SimpleNamespace(
             settings=PlatformSettings(),

@@ -22,21 +22,27 @@ from pact import Verifier
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.runner.local import LocalPlatform
-from tests.contracts.conftest import MEMBER, pact_file
+from tests.contracts.conftest import pact_file
+from tests.contracts.test_gateway_consumer import PASSWORD
 from tests.playback.media import publish
-from tests.support.tokens import TokenMint
 
 StateSetup = Callable[["ProviderWorld"], dict[str, Any]]
 
 
 class ProviderWorld:
-    """The running providers and the member whose token the verifier sends along."""
+    """The running providers and a member signed up with identity, whose access token the
+    verifier sends along with the service credential (as the gateway does)."""
 
-    def __init__(self, platform: LocalPlatform, mint: TokenMint) -> None:
+    def __init__(self, platform: LocalPlatform) -> None:
         self.platform = platform
-        self.member_headers = {
-            "Authorization": f"Bearer {mint.token(account_id=MEMBER.account_id)}"
-        }
+        self.member_headers: dict[str, str] = {}
+        email = f"provider-{uuid.uuid4().hex[:8]}@example.com"
+        account = self.call("identity", "POST", "/v1/accounts", json=credentials(email)).json()
+        self.account_id = str(account["id"])
+        tokens = self.call(
+            "identity", "POST", "/v1/sessions", json=credentials(email, plan=None)
+        ).json()
+        self.member_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
 
     def call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.platform.headers, **self.member_headers}
@@ -73,6 +79,19 @@ class ProviderWorld:
 class Verification:
     held: bool
     output: str  # the verifier's report: each interaction, and each mismatch with its path
+
+
+def credentials(email: str, *, plan: str | None = "premium") -> dict[str, str]:
+    body = {"email": email, "password": PASSWORD}
+    return {**body, "plan": plan} if plan else body
+
+
+def an_account_exists(world: ProviderWorld, *, email: str) -> dict[str, Any]:
+    """Signed up through identity's own API (again in a later interaction: already there)."""
+    url = world.platform.url_of("identity") + "/v1/accounts"
+    answer = httpx.post(url, json=credentials(email), headers=world.platform.headers, timeout=10)
+    assert answer.status_code in (201, 409), answer.text
+    return {"email": email}
 
 
 def a_title_exists(world: ProviderWorld, *, title_id: str, genre: str) -> dict[str, Any]:
@@ -123,7 +142,7 @@ def part_way_through(world: ProviderWorld, *, profile_id: str, title_id: str) ->
     """History learns positions from playback's events: send the one a heartbeat makes."""
     event = PlaybackProgress(
         session_id=uuid.uuid4().hex,
-        account_id=MEMBER.account_id,
+        account_id=world.account_id,
         profile_id=profile_id,
         title_id=title_id,
         position_s=600.0,
@@ -158,8 +177,8 @@ class StateEndpoint:
                 asked = json.loads(self.rfile.read(int(self.headers["Content-Length"] or 0)))
                 values: dict[str, Any] = {}
                 status = 200
-                if asked.get("action", "setup") == "setup":
-                    state = str(asked.get("state"))
+                state = str(asked.get("state") or "")
+                if state and asked.get("action", "setup") == "setup":  # "": no state wanted
                     endpoint.asked.append(state)
                     setup = endpoint.setups.get(state)
                     if setup is None:

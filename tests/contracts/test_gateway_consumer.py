@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fastapi import Request
 from pact import generate, match
 from pact.match.matcher import AbstractMatcher, GenericMatcher
 
 from cinemesh.services.gateway.home import HomePage, HomeSources
+from cinemesh.services.gateway.routes import auth as auth_routes
 from cinemesh.services.gateway.routes import catalog as catalog_routes
 from cinemesh.services.gateway.routes import search as search_routes
 from tests.contracts.conftest import MEMBER, gateway_against, new_pact, settle_pact
@@ -28,6 +30,8 @@ GENRE = "Drama"
 PROFILE_ID = "p-contract-1"  # history and the recommender take any profile id as given
 MATURITY = "PG-13"
 RATING = r"^(G|PG|PG-13|R|NC-17|TV-Y|TV-Y7|TV-G|TV-PG|TV-14|TV-MA)$"
+MEMBER_EMAIL = "member@example.com"
+PASSWORD = "a contract is a promise 42"
 ISO_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$"
 TITLE_IS_THERE = f"a title {TITLE_ID} in genre {GENRE} exists"
 
@@ -276,3 +280,70 @@ async def test_gateway_pact_with_search(tmp_path: Path) -> None:
         )
         assert answer.status_code == 200
     settle_pact(pact, "search", tmp_path)
+
+
+def client_request() -> Request:
+    """A browser's request as the gateway's auth routes see it (they pass its address on)."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/auth",
+        "headers": [],
+        "query_string": b"",
+        "client": ("203.0.113.7", 50000),
+    }
+    return Request(scope)
+
+
+async def test_gateway_pact_with_identity(tmp_path: Path) -> None:
+    pact = new_pact("identity")
+    email = match.regex(MEMBER_EMAIL, regex=r"^[^@\s]+@[^@\s]+\.[a-z]+$")
+    account = {
+        "id": match.str("acct-contract"),
+        "email": email,
+        "plan": match.regex("premium", regex=r"^(basic|standard|premium)$"),
+        "streams": match.int(4),
+        "max_height": match.int(2160),
+    }
+    (
+        pact.upon_receiving("a sign-up")
+        .with_request("POST", "/v1/accounts")
+        .with_body(
+            {"email": "new-member@example.com", "password": PASSWORD, "plan": "premium"},
+            content_type="application/json",
+        )
+        .will_respond_with(201)
+        .with_body(account, content_type="application/json")
+    )
+    (
+        pact.upon_receiving("a sign-in")
+        .given(f"an account {MEMBER_EMAIL} exists")
+        .with_request("POST", "/v1/sessions")
+        .with_body({"email": MEMBER_EMAIL, "password": PASSWORD}, content_type="application/json")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "access_token": match.str("eyJ.access"),
+                "refresh_token": match.str("a-refresh-token"),
+                "expires_in": match.int(900),
+            },
+            content_type="application/json",
+        )
+    )
+
+    async with gateway_against(pact) as gateway:
+        signed_up = await auth_routes.sign_up(
+            auth_routes.SignupBody(
+                email="new-member@example.com", password=PASSWORD, plan="premium"
+            ),
+            client_request(),
+            gateway,
+        )
+        assert signed_up.status_code == 201
+        signed_in = await auth_routes.log_in(
+            auth_routes.LoginBody(email=MEMBER_EMAIL, password=PASSWORD),
+            client_request(),
+            gateway,
+        )
+        assert signed_in.status_code == 200
+    settle_pact(pact, "identity", tmp_path)

@@ -19,15 +19,22 @@ from tests.contracts.providers import (
     a_profile_with_a_listed_title,
     a_title_exists,
     a_title_is_indexed,
+    an_account_exists,
     part_way_through,
 )
-from tests.contracts.test_gateway_consumer import GENRE, PROFILE_ID, TITLE_ID, TITLE_IS_THERE
+from tests.contracts.test_gateway_consumer import (
+    GENRE,
+    MEMBER_EMAIL,
+    PROFILE_ID,
+    TITLE_ID,
+    TITLE_IS_THERE,
+)
 from tests.support.backends import EmbeddedNats, make_backend
 from tests.support.platform import LocalPlatform
-from tests.support.tokens import TokenMint
 
-PROVIDERS = ["catalog", "profiles", "history", "search", "recommender"]
+PROVIDERS = ["identity", "catalog", "profiles", "history", "search", "recommender"]
 STATES = {
+    f"an account {MEMBER_EMAIL} exists": partial(an_account_exists, email=MEMBER_EMAIL),
     TITLE_IS_THERE: partial(a_title_exists, title_id=TITLE_ID, genre=GENRE),
     f"a title {TITLE_ID} in genre {GENRE} is indexed": partial(
         a_title_is_indexed, title_id=TITLE_ID, genre=GENRE
@@ -46,13 +53,12 @@ def world(
     embedded_nats: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProviderWorld]:
     data_dir = tmp_path_factory.mktemp("contracts")
-    mint = TokenMint(data_dir)  # identity is not needed: services trust its key file
     backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     platform = LocalPlatform(
         data_dir, services=["registry", *PROVIDERS], env={**backend.env, "CINEMESH_DRAIN_S": "0"}
     ).start(timeout_s=120)
     try:
-        yield ProviderWorld(platform, mint)
+        yield ProviderWorld(platform)
     finally:
         platform.stop()
 
