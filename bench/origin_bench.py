@@ -58,7 +58,9 @@ STEERING = {
     "rendezvous": "rendezvous steering, LRU",
     "random": "random steering, LRU",
     "rendezvous_fill": "rendezvous steering, static fill by known popularity",
+    "rendezvous_admitted": "rendezvous steering, LRU behind a frequency filter",
 }
+AGING_PER_OBJECT = 10
 SEGMENT_BYTES = 450 * 1024  # a 2 s segment at about 1.8 Mb/s (the hit path's objects)
 COLD_BYTES = 2 * 1024 * 1024  # a 4 s segment at about 4 Mb/s (the miss path's objects)
 
@@ -151,6 +153,44 @@ class Lru:
         return False
 
 
+class AdmittedLru(Lru):
+    """LRU behind a frequency filter (TinyLFU's idea): every request is counted, the counts
+    halve each time as many requests as `AGING_PER_OBJECT` times the objects held have passed
+    (so popularity ages), and a missed object enters only if it was asked for more often than
+    each object it would push out."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes)
+        self.counts: dict[tuple[int, int, int], int] = {}
+        self.seen = 0
+
+    def ask(self, key: tuple[int, int, int], size: int) -> bool:
+        self._count(key)
+        if key in self.sizes:
+            self.sizes.move_to_end(key)
+            return True
+        victims, freed = [], self.max_bytes - self.total
+        for old, old_size in self.sizes.items():
+            if freed >= size:
+                break
+            if self.counts.get(old, 0) >= self.counts[key]:
+                return False  # not admitted: served from the origin, not kept
+            victims.append(old)
+            freed += old_size
+        for old in victims:
+            self.total -= self.sizes.pop(old)
+        self.sizes[key] = size
+        self.total += size
+        return False
+
+    def _count(self, key: tuple[int, int, int]) -> None:
+        self.seen += 1
+        if self.seen >= AGING_PER_OBJECT * max(64, len(self.sizes)):
+            self.counts = {k: c // 2 for k, c in self.counts.items() if c > 1}
+            self.seen = 0
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
 def simulate(
     catalog: Catalog, views: list[tuple[int, int, int]], per_edge: int, seed: int
 ) -> dict[str, dict[str, float]]:
@@ -160,6 +200,7 @@ def simulate(
     caches = {
         "rendezvous": [Lru(per_edge) for _ in EDGES],
         "random": [Lru(per_edge) for _ in EDGES],
+        "rendezvous_admitted": [AdmittedLru(per_edge) for _ in EDGES],
     }
     oracle = oracle_set(catalog, per_edge * len(EDGES))
     steered_fill = set()  # each edge filled ahead of demand, knowing popularity, with its titles
@@ -169,7 +210,11 @@ def simulate(
     counted = {name: [0, 0, 0, 0] for name in (*caches, "oracle", "rendezvous_fill")}
     start = int(len(views) * WARM_UP)
     for index, (title, rendition, watched) in enumerate(views):
-        edge_of = {"rendezvous": steered[title], "random": rng.randrange(len(EDGES))}
+        edge_of = {
+            "rendezvous": steered[title],
+            "random": rng.randrange(len(EDGES)),
+            "rendezvous_admitted": steered[title],
+        }
         sizes = catalog.sizes[(title, rendition)]
         for n in range(watched):
             key, size = (title, rendition, n), sizes[n]
@@ -209,6 +254,9 @@ def offload_curve(assets: int, count: int, shares: list[float], seed: int) -> di
                 "random_vs_oracle": round(
                     found["random"]["offload"] / found["oracle"]["offload"], 3
                 ),
+                "rendezvous_admitted_vs_oracle": round(
+                    found["rendezvous_admitted"]["offload"] / found["oracle"]["offload"], 3
+                ),
                 "rendezvous_fill_vs_oracle": round(
                     found["rendezvous_fill"]["offload"] / found["oracle"]["offload"], 3
                 ),
@@ -236,6 +284,7 @@ def write_png(curve: dict[str, Any], path: Path) -> None:
     for name, style in (
         ("oracle", "k--"),
         ("rendezvous_fill", "^:"),
+        ("rendezvous_admitted", "d-"),
         ("rendezvous", "o-"),
         ("random", "s-"),
     ):
@@ -421,7 +470,7 @@ def summarize(curve: dict[str, Any], measured: dict[str, Any]) -> list[dict[str,
     ]
     for row in curve["rows"]:
         share = f"{100 * row['cache_share_per_edge']:g}%"
-        for name in ("rendezvous", "random", "rendezvous_fill"):
+        for name in ("rendezvous", "random", "rendezvous_fill", "rendezvous_admitted"):
             rows.append(
                 {
                     "measurement": f"origin offload, {STEERING[name]}, cache {share} per edge",
