@@ -140,6 +140,7 @@ def test_a_package_publishes_subtitle_renditions_that_ffmpeg_reads(tmp_path: Pat
     assert all(m["DEFAULT"] == "NO" and m["AUTOSELECT"] == "YES" for m in media)
     variants = [line for line in master if line.startswith("#EXT-X-STREAM-INF:")]
     assert variants and all('SUBTITLES="subs"' in v for v in variants)
+    assert not any("AUDIO=" in v for v in variants), "one audio stream stays in the variants"
     assert [s["language"] for s in manifest["subtitles"]] == ["en", "fr"]
     playlist = (asset / media[1]["URI"]).read_text()
     assert "#EXT-X-ENDLIST" in playlist and playlist.count(".vtt") == 2

@@ -76,6 +76,17 @@ def plan_sprite(source: SourceInfo) -> Sprite:
     return Sprite(interval, count, columns, rows, THUMB_WIDTH, thumb_height)
 
 
+def separate_audio(source: SourceInfo) -> bool:
+    """Several audio streams become an audio rendition group, each encoded once; a single
+    one stays muxed into every video rendition, as players expect of a simple title."""
+    return source.audio_streams > 1
+
+
+def audio_folders(source: SourceInfo) -> list[str]:
+    """The folder of each audio rendition, e.g. `audio_1_fr`."""
+    return [f"audio_{j}_{language}" for j, language in enumerate(source.audio_languages)]
+
+
 def gop_frames(source: SourceInfo, segment_s: int) -> int:
     return max(1, round(min(source.fps, MAX_FPS) * segment_s))
 
@@ -102,10 +113,14 @@ def ladder_args(
     args = ["-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats", "-progress", "pipe:1"]
     args += ["-threads", str(options.threads), "-i", str(source_path)]
     args += ["-filter_complex", ";".join(graph)]
+    separate = separate_audio(source)
     for i in range(count):
         args += ["-map", f"[v{i}]"]
-        if source.has_audio:
+        if source.has_audio and not separate:
             args += ["-map", "0:a:0"]
+    if separate:
+        for j in range(source.audio_streams):
+            args += ["-map", f"0:a:{j}"]
     gop = gop_frames(source, options.segment_s)
     args += [
         "-c:v", "libx264", "-preset", options.preset, "-profile:v", "high",
@@ -115,20 +130,28 @@ def ladder_args(
     for i, rung in enumerate(rungs):
         args += [f"-maxrate:v:{i}", str(rung.max_video_bitrate)]
         args += [f"-bufsize:v:{i}", str(rung.max_video_bitrate * 2)]
-        if source.has_audio:
+        if source.has_audio and not separate:
             args += [f"-b:a:{i}", str(rung.audio_bitrate)]
+    if separate:
+        for j, language in enumerate(source.audio_languages):
+            args += [f"-b:a:{j}", str(rungs[-1].audio_bitrate)]
+            args += [f"-metadata:s:a:{j}", f"language={language}"]
     if source.has_audio:
         args += ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
-    streams = " ".join(
-        f"v:{i},a:{i},name:{r.name}" if source.has_audio else f"v:{i},name:{r.name}"
-        for i, r in enumerate(rungs)
-    )
+    if separate:
+        streams = [f"v:{i},name:{r.name}" for i, r in enumerate(rungs)]
+        streams += [f"a:{j},name:{name}" for j, name in enumerate(audio_folders(source))]
+    else:
+        streams = [
+            f"v:{i},a:{i},name:{r.name}" if source.has_audio else f"v:{i},name:{r.name}"
+            for i, r in enumerate(rungs)
+        ]
     args += [
         "-f", "hls", "-hls_time", str(options.segment_s), "-hls_playlist_type", "vod",
         "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
         "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.m4s"),
-        "-var_stream_map", streams, str(out_dir / "%v" / "index.m3u8"),
+        "-var_stream_map", " ".join(streams), str(out_dir / "%v" / "index.m3u8"),
     ]  # fmt: skip
     # single thumbnails (tiled into the sprite afterwards): a tile filter here would hold
     # back its muxer, and with it ffmpeg's progress reports, until the very end

@@ -23,13 +23,16 @@ from cinemesh.services.encoder.ladder import (
     THUMBS_DIR,
     EncodeOptions,
     Rung,
+    audio_folders,
     ladder_args,
     plan_ladder,
     plan_sprite,
     poster_args,
+    separate_audio,
 )
 from cinemesh.services.encoder.playlists import (
     AAC_LC,
+    AudioRendition,
     SubtitleRendition,
     Variant,
     avc_codec,
@@ -46,6 +49,7 @@ from cinemesh.services.encoder.subtitles import (
     subtitle_playlist,
 )
 from cinemesh.services.encoder.thumbnails import thumbnails_vtt, tile_sprite
+from cinemesh.services.encoder.tracks import language_name
 
 Report = Callable[[str, float], Awaitable[None]]
 MANIFEST = "asset.json"
@@ -199,6 +203,8 @@ async def _package(
 ) -> dict[str, Any]:
     kept = {d.name for d in decisions if d.kept}
     vmaf = {d.name: d.vmaf for d in decisions}
+    audio = audio_renditions(package, source)
+    audio_peak = max((a.bandwidth for a in audio), default=0)
     renditions: list[dict[str, Any]] = []
     variants: list[Variant] = []
     average: dict[str, int] = {}
@@ -214,21 +220,22 @@ async def _package(
         if source.has_audio:
             codecs += f",{AAC_LC}"
         uri = f"{rung.name}/index.m3u8"
+        peak, average_rate = rates.peak + audio_peak, rates.average + audio_peak
         variants.append(
-            Variant(uri, rates.peak, rates.average, rung.width, rung.height, codecs, source.fps)
+            Variant(uri, peak, average_rate, rung.width, rung.height, codecs, source.fps)
         )
         rendition = Rendition(
             name=rung.name,
             width=rung.width,
             height=rung.height,
-            bandwidth=rates.peak,
-            average_bandwidth=rates.average,
+            bandwidth=peak,
+            average_bandwidth=average_rate,
             codecs=codecs,
             vmaf=vmaf[rung.name],
             playlist=uri,
         )
         renditions.append(rendition.model_dump(mode="json"))
-    (package / "master.m3u8").write_text(master_playlist(variants, subtitles))
+    (package / "master.m3u8").write_text(master_playlist(variants, subtitles, audio))
     (package / "thumbs.vtt").write_text(vtt)
     await run_ffmpeg(
         poster_args(source_path=source_path, source=source, out=package / "poster.jpg")
@@ -241,6 +248,10 @@ async def _package(
         "thumbnails_vtt": "thumbs.vtt",
         "thumbnails": "thumbs.jpg",
         "renditions": renditions,
+        "audio": [
+            {"language": a.language, "name": a.name, "default": a.default, "playlist": a.uri}
+            for a in audio
+        ],
         "subtitles": [
             {"language": s.language, "kind": s.kind, "name": s.name, "playlist": s.uri}
             for s in subtitles
@@ -255,6 +266,20 @@ async def _package(
     }
     _write_durably(package / MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest
+
+
+def audio_renditions(package: Path, source: SourceInfo) -> list[AudioRendition]:
+    """The audio rendition group ffmpeg wrote for a source of several audio streams (none for
+    one stream, which is in every video rendition); the first stream is the default."""
+    found = []
+    for j, folder in enumerate(audio_folders(source) if separate_audio(source) else []):
+        rates = measure_bitrates(
+            package / folder, read_media_playlist(package / folder / "index.m3u8")
+        )
+        language = source.audio_languages[j]
+        name = language_name(language) if language != "und" else f"Audio {j + 1}"
+        found.append(AudioRendition(f"{folder}/index.m3u8", language, name, j == 0, rates.peak))
+    return found
 
 
 def write_subtitles(

@@ -74,6 +74,8 @@ class Variant:
 
 
 SUBTITLES_GROUP = "subs"
+AUDIO_GROUP = "aud"
+AUDIO_GROUP = "aud"
 # what Apple's authoring spec names captions for the deaf and hard of hearing by
 SDH = (
     "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
@@ -99,10 +101,34 @@ class SubtitleRendition:
         return f'{line},URI="{self.uri}"'
 
 
-def master_playlist(variants: list[Variant], subtitles: Sequence[SubtitleRendition] = ()) -> str:
+@dataclass(frozen=True)
+class AudioRendition:
+    uri: str
+    language: str
+    name: str
+    default: bool
+    bandwidth: int  # peak bits per second, added to each variant's BANDWIDTH
+
+    def media_line(self) -> str:
+        return (
+            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",LANGUAGE="{self.language}",'
+            f'NAME="{_quoted(self.name)}",DEFAULT={"YES" if self.default else "NO"},'
+            f'AUTOSELECT=YES,CHANNELS="2",URI="{self.uri}"'
+        )
+
+
+def master_playlist(
+    variants: list[Variant],
+    subtitles: Sequence[SubtitleRendition] = (),
+    audio: Sequence[AudioRendition] = (),
+) -> str:
+    """Variants with, when given, their audio and subtitle rendition groups (a variant's
+    BANDWIDTH then counts the group's largest audio rendition too, as HLS wants)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines += [a.media_line() for a in audio]
     lines += [s.media_line() for s in subtitles]
-    groups = f',SUBTITLES="{SUBTITLES_GROUP}"' if subtitles else ""
+    groups = f',AUDIO="{AUDIO_GROUP}"' if audio else ""
+    groups += f',SUBTITLES="{SUBTITLES_GROUP}"' if subtitles else ""
     for v in sorted(variants, key=lambda v: v.bandwidth):
         lines.append(
             f"#EXT-X-STREAM-INF:BANDWIDTH={v.bandwidth},AVERAGE-BANDWIDTH={v.average_bandwidth},"

@@ -3,12 +3,15 @@ is not a complete, decodable video is refused with a code the uploader can act o
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
+
+from cinemesh.services.encoder.tracks import ISO_639_2
 
 MIN_SIDE = 32
 MAX_SIDE = 8192
@@ -34,13 +37,22 @@ class SourceInfo:
     video_codec: str
     has_audio: bool
     container: str
+    # one language tag per audio stream, in stream order ("und" when the stream has none)
+    audio_languages: tuple[str, ...] = ()
+
+    @property
+    def audio_streams(self) -> int:
+        return len(self.audio_languages) or int(self.has_audio)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "audio_languages": list(self.audio_languages)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceInfo:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        """Also a job's record from before audio languages were probed (one stream, if any)."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["audio_languages"] = tuple(known.get("audio_languages") or ())
+        return cls(**known)
 
 
 def probe(path: Path) -> SourceInfo:
@@ -88,7 +100,14 @@ def _inspect(container: Any) -> SourceInfo:
         video_codec=str(video.codec_context.name),
         has_audio=bool(container.streams.audio),
         container=str(container.format.name),
+        audio_languages=tuple(_language(a) for a in container.streams.audio),
     )
+
+
+def _language(stream: Any) -> str:
+    """The stream's language tag as BCP 47 where a two-letter code exists (`eng` → `en`)."""
+    tag = str((stream.metadata or {}).get("language") or "und").strip().lower()
+    return ISO_639_2.get(tag, tag) if re.fullmatch(r"[a-z]{2,3}", tag) else "und"
 
 
 def _decode_first_frame(container: Any, video: Any) -> None:

@@ -37,6 +37,15 @@ LANGUAGE_NAMES = {
     "vi": "Tiếng Việt",
     "zh": "中文",
 }
+# the three-letter codes containers tag audio streams with, for the languages named above
+ISO_639_2 = {
+    "ara": "ar", "ces": "cs", "cze": "cs", "dan": "da", "deu": "de", "ger": "de", "ell": "el",
+    "gre": "el", "eng": "en", "spa": "es", "fin": "fi", "fra": "fr", "fre": "fr", "heb": "he",
+    "hin": "hi", "hun": "hu", "ind": "id", "ita": "it", "jpn": "ja", "kor": "ko", "nob": "nb",
+    "nld": "nl", "dut": "nl", "nor": "no", "pol": "pl", "por": "pt", "ron": "ro", "rum": "ro",
+    "rus": "ru", "swe": "sv", "tha": "th", "tur": "tr", "ukr": "uk", "vie": "vi", "zho": "zh",
+    "chi": "zh",
+}  # fmt: skip
 KIND_SUFFIX = {"subtitles": "", "captions": " (CC)", "forced": " (forced)"}
 
 
