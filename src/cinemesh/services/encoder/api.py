@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
@@ -11,12 +10,14 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.deps import Runtime, provided
 from cinemesh.platform.errors import ApiError
+from cinemesh.platform.media_store import OriginUnavailable
 from cinemesh.platform.observability import logger
 from cinemesh.services.encoder.models import Job
 from cinemesh.services.encoder.package import MediaFolders
 from cinemesh.services.encoder.probe import ProbeError, SourceInfo, probe
 from cinemesh.services.encoder.service import Jobs, SubtitleTracks, track_view, view
 from cinemesh.services.encoder.settings import EncoderSettings
+from cinemesh.services.encoder.sources import SourceShelf
 from cinemesh.services.encoder.subtitles import MAX_BYTES, SubtitleError, parse_subtitles
 from cinemesh.services.encoder.tracks import LANGUAGE_PATTERN, normal_language, track_name
 from cinemesh.services.encoder.upload import receive_upload
@@ -45,6 +46,7 @@ Operator = Annotated[Principal | None, Depends(operator)]
 JobsDep = Annotated[Jobs, provided(Jobs)]
 TracksDep = Annotated[SubtitleTracks, provided(SubtitleTracks)]
 Folders = Annotated[MediaFolders, provided(MediaFolders)]
+Sources = Annotated[SourceShelf, provided(SourceShelf)]
 Settings = Annotated[EncoderSettings, provided(EncoderSettings)]
 router = APIRouter(prefix="/v1")
 
@@ -56,12 +58,14 @@ async def upload(
     jobs: JobsDep,
     tracks: TracksDep,
     folders: Folders,
+    sources: Sources,
     settings: Settings,
     _who: Operator,
     title_id: str = id_path(),
     episode_id: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
 ) -> dict[str, Any]:
-    """Stream a source video in (multipart field `file`), probe it, queue its encode."""
+    """Stream a source video in (multipart field `file`), probe it, keep it in the media
+    store, queue its encode."""
     received = await receive_upload(request, folders.sources, limit=settings.max_upload_bytes)
     try:
         info = await asyncio.to_thread(probe, received.path)
@@ -69,7 +73,12 @@ async def upload(
         received.path.unlink(missing_ok=True)
         raise ApiError(422, exc.code, exc.message) from None
     source = f"src-{received.path.name.removeprefix('.incoming-')}"
-    os.rename(received.path, folders.sources / source)
+    try:
+        await sources.keep(received.path, source)
+    except OriginUnavailable:
+        raise ApiError(
+            503, "MEDIA_STORE_UNAVAILABLE", "the media store cannot take the source now; try again"
+        ) from None
     current = await tracks.current(title_id=title_id, episode_id=episode_id)
     job = await jobs.create(
         title_id=title_id,

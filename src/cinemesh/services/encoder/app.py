@@ -14,6 +14,7 @@ from cinemesh.services.encoder.events import consume_events
 from cinemesh.services.encoder.package import MediaFolders
 from cinemesh.services.encoder.service import Jobs, SubtitleTracks
 from cinemesh.services.encoder.settings import EncoderSettings
+from cinemesh.services.encoder.sources import SourceShelf
 from cinemesh.services.encoder.worker import EncodeWorker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,4 +33,5 @@ def create_app() -> FastAPI:
         runtime, jobs, tracks=tracks, folders=folders, store=store, settings=settings
     )
     consume_events(runtime, worker)
-    return runtime.build_app(router, provides=[jobs, tracks, folders, settings])
+    sources = SourceShelf(folders, store)
+    return runtime.build_app(router, provides=[jobs, tracks, folders, sources, settings])

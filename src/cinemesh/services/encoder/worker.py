@@ -24,6 +24,7 @@ from cinemesh.services.encoder.package import MediaFolders, QualityOptions, buil
 from cinemesh.services.encoder.probe import SourceInfo
 from cinemesh.services.encoder.service import FINAL_STATES, Jobs, SubtitleTracks
 from cinemesh.services.encoder.settings import EncoderSettings
+from cinemesh.services.encoder.sources import SourceShelf
 from cinemesh.services.encoder.subtitles import SubtitleSource
 
 QUEUE = "encode"
@@ -48,6 +49,7 @@ class EncodeWorker:
         self.tracks = tracks
         self.folders = folders
         self.store = store
+        self.sources = SourceShelf(folders, store)
         self.settings = settings
         self.encode = EncodeOptions(
             preset=settings.preset,
@@ -155,7 +157,7 @@ class EncodeWorker:
                 return await build_package(
                     job_id=job.id,
                     asset_id=job.asset_id,
-                    source_path=self.folders.sources / job.source,
+                    source_path=await self.sources.local(job.source),
                     source=SourceInfo.from_dict(job.source_info),
                     folders=self.folders,
                     store=self.store,
