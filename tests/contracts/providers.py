@@ -20,11 +20,12 @@ import httpx
 from pact import Verifier
 
 from cinemesh.contracts.catalog import TitleUpserted
+from cinemesh.contracts.media import AssetReady
 from cinemesh.contracts.playback import PlaybackProgress
 from cinemesh.runner.local import LocalPlatform
 from tests.contracts.conftest import pact_file
 from tests.contracts.test_gateway_consumer import PASSWORD
-from tests.playback.media import publish
+from tests.playback.media import DURATION_S, publish, renditions
 
 StateSetup = Callable[["ProviderWorld"], dict[str, Any]]
 
@@ -43,11 +44,26 @@ class ProviderWorld:
             "identity", "POST", "/v1/sessions", json=credentials(email, plan=None)
         ).json()
         self.member_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        self._profile_id = ""
 
-    def call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def profile_id(self) -> str:
+        """The member's one profile, made through profiles' API the first time a state needs
+        it (an account has at most five)."""
+        if not self._profile_id:
+            body = {"name": "Pact"}
+            self._profile_id = str(
+                self.call("profiles", "POST", "/v1/profiles", json=body).json()["id"]
+            )
+        return self._profile_id
+
+    def ask(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A call to a provider as the gateway makes it: the service credential and the member."""
         headers = {**self.platform.headers, **self.member_headers}
         url = self.platform.url_of(service) + path
-        answer = httpx.request(method, url, headers=headers, timeout=10, **kwargs)
+        return httpx.request(method, url, headers=headers, timeout=10, **kwargs)
+
+    def call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        answer = self.ask(service, method, path, **kwargs)
         assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
         return answer
 
@@ -131,11 +147,42 @@ def a_title_is_indexed(world: ProviderWorld, *, title_id: str, genre: str) -> di
 
 
 def a_profile_with_a_listed_title(world: ProviderWorld, *, title_id: str) -> dict[str, Any]:
-    created = world.call(
-        "profiles", "POST", "/v1/profiles", json={"name": f"Pact {uuid.uuid4().hex[:6]}"}
-    ).json()
-    world.call("profiles", "PUT", f"/v1/profiles/{created['id']}/my-list/{title_id}")
-    return {"profile_id": created["id"]}
+    profile_id = world.profile_id()
+    world.call("profiles", "PUT", f"/v1/profiles/{profile_id}/my-list/{title_id}")
+    return {"profile_id": profile_id}
+
+
+def a_playable_title(world: ProviderWorld, *, title_id: str) -> dict[str, Any]:
+    """Playback learns titles and their assets from catalog's and the encoder's events: send
+    them, then wait until a play of it starts (and stop that play)."""
+    profile_id = world.profile_id()
+    asset_id = f"a-{title_id}"
+    title = TitleUpserted(
+        title_id=title_id, title="Playable", kind="movie", genres=["Drama"],
+        maturity_rating="PG-13", playable=True,
+    )  # fmt: skip
+    asset = AssetReady(
+        asset_id=asset_id, title_id=title_id, duration_s=DURATION_S, renditions=renditions()
+    )
+    publish(world.platform.env, title, asset)
+    probe = uuid.uuid4().hex
+
+    def starts() -> bool:
+        body = {"profile_id": profile_id, "title_id": title_id, "session_id": probe}
+        answer = world.ask("playback", "POST", "/v1/sessions", json=body)
+        return answer.status_code == 201
+
+    world.wait_for(starts, f"playback can play {title_id}")
+    world.call("playback", "DELETE", f"/v1/sessions/{probe}")
+    return {"profile_id": profile_id, "title_id": title_id}
+
+
+def a_session_is_playing(world: ProviderWorld, *, session_id: str, title_id: str) -> dict[str, Any]:
+    """Started through playback's own API with the session id the pact names."""
+    state = a_playable_title(world, title_id=title_id)
+    body = {**state, "session_id": session_id}
+    world.call("playback", "POST", "/v1/sessions", json=body)
+    return {"session_id": session_id}
 
 
 def part_way_through(world: ProviderWorld, *, profile_id: str, title_id: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ review the diff, commit it.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from fastapi import Request
@@ -22,6 +23,7 @@ from pact.match.matcher import AbstractMatcher, GenericMatcher
 from cinemesh.services.gateway.home import HomePage, HomeSources
 from cinemesh.services.gateway.routes import auth as auth_routes
 from cinemesh.services.gateway.routes import catalog as catalog_routes
+from cinemesh.services.gateway.routes import playback as playback_routes
 from cinemesh.services.gateway.routes import search as search_routes
 from tests.contracts.conftest import MEMBER, gateway_against, new_pact, settle_pact
 
@@ -30,6 +32,9 @@ GENRE = "Drama"
 PROFILE_ID = "p-contract-1"  # history and the recommender take any profile id as given
 MATURITY = "PG-13"
 RATING = r"^(G|PG|PG-13|R|NC-17|TV-Y|TV-Y7|TV-G|TV-PG|TV-14|TV-MA)$"
+PLAYABLE_ID = "t-contract-play"
+PLAYING_SESSION = "c0" * 16
+STOPPING_SESSION = "c1" * 16
 MEMBER_EMAIL = "member@example.com"
 PASSWORD = "a contract is a promise 42"
 ISO_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$"
@@ -347,3 +352,90 @@ async def test_gateway_pact_with_identity(tmp_path: Path) -> None:
         )
         assert signed_in.status_code == 200
     settle_pact(pact, "identity", tmp_path)
+
+
+async def test_gateway_pact_with_playback(tmp_path: Path) -> None:
+    pact = new_pact("playback")
+    playable = f"a playable title {PLAYABLE_ID} and a profile of the member"
+    (
+        pact.upon_receiving("pressing play")
+        .given(playable)
+        .with_request("POST", "/v1/sessions")
+        .with_body(
+            {
+                "profile_id": GenericMatcher(
+                    "type", "p-contract-2", generator=generate.provider_state("${profile_id}")
+                ),
+                "title_id": PLAYABLE_ID,
+                "session_id": match.regex("5e55" * 8, regex=r"^[0-9a-f]{32}$"),
+            },
+            content_type="application/json",
+        )
+        .will_respond_with(201)
+        .with_body(
+            {
+                "session_id": match.regex("0" * 32, regex=r"^[0-9a-f]{32}$"),
+                "manifest_url": match.regex(
+                    "http://edge.example/e/1/tok/a1/master.m3u8", regex=r"^https?://.+\.m3u8$"
+                ),
+                "manifest_path": match.str("/e/1/tok/a1/master.m3u8"),
+                "edge_urls": match.each_like(match.str("http://edge.example")),
+                "resume_position_s": match.number(0.0),
+                "max_height": match.int(2160),
+                "duration_s": match.number(8.0),
+                "expires_at": match.regex("2026-01-01T01:00:00+00:00", regex=ISO_TIME),
+                "lease_expires_at": match.regex("2026-01-01T00:01:00+00:00", regex=ISO_TIME),
+                "heartbeat_interval_s": match.number(20.0),
+            },
+            content_type="application/json",
+        )
+    )
+    (
+        pact.upon_receiving("a heartbeat")
+        .given(f"session {PLAYING_SESSION} of the member is playing")
+        .with_request("POST", f"/v1/sessions/{PLAYING_SESSION}/heartbeat")
+        .with_body({"position_s": 30.0}, content_type="application/json")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "session_id": match.str(PLAYING_SESSION),
+                "position_s": match.number(30.0),
+                "lease_expires_at": match.regex("2026-01-01T00:01:00+00:00", regex=ISO_TIME),
+            },
+            content_type="application/json",
+        )
+    )
+    (
+        pact.upon_receiving("pressing stop")
+        .given(f"session {STOPPING_SESSION} of the member is playing")
+        .with_request("DELETE", f"/v1/sessions/{STOPPING_SESSION}")
+        .will_respond_with(204)
+    )
+
+    async with gateway_against(pact) as gateway:
+        # the member's profile, as checked with profiles a moment ago (that call is in the
+        # profiles pact; here profiles has no instance)
+        gateway._owned[(MEMBER.account_id, "p-contract-2")] = (time.monotonic(), {})
+        started = await playback_routes.start(
+            playback_routes.StartBody(profile_id="p-contract-2", title_id=PLAYABLE_ID),
+            None,  # type: ignore[arg-type]
+            gateway,
+            MEMBER,
+        )
+        assert started.status_code == 201
+        beat = await playback_routes.heartbeat(
+            playback_routes.HeartbeatBody(position_s=30.0),
+            None,  # type: ignore[arg-type]
+            gateway,
+            MEMBER,
+            session_id=PLAYING_SESSION,
+        )
+        assert beat.status_code == 200
+        stopped = await playback_routes.stop(
+            None,  # type: ignore[arg-type]
+            gateway,
+            MEMBER,
+            session_id=STOPPING_SESSION,
+        )
+        assert stopped.status_code == 204
+    settle_pact(pact, "playback", tmp_path)

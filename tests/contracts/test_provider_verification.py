@@ -16,7 +16,9 @@ from tests.contracts.conftest import PACTS, pact_file
 from tests.contracts.providers import (
     ProviderWorld,
     StateEndpoint,
+    a_playable_title,
     a_profile_with_a_listed_title,
+    a_session_is_playing,
     a_title_exists,
     a_title_is_indexed,
     an_account_exists,
@@ -25,14 +27,19 @@ from tests.contracts.providers import (
 from tests.contracts.test_gateway_consumer import (
     GENRE,
     MEMBER_EMAIL,
+    PLAYABLE_ID,
+    PLAYING_SESSION,
     PROFILE_ID,
+    STOPPING_SESSION,
     TITLE_ID,
     TITLE_IS_THERE,
 )
 from tests.support.backends import EmbeddedNats, make_backend
 from tests.support.platform import LocalPlatform
 
-PROVIDERS = ["identity", "catalog", "profiles", "history", "search", "recommender"]
+# no edge runs here: playback offers this address (nothing is fetched from it)
+PROVIDER_ENV = {"CINEMESH_DRAIN_S": "0", "CINEMESH_PLAYBACK_EDGE_URLS": '["http://127.0.0.1:9"]'}
+PROVIDERS = ["identity", "catalog", "profiles", "history", "search", "recommender", "playback"]
 STATES = {
     f"an account {MEMBER_EMAIL} exists": partial(an_account_exists, email=MEMBER_EMAIL),
     TITLE_IS_THERE: partial(a_title_exists, title_id=TITLE_ID, genre=GENRE),
@@ -41,6 +48,15 @@ STATES = {
     ),
     f"a profile of the member with {TITLE_ID} in its list": partial(
         a_profile_with_a_listed_title, title_id=TITLE_ID
+    ),
+    f"a playable title {PLAYABLE_ID} and a profile of the member": partial(
+        a_playable_title, title_id=PLAYABLE_ID
+    ),
+    f"session {PLAYING_SESSION} of the member is playing": partial(
+        a_session_is_playing, session_id=PLAYING_SESSION, title_id=PLAYABLE_ID
+    ),
+    f"session {STOPPING_SESSION} of the member is playing": partial(
+        a_session_is_playing, session_id=STOPPING_SESSION, title_id=PLAYABLE_ID
     ),
     f"profile {PROFILE_ID} is part-way through {TITLE_ID}": partial(
         part_way_through, profile_id=PROFILE_ID, title_id=TITLE_ID
@@ -55,7 +71,7 @@ def world(
     data_dir = tmp_path_factory.mktemp("contracts")
     backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     platform = LocalPlatform(
-        data_dir, services=["registry", *PROVIDERS], env={**backend.env, "CINEMESH_DRAIN_S": "0"}
+        data_dir, services=["registry", *PROVIDERS], env={**backend.env, **PROVIDER_ENV}
     ).start(timeout_s=120)
     try:
         yield ProviderWorld(platform)
