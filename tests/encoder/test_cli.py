@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import imageio_ffmpeg
+
 from cinemesh.demo.upload import DemoTitle, attach_demo_videos
 from tests.encoder.conftest import create_title, make_video
 from tests.encoder.hls import check_package
@@ -113,7 +115,7 @@ def test_demo_videos_are_made_encoded_and_playable(
         check_package(media_platform.data_dir / "media" / "assets" / job["asset_id"])
 
 
-def test_ingest_with_subtitles_publishes_them_and_refuses_a_bad_file_before_uploading(
+def test_ingest_with_subtitles_and_audio_publishes_them_and_refuses_a_bad_file_first(
     media_platform: LocalPlatform, operator: Member, tmp_path: Path
 ) -> None:
     title_id = create_title(media_platform, operator, "Subtitled via the CLI")
@@ -127,8 +129,16 @@ def test_ingest_with_subtitles_publishes_them_and_refuses_a_bad_file_before_uplo
     )  # fmt: skip
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "NOT_SUBTITLES" in refused.stdout and "uploading" not in refused.stdout
+    french = tmp_path / "film.fr.m4a"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+         "sine=frequency=660:duration=2", "-c:a", "aac", str(french)],
+        check=True, timeout=60,
+    )  # fmt: skip
     done = media_platform.cli(
-        "ingest", str(source), "--title", title_id, "--subtitles", f"{english}:en:sdh"
+        "ingest", str(source), "--title", title_id, "--subtitles", f"{english}:en:sdh",
+        "--audio", f"{french}:fr",
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "subtitles: English (CC) [en]" in done.stdout, done.stdout
+    assert "audio: Audio 1 [und]" in done.stdout and "audio: Français [fr]" in done.stdout

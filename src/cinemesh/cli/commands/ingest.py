@@ -1,11 +1,13 @@
-"""`cinemesh ingest FILE --title ID [--subtitles FILE:LANG[:sdh] ...]`: upload a source video
-(its subtitle tracks first), follow its encode, return when the asset is ready. On the local
-platform it needs no credentials; a remote gateway takes the sign-in of `cinemesh login` (or a
-token or password given on the command line). (The demo videos of first-run seeding are
-uploaded by `cinemesh.demo.upload`, whose multipart body this command streams too.)"""
+"""`cinemesh ingest FILE --title ID [--subtitles FILE:LANG[:sdh] ...] [--audio FILE:LANG ...]`:
+upload a source video (its subtitle tracks first, extra audio languages added to it), follow
+its encode, return when the asset is ready. On the local platform it needs no credentials; a
+remote gateway takes the sign-in of `cinemesh login` (or a token or password given on the
+command line). (The demo videos of first-run seeding are uploaded by `cinemesh.demo.upload`,
+whose multipart body this command streams too.)"""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,13 @@ from rich.progress import (
 from rich.table import Table
 
 from cinemesh.cli.control import DataDirOption, control, layout_for, running_state
-from cinemesh.cli.side_files import SideFileError, SubtitleFile, subtitle_file
+from cinemesh.cli.side_files import (
+    SideFileError,
+    SubtitleFile,
+    audio_file,
+    subtitle_file,
+    with_audio,
+)
 from cinemesh.cli.sign_in import CredentialStore, GatewaySession, SignInNeeded
 from cinemesh.demo.upload import Multipart, error_text
 from cinemesh.runner.client import auth_headers
@@ -55,6 +63,12 @@ def ingest(
         help="An SRT or WebVTT file and its language, FILE:LANG[:sdh|forced] (sdh: captions "
         "for the deaf and hard of hearing); repeat for more.",
     ),
+    audio: list[str] = typer.Option(
+        [],
+        "--audio",
+        help="One more audio language, FILE:LANG (e.g. film.fr.m4a:fr), added to the video's "
+        "own audio; repeat for more.",
+    ),
     token: str | None = typer.Option(
         None, "--token", envvar="CINEMESH_TOKEN", help="An admin access token."
     ),
@@ -72,28 +86,33 @@ def ingest(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Upload FILE for a title, show the upload and the encode, return when it plays."""
-    try:
-        tracks = [subtitle_file(spec) for spec in subtitles]
-    except SideFileError as exc:
-        console.print(f"[red]ingest failed: {exc}[/red]")
-        raise typer.Exit(2) from None
-    try:
-        route = choose_route(
-            layout_for(data_dir), gateway=gateway, token=token, email=email, password=password
-        )
-        for track in tracks:
-            upload_subtitles(route, track, title_id=title, episode_id=episode)
-        job = upload_with_progress(route, file, title_id=title, episode_id=episode)
-        done = follow_job(route, job["job_id"], timeout_s=timeout_s)
-    except (IngestFailed, SignInNeeded) as exc:
-        console.print(f"[red]ingest failed: {exc}[/red]")
-        raise typer.Exit(1) from None
-    except httpx.HTTPError as exc:
-        console.print(f"[red]the platform did not answer: {exc}[/red]")
-        raise typer.Exit(1) from None
+    with tempfile.TemporaryDirectory(prefix="cinemesh-ingest-") as scratch:
+        try:
+            tracks = [subtitle_file(spec) for spec in subtitles]
+            extra = [audio_file(spec) for spec in audio]
+            source = with_audio(file, extra, Path(scratch)) if extra else file
+        except SideFileError as exc:
+            console.print(f"[red]ingest failed: {exc}[/red]")
+            raise typer.Exit(2) from None
+        try:
+            route = choose_route(
+                layout_for(data_dir), gateway=gateway, token=token, email=email, password=password
+            )
+            for track in tracks:
+                upload_subtitles(route, track, title_id=title, episode_id=episode)
+            job = upload_with_progress(route, source, title_id=title, episode_id=episode)
+            done = follow_job(route, job["job_id"], timeout_s=timeout_s)
+        except (IngestFailed, SignInNeeded) as exc:
+            console.print(f"[red]ingest failed: {exc}[/red]")
+            raise typer.Exit(1) from None
+        except httpx.HTTPError as exc:
+            console.print(f"[red]the platform did not answer: {exc}[/red]")
+            raise typer.Exit(1) from None
     _print_ladder(done)
-    for published in (done.get("result") or {}).get("subtitles", []):
-        console.print(f"subtitles: {published['name']} [{published['language']}]", markup=False)
+    result = done.get("result") or {}
+    for kind in ("audio", "subtitles"):
+        for published in result.get(kind, []):
+            console.print(f"{kind}: {published['name']} [{published['language']}]", markup=False)
     console.print(f"[green]asset {done['asset_id']} is ready[/green] for title {title}")
 
 
