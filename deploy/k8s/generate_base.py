@@ -11,8 +11,8 @@ own Prometheus metrics. docs/deploy.md says why and how to drive it.
 NATS is a StatefulSet of `NATS_NODES` with a route to every node, and config.yaml has the
 services create every stream with that many replicas (CINEMESH_NATS_REPLICAS), so events keep
 flowing while one node is down. Published media live in an S3 bucket (object_store.py:
-SeaweedFS in the cluster, or a cloud bucket by configuration); edges mount no shared volume
-but a cache of their own. Prometheus, in the `monitoring` namespace, may list the pods
+SeaweedFS in the cluster, or a cloud bucket by configuration), the encoder's sources too, so
+no pod mounts a shared volume: edges have a cache of their own, encoders a scratch disk. Prometheus, in the `monitoring` namespace, may list the pods
 (pod discovery, deploy/prometheus/kubernetes.yml) and scrape their metrics port. PostgreSQL
 is a CloudNativePG Cluster, a primary and two streaming replicas that fail over by themselves
 (database.py); the services reach the primary through its `postgres-rw` Service."""
@@ -81,7 +81,7 @@ class ServiceSpec:
     cpu_limit: str = "1"
     memory_limit: str = "512Mi"
     autoscale: tuple[int, int] | None = None
-    media: bool = False  # mounts the shared media volume (sources, artwork)
+    work_gib: int = 0  # a size limit on its own scratch disk at /data (0: none)
     database: bool = True  # has its own PostgreSQL database (PGPASSWORD from database.py)
     edge_cache_gib: int = 0  # its own cache volume of this size (object_store.py)
     canary: Canary | None = None  # shipped by an Argo Rollouts canary
@@ -98,7 +98,7 @@ SERVICES = [
     ),
     ServiceSpec("identity"),
     ServiceSpec("profiles"),
-    ServiceSpec("catalog", media=True),
+    ServiceSpec("catalog"),
     ServiceSpec(
         "search",
         replicas=2,
@@ -108,7 +108,7 @@ SERVICES = [
         database=False,  # a local index per instance, rebuilt from events
     ),
     ServiceSpec(
-        "encoder", replicas=2, cpu="1", memory="1Gi", cpu_limit="4", memory_limit="4Gi", media=True
+        "encoder", replicas=2, cpu="1", memory="1Gi", cpu_limit="4", memory_limit="4Gi", work_gib=20
     ),
     ServiceSpec("playback", replicas=3, autoscale=(3, 30), canary=Canary(p99_max_s=0.25)),
     ServiceSpec(
@@ -180,10 +180,11 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
         ],
     }
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
-    if spec.media:
-        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": "cinemesh-media"}})
-    else:
-        volumes.append({"name": "data", "emptyDir": {}})
+    # no volume is shared: media and sources live in the S3 bucket (object_store.py), an
+    # encoder keeps a job's source and work on its own scratch disk, catalog draws its artwork
+    # again where an instance has not yet
+    scratch: dict[str, Any] = {"sizeLimit": f"{spec.work_gib}Gi"} if spec.work_gib else {}
+    volumes.append({"name": "data", "emptyDir": scratch})
     if spec.edge_cache_gib:
         add_edge_cache(container, volumes, spec.edge_cache_gib)
     if spec.database:
@@ -629,7 +630,6 @@ def main(base: Path = BASE) -> None:
     static = [
         "namespace.yaml",
         "config.yaml",
-        "media-volume.yaml",
         "redis.yaml",
         "ingress.yaml",
     ]

@@ -216,9 +216,18 @@ def test_prometheus_can_discover_and_scrape_every_service_pod(overlay: str) -> N
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_edges_cache_an_s3_origin_and_mount_no_shared_volume(overlay: str) -> None:
     docs = render(overlay)
-    edge = of_kind(docs, "Deployment")["edge"]["spec"]["template"]["spec"]
-    claims = [v for v in edge["volumes"] if "persistentVolumeClaim" in v]
-    assert claims == [], "no ReadWriteMany media volume behind the edges"
+    deployments = of_kind(docs, "Deployment")
+    edge = deployments["edge"]["spec"]["template"]["spec"]
+    claims = {
+        name: [
+            v
+            for v in d["spec"]["template"]["spec"].get("volumes", [])
+            if "persistentVolumeClaim" in v
+        ]
+        for name, d in deployments.items()
+    }
+    assert not any(claims.values()), f"no shared media volume, behind edges or elsewhere: {claims}"
+    assert "PersistentVolumeClaim" not in {doc["kind"] for doc in docs}
     cache = next(v for v in edge["volumes"] if v["name"] == "cache")
     env = {e["name"]: e.get("value") for e in edge["containers"][0]["env"]}
     limit_gib = int(cache["emptyDir"]["sizeLimit"].removesuffix("Gi"))
