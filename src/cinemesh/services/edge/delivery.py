@@ -7,7 +7,10 @@ of every answer are looked up once, not per request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -46,15 +49,37 @@ async def send_file(request: web.Request, fd: int, headers: dict[str, str]) -> w
             headers["Content-Range"] = f"bytes {start}-{start + count - 1}/{size}"
         response = web.StreamResponse(status=status, headers=headers)
         response.content_length = count
+        transport = request.transport
+        body = request.method != "HEAD" and count and transport is not None
+        sock = transport.get_extra_info("socket") if body and transport is not None else None
         try:
-            await response.prepare(request)
-            transport = request.transport
-            if request.method != "HEAD" and count and transport is not None:
-                await _sendfile(transport, handle, start, count)
+            with _corked(sock):
+                await response.prepare(request)
+                if body and transport is not None:
+                    await _sendfile(transport, handle, start, count)
             await response.write_eof()
         except ConnectionError:  # the player went away mid-segment: nobody to answer
             pass
         return response
+
+
+@contextlib.contextmanager
+def _corked(sock: Any) -> Iterator[None]:
+    """The headers wait in the kernel for the body (TCP_CORK, nginx's `tcp_nopush`): one
+    packet and one wake-up of the player instead of a small one ahead of the segment."""
+    if sock is None:
+        yield
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
 
 
 async def _sendfile(transport: asyncio.Transport, handle: Any, start: int, count: int) -> None:
