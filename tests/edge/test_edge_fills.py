@@ -143,3 +143,28 @@ async def test_a_viewer_leaving_mid_miss_does_not_stop_the_fill(cache_folder: Pa
         assert os.listdir(cache_folder / "b") == ["seg_000.m4s"]
     finally:
         await server.close()
+
+
+async def test_head_and_conditional_requests_on_a_miss_are_answered_from_the_whole_object(
+    cache_folder: Path,
+) -> None:
+    origin = GatedOrigin()
+    origin.release.set()
+    cache = EdgeCache(cache_folder, max_bytes=16 * len(OBJECT), origin=origin)  # type: ignore[arg-type]
+    server = await serve(cache)
+    try:
+        async with aiohttp.ClientSession() as client:
+            head = await client.head(server.make_url("/c/seg_000.m4s"))
+            assert head.status == 200 and head.content_length == len(OBJECT)
+            etag = head.headers["ETag"]
+            unchanged = await client.get(
+                server.make_url("/c/seg_001.m4s"), headers={"If-None-Match": '"other"'}
+            )
+            assert unchanged.status == 200 and await unchanged.read() == OBJECT
+            hit = await client.get(
+                server.make_url("/c/seg_000.m4s"), headers={"If-None-Match": etag}
+            )
+            assert hit.status == 304, "the ETag a miss answered is the cached object's"
+        assert origin.fetches == 2
+    finally:
+        await server.close()
