@@ -120,3 +120,16 @@ def test_a_sample_ratio_mismatch_is_reported() -> None:
     assert report["warnings"] and "sample ratio mismatch" in report["warnings"][0]
     starts = next(m for m in report["metrics"] if m["name"] == "play_starts")
     assert starts["cells"]["b"]["difference"] == 0.0 and starts["cells"]["b"]["p_value"] == 1.0
+
+
+def test_a_cell_on_the_command_line_reads_as_the_apis() -> None:
+    from cinemesh.cli.commands.experiments import parse_cell
+
+    assert parse_cell("control") == {"name": "control", "weight": 1.0, "treatments": {}}
+    assert parse_cell("b:3:a.b=c,d=e") == {
+        "name": "b",
+        "weight": 3.0,
+        "treatments": {"a.b": "c", "d": "e"},
+    }
+    with pytest.raises(Exception, match="not a number"):
+        parse_cell("b:x")

@@ -198,3 +198,19 @@ def test_exposed_profiles_plays_fill_the_report_per_cell(
     stopped = call(platform, "POST", "/v1/experiments/plays/stop")
     assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
     assert call(platform, "POST", "/v1/experiments/plays/stop").status_code == 409
+
+
+@pytest.mark.backends
+def test_the_command_line_defines_starts_and_reports(platform: LocalPlatform) -> None:
+    made = platform.cli(
+        "experiments", "create", "cli-made", "--layer", "cli", "--traffic", "0.3",
+        "--cell", "control", "--cell", "bold:3:artwork.style=bold",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "cli-made [draft]" in made.stdout and "artwork.style=bold" in made.stdout
+    started = platform.cli("experiments", "start", "cli-made")
+    assert started.returncode == 0 and "[running]" in started.stdout, started.stdout
+    report = platform.cli("experiments", "report", "cli-made")
+    assert report.returncode == 0 and "play_starts" in report.stdout, report.stdout
+    again = platform.cli("experiments", "start", "cli-made")
+    assert again.returncode == 1 and "NOT_A_DRAFT" in again.stdout

@@ -15,7 +15,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cinemesh.cli.commands import bench, chaos, deploy, ingest, login, recs, seed, users
+from cinemesh.cli.commands import (
+    bench,
+    chaos,
+    deploy,
+    experiments,
+    ingest,
+    login,
+    recs,
+    seed,
+    users,
+)
 from cinemesh.cli.control import (
     DataDirOption,
     control,
@@ -248,7 +258,7 @@ def logs(
 
 
 # The commands beyond running the platform, each module by name (a new one is added here).
-for command in (bench, chaos, deploy, ingest, login, recs, seed, users):
+for command in (bench, chaos, deploy, experiments, ingest, login, recs, seed, users):
     command.register(app)
 
 __all__ = ["app", "pid_alive", "require_running"]
