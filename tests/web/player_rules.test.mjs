@@ -13,7 +13,7 @@ async function load(path) {
 }
 
 const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } = await load("views/markers.js");
-const { preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
+const { captionStyle, captionStyleKey, preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
 
 const intro = markersFor(null, { intro_start_s: 10, intro_end_s: 40, credits_start_s: 1200 });
 
@@ -82,4 +82,12 @@ test("a chosen track saves a language the profile accepts, or nothing", () => {
   assert.equal(profileLanguage("und"), null);
   assert.equal(profileLanguage(""), null);
   assert.equal(profileLanguage("klingon"), null);
+});
+
+test("a caption style is kept per profile and read back safely", () => {
+  assert.equal(captionStyleKey("p1"), "cinemesh.captions.p1");
+  assert.deepEqual(captionStyle(JSON.stringify({ size: "large", background: "none" })), { size: "large", background: "none" });
+  assert.deepEqual(captionStyle(null), { size: "medium", background: "dim" });
+  assert.deepEqual(captionStyle("{not json"), { size: "medium", background: "dim" });
+  assert.deepEqual(captionStyle(JSON.stringify({ size: "toString", background: "x" })), { size: "medium", background: "dim" });
 });

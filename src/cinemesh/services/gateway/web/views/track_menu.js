@@ -1,9 +1,18 @@
 // The player's audio and subtitle menu: lists whatever tracks hls.js reports, starts a title in
 // the profile's preferred languages when it has them, and saves a choice to the profile so
-// the next title starts in it too.
+// the next title starts in it too. Caption size and background are kept per profile in this
+// browser (localStorage) and drawn with `video::cue` rules in styles.css.
 import { api, enc, session } from "../api.js";
 import { h } from "../ui.js";
-import { preferredTrack, profileLanguage, trackLabel } from "./tracks.js";
+import {
+  CAPTION_BACKGROUNDS,
+  CAPTION_SIZES,
+  captionStyle,
+  captionStyleKey,
+  preferredTrack,
+  profileLanguage,
+  trackLabel,
+} from "./tracks.js";
 
 export class TrackMenu {
   constructor({ hls, Hls }) {
@@ -26,6 +35,32 @@ export class TrackMenu {
     hls.on(E.SUBTITLE_TRACKS_UPDATED, () => this.applyPreferred("subtitles"));
     hls.on(E.AUDIO_TRACK_SWITCHED, () => this.paint());
     hls.on(E.SUBTITLE_TRACK_SWITCH, () => this.paint());
+    if (E.MEDIA_ATTACHED) hls.on(E.MEDIA_ATTACHED, () => this.drawCaptions());
+    this.captions = captionStyle(readStored(this.styleKey()));
+    this.drawCaptions();
+  }
+
+  styleKey() {
+    return captionStyleKey(session.profile?.id);
+  }
+
+  // the style as attributes of the video element, which styles.css's ::cue rules read
+  drawCaptions() {
+    const video = this.hls.media;
+    if (!video?.setAttribute) return;
+    video.setAttribute("data-caption-size", this.captions.size);
+    video.setAttribute("data-caption-background", this.captions.background);
+  }
+
+  setCaptionStyle(change) {
+    this.captions = { ...this.captions, ...change };
+    try {
+      localStorage.setItem(this.styleKey(), JSON.stringify(this.captions));
+    } catch {
+      // private browsing or a full store: the style holds for this title only
+    }
+    this.drawCaptions();
+    this.paint();
   }
 
   applyPreferred(kind) {
@@ -58,7 +93,21 @@ export class TrackMenu {
       h("div", { class: "menu-heading" }, "Subtitles"),
       item("Off", subtitleOn < 0, () => this.choose("subtitles", -1)),
       ...subtitles.map((t, i) => item(trackLabel(t, i), i === subtitleOn, () => this.choose("subtitles", i))),
+      ...(subtitles.length ? this.styleItems(item) : []),
     );
+  }
+
+  styleItems(item) {
+    const choice = (options, key) =>
+      Object.entries(options).map(([value, label]) =>
+        item(label, this.captions[key] === value, () => this.setCaptionStyle({ [key]: value })),
+      );
+    return [
+      h("div", { class: "menu-heading" }, "Caption size"),
+      ...choice(CAPTION_SIZES, "size"),
+      h("div", { class: "menu-heading" }, "Caption background"),
+      ...choice(CAPTION_BACKGROUNDS, "background"),
+    ];
   }
 
   choose(kind, index) {
@@ -89,5 +138,13 @@ export class TrackMenu {
 
   close() {
     this.toggle(false);
+  }
+}
+
+function readStored(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
   }
 }

@@ -35,3 +35,26 @@ export function profileLanguage(tag) {
 export function trackLabel(track, index) {
   return track.name || track.lang || `Track ${index + 1}`;
 }
+
+// How captions are drawn: a size and a background, kept per profile on this device.
+export const CAPTION_SIZES = { small: "Small", medium: "Medium", large: "Large" };
+export const CAPTION_BACKGROUNDS = { none: "No background", dim: "Dim background", solid: "Solid background" };
+export const DEFAULT_CAPTION_STYLE = { size: "medium", background: "dim" };
+
+export function captionStyleKey(profileId) {
+  return `cinemesh.captions.${profileId || "default"}`;
+}
+
+// A stored style read back, anything unknown or unreadable falling back to the defaults.
+export function captionStyle(stored) {
+  let parsed = {};
+  try {
+    parsed = JSON.parse(stored || "{}") || {};
+  } catch {
+    parsed = {};
+  }
+  return {
+    size: Object.hasOwn(CAPTION_SIZES, parsed.size) ? parsed.size : DEFAULT_CAPTION_STYLE.size,
+    background: Object.hasOwn(CAPTION_BACKGROUNDS, parsed.background) ? parsed.background : DEFAULT_CAPTION_STYLE.background,
+  };
+}
