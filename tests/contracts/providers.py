@@ -67,7 +67,7 @@ class ProviderWorld:
         assert answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
         return answer
 
-    def wait_for(self, check: Callable[[], bool], what: str, within_s: float = 10) -> None:
+    def wait_for(self, check: Callable[[], bool], what: str, within_s: float = 30) -> None:
         deadline = time.monotonic() + within_s
         while not check():
             if time.monotonic() > deadline:
@@ -213,6 +213,9 @@ class StateEndpoint:
         self.world = world
         self.setups = setups
         self.asked: list[str] = []
+        self.failures: list[
+            str
+        ] = []  # why a state could not be made (the verifier only says one failed)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/provider-states"
 
@@ -227,14 +230,11 @@ class StateEndpoint:
                 state = str(asked.get("state") or "")
                 if state and asked.get("action", "setup") == "setup":  # "": no state wanted
                     endpoint.asked.append(state)
-                    setup = endpoint.setups.get(state)
-                    if setup is None:
-                        status, values = 500, {"error": f"no setup for state {state!r}"}
-                    else:
-                        try:
-                            values = setup(endpoint.world)
-                        except Exception as failed:
-                            status, values = 500, {"error": repr(failed)}
+                    try:
+                        values = endpoint.setups[state](endpoint.world)
+                    except Exception as failed:
+                        status, values = 500, {"error": f"state {state!r}: {failed!r}"}
+                        endpoint.failures.append(values["error"])
                 body = json.dumps(values).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -90,7 +90,9 @@ def test_provider_honours_the_gateways_pact(
     provider: str, world: ProviderWorld, states: StateEndpoint
 ) -> None:
     verification = world.verify(provider, PACTS, states)
-    assert verification.held, f"{provider} breaks the gateway's pact:\n{verification.output}"
+    assert verification.held, (
+        f"{provider} breaks the gateway's pact:\n{verification.output}\n{states.failures}"
+    )
 
 
 def test_a_pact_asking_for_a_field_the_provider_does_not_give_fails_naming_it(
