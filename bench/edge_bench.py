@@ -82,7 +82,7 @@ def start_edge(data_dir: Path, key: bytes) -> tuple[subprocess.Popen[bytes], str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_port(port)
+    wait_port(port, timeout_s=120)  # a busy shared machine can take a minute to start it
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -106,7 +106,7 @@ def start_plain_nginx(media: Path, run_dir: Path) -> tuple[subprocess.Popen[byte
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    wait_port(port)
+    wait_port(port, timeout_s=120)  # a busy shared machine can take a minute to start it
     return proc, f"http://127.0.0.1:{port}"
 
 
