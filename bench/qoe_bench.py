@@ -211,6 +211,7 @@ def as_row(play: Play) -> dict[str, Any]:
         "start_height": play.start_height,
         "height_after": play.height_after,
         "start_bandwidth_bps": play.start_bandwidth_bps,
+        "session_answer_s": play.session_answer_s,
     }
 
 

@@ -94,6 +94,7 @@ class Play:
     start_height: int
     height_after: int
     start_bandwidth_bps: int | None = None
+    session_answer_s: float | None = None  # from the press: the session's answer arrived
 
 
 def wait_js(page: Any, expression: str, *, timeout_s: float) -> Any:
@@ -122,16 +123,11 @@ def signed_in_context(browser: Any, gateway: str, tokens: dict[str, str], profil
 
 
 def play_in_app(page: Any, gateway: str, title_path: str, *, watch_s: float) -> Play:
-    """Open the title page over the page's link, let it settle (hls.js fetched at idle, as a
-    member reading the synopsis gives it), press Play, and watch for `watch_s`."""
+    """Open the title page over the page's link, let it settle (hls.js fetched and run at idle,
+    as a member reading the synopsis gives it time to), press Play, and watch for `watch_s`."""
     page.goto(gateway + title_path)
     page.locator(".button-play").first.wait_for(timeout=60_000)
-    wait_js(
-        page,
-        """performance.getEntriesByType('resource')
-             .some((e) => e.name.includes('hls.min.js') && e.responseEnd > 0)""",
-        timeout_s=60,
-    )
+    wait_js(page, "typeof window.Hls !== 'undefined'", timeout_s=60)  # warmed at idle
     page.locator(".button-play").first.click()
     wait_js(page, "window.__qoe.playing !== null && window.cinemeshPlayer", timeout_s=60)
     time.sleep(watch_s)
@@ -140,12 +136,18 @@ def play_in_app(page: Any, gateway: str, title_path: str, *, watch_s: float) -> 
           const p = window.cinemeshPlayer;
           return {ttff: p.beacons.ttff, stalls: window.__qoe.stalls, first: p.switches[0] || 0,
                   now: Number(p.shell.dataset.level || 0),
-                  start: Number(p.started.start_bandwidth_bps) || null};
+                  start: Number(p.started.start_bandwidth_bps) || null,
+                  session: performance.getEntriesByType('resource')
+                    .filter((e) => e.name.endsWith('/api/v1/playback/sessions'))
+                    .map((e) => e.responseEnd - p.pressedAt).pop() ?? null};
         }"""
     )
     page.go_back()  # the player closes: its last beat carries what it measured of the link
     page.locator(".button-play").first.wait_for(timeout=30_000)
-    return Play(seen["ttff"] / 1000, seen["stalls"], seen["first"], seen["now"], seen["start"])
+    session = None if seen["session"] is None else round(seen["session"] / 1000, 3)
+    return Play(
+        seen["ttff"] / 1000, seen["stalls"], seen["first"], seen["now"], seen["start"], session
+    )
 
 
 def play_floor(

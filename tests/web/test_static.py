@@ -21,6 +21,7 @@ MODULES = [
     "views/home.js",
     "views/title.js",
     "views/player.js",
+    "views/hls_loader.js",
     "views/markers.js",
     "views/tracks.js",
     "views/track_menu.js",

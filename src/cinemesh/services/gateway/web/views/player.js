@@ -5,35 +5,12 @@ import { PlayBeacons } from "../beacons.js";
 import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
 import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } from "./markers.js";
+import { loadHls } from "./hls_loader.js";
 import { TrackMenu } from "./track_menu.js";
 
 const HEARTBEAT_MS = 10_000;
 const HIDE_CONTROLS_MS = 3000;
 const NEXT_EPISODE_COUNTDOWN_S = 8;
-const HLS_SRC = "/static/vendor/hls.min.js";
-
-let hlsLoading = null;
-
-// The shell names hls.js by its content hash and has the browser fetch it ahead (prefetch at
-// idle, preload on a watch deep link), so this usually finds it in the cache.
-function hlsSrc() {
-  return document.getElementById("hls-src")?.getAttribute("href") || HLS_SRC;
-}
-
-function loadHls() {
-  if (window.Hls) return Promise.resolve(window.Hls);
-  hlsLoading ??= new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = hlsSrc();
-    script.onload = () => resolve(window.Hls);
-    script.onerror = () => {
-      hlsLoading = null;
-      reject(new Error("the video player could not load"));
-    };
-    document.head.append(script);
-  });
-  return hlsLoading;
-}
 
 // This browser's name for playback, kept across plays: the platform remembers the throughput
 // measured on each device of a profile and starts the next play from it.

@@ -1,6 +1,7 @@
 // A title: synopsis, cast, seasons and episodes, My List, thumbs, play or resume.
 import { api, enc, listItems, session } from "../api.js";
 import { backdropUrl, emptyState, formatTime, h, posterUrl, spinner, svgIcon, titleMeta, toast } from "../ui.js";
+import { warmPlayer } from "./hls_loader.js";
 
 const RATINGS_KEY = "cinemesh.ratings";
 
@@ -27,6 +28,7 @@ export function episodesOf(title) {
 }
 
 export async function renderTitle({ main, params, isCurrent, navigate }) {
+  warmPlayer();
   const profile = session.profile;
   main.replaceChildren(h("div", { class: "title-page" }, spinner("Loading title")));
   let title;
