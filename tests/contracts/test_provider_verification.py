@@ -37,7 +37,8 @@ from tests.contracts.test_gateway_consumer import (
 from tests.support.backends import EmbeddedNats, make_backend
 from tests.support.platform import LocalPlatform
 
-# no edge runs here: playback offers this address (nothing is fetched from it)
+# The demo catalog `cinemesh up` seeds stays: the recommender is ready (and has rows) only
+# once it has trained on titles. No edge runs: playback offers this address, never fetched.
 PROVIDER_ENV = {"CINEMESH_DRAIN_S": "0", "CINEMESH_PLAYBACK_EDGE_URLS": '["http://127.0.0.1:9"]'}
 PROVIDERS = ["identity", "catalog", "profiles", "history", "search", "recommender", "playback"]
 STATES = {
@@ -72,7 +73,7 @@ def world(
     backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     platform = LocalPlatform(
         data_dir, services=["registry", *PROVIDERS], env={**backend.env, **PROVIDER_ENV}
-    ).start(timeout_s=120)
+    ).start(timeout_s=180)  # eight processes: on a busy CI machine, past the usual 120 s
     try:
         yield ProviderWorld(platform)
     finally:
