@@ -21,6 +21,7 @@ from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.single_flight import SingleFlight
 from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.experiments import Allocator
+from cinemesh.services.gateway.up_next import resolve_up_next
 
 GENRE_ROWS = 4
 ROW_LENGTH = 20
@@ -148,9 +149,19 @@ class HomePage:
         self, request: Request, who: Principal, profile_id: str, sources: HomeSources
     ) -> None:
         body, _asked = await self._part(
-            request, who, "history", profile_id, f"/v1/profiles/{profile_id}/continue-watching"
+            request,
+            who,
+            "history",
+            profile_id,
+            f"/v1/profiles/{profile_id}/continue-watching",
+            params={"up_next": "true"},
         )
-        sources.continue_watching = _items(body)
+
+        async def title(title_id: str) -> dict[str, Any] | None:
+            found: dict[str, Any] = await self._get(request, "catalog", f"/v1/titles/{title_id}")
+            return found
+
+        sources.continue_watching = await resolve_up_next(_items(body), title)
 
     async def _my_list(
         self, request: Request, who: Principal, profile_id: str, sources: HomeSources

@@ -39,10 +39,15 @@ def answer(body: dict[str, Any]) -> Response:
 
 @router.get("/{profile_id}/continue-watching", response_model=dict[str, Any])
 async def continue_watching(
-    profile_id: ProfileId, who: Who, db: Db, history: HistoryDep, kept: Kept
+    profile_id: ProfileId,
+    who: Who,
+    db: Db,
+    history: HistoryDep,
+    kept: Kept,
+    up_next: bool = Query(False, description="keep series whose last episode was finished"),
 ) -> Response:
     views = await views_of(db, history, kept, profile_id, who)
-    return answer({"items": seen.continue_watching(views)})
+    return answer({"items": seen.continue_watching(views, up_next=up_next)})
 
 
 @router.get("/{profile_id}/watched", response_model=dict[str, Any])

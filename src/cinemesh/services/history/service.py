@@ -109,8 +109,10 @@ def of_account(seen: Seen, account_id: str) -> Views:
     return [view for owner, view in seen if owner == account_id]
 
 
-def continue_watching(views: Views) -> Views:
-    """Most recent first, one entry per title, finished titles left out."""
+def continue_watching(views: Views, *, up_next: bool = False) -> Views:
+    """Most recent first, one entry per title, finished titles left out; with `up_next`, a
+    series whose latest viewing is a finished episode stays, marked `up_next`, for the caller
+    to replace with the episode after it (history does not know the order of episodes)."""
     titles: set[str] = set()
     items = []
     for item in views:
@@ -119,6 +121,8 @@ def continue_watching(views: Views) -> Views:
         titles.add(item["title_id"])
         if not item["finished"]:
             items.append(item)
+        elif up_next and item["episode_id"]:
+            items.append({**item, "up_next": True})
     return items
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
+from cinemesh.services.gateway.up_next import resolve_up_next
 
 ProfileId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 TitleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -19,13 +23,25 @@ router = APIRouter(prefix="/api/v1/profiles", tags=["history"])
 async def continue_watching(
     request: Request, gateway: GatewayDep, who: Member, profile_id: str = ProfileId
 ) -> Response:
-    """Titles in progress with resume positions, most recent first."""
+    """Titles in progress with resume positions, most recent first; a series whose last
+    episode watched was finished offers the next one from the start (`up_next`)."""
     await gateway.require_profile(request, who, profile_id)
-    return relay(
-        await gateway.call(
-            "history", "GET", f"/v1/profiles/{profile_id}/continue-watching", request=request
-        )
+    answered = await gateway.call(
+        "history",
+        "GET",
+        f"/v1/profiles/{profile_id}/continue-watching",
+        request=request,
+        params={"up_next": "true"},
     )
+    if answered.status != 200:
+        return relay(answered)
+
+    async def title(title_id: str) -> dict[str, Any] | None:
+        found = await gateway.call("catalog", "GET", f"/v1/titles/{title_id}", request=request)
+        return found.json() if found.status == 200 else None
+
+    items = await resolve_up_next(answered.json().get("items", []), title)
+    return JSONResponse({"items": items})
 
 
 @router.get("/{profile_id}/watched")
