@@ -1,8 +1,9 @@
 """What of the encoder code runs outside the service, and nothing more: the demo videos
 (`cinemesh.demo` runs ffmpeg through `run_ffmpeg`), `cinemesh ingest --subtitles` (which
-checks a subtitle file before uploading anything) and `bench/encoder_bench.py` (the ladder pass
-against a bare ffmpeg, and whole packages). Code outside `cinemesh.services.encoder` imports
-the encoder through this module only (`make contracts` checks it)."""
+checks a subtitle file before uploading anything), `bench/encoder_bench.py` (the ladder pass
+against a bare ffmpeg, and whole packages) and `bench/tracks_bench.py` (what audio and
+subtitle renditions add). Code outside `cinemesh.services.encoder` imports the encoder through
+this module only (`make contracts` checks it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ from cinemesh.services.encoder.ladder import (
 )
 from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import probe
-from cinemesh.services.encoder.subtitles import SubtitleError, parse_subtitles
+from cinemesh.services.encoder.subtitles import (
+    SubtitleError,
+    SubtitleSource,
+    parse_subtitles,
+    segment_webvtt,
+)
 from cinemesh.services.encoder.tracks import LANGUAGE_PATTERN
 
 __all__ = [
@@ -26,6 +32,7 @@ __all__ = [
     "MediaFolders",
     "QualityOptions",
     "SubtitleError",
+    "SubtitleSource",
     "build_package",
     "ffmpeg_exe",
     "ladder_args",
@@ -34,4 +41,5 @@ __all__ = [
     "plan_sprite",
     "probe",
     "run_ffmpeg",
+    "segment_webvtt",
 ]
