@@ -59,6 +59,7 @@ def test_webvtt_keeps_cue_settings_and_drops_notes() -> None:
         (b"", "SUBTITLES_EMPTY"),
         (b"  \n\n", "SUBTITLES_EMPTY"),
         (b"\x00\x01\x02\x89PNG\x00\x00", "NOT_SUBTITLES"),
+        ("1\n00:00:01,000 --> 00:00:02,000\na\x00b\n".encode("utf-16"), "NOT_SUBTITLES"),
         ("1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9\n".encode("latin-1"), "SUBTITLES_NOT_UTF8"),
         (b"just some prose\nwith no cues\n", "NOT_SUBTITLES"),
         (b"WEBVTT\n\n", "SUBTITLES_NO_CUES"),

@@ -24,6 +24,7 @@ from cinemesh.services.encoder.upload import receive_upload
 from cinemesh.services.encoder.worker import QUEUE
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 
 def id_path() -> Any:
@@ -142,7 +143,7 @@ async def upload_subtitles(
     file: UploadFile = File(...),
     language: str = Form(..., max_length=35, pattern=LANGUAGE_PATTERN),
     kind: Literal["subtitles", "captions", "forced"] = Form("subtitles"),
-    name: str | None = Form(None, min_length=1, max_length=100),
+    name: str | None = Form(None, min_length=1, max_length=100, pattern=PRINTABLE),
     publish: bool = Form(True),
 ) -> dict[str, Any]:
     """A subtitle or caption file (SRT or WebVTT, multipart field `file`) for a title or an

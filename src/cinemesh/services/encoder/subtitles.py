@@ -109,9 +109,12 @@ def _decode(data: bytes) -> str:
     for encoding, bom in BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding).lstrip("\ufeff")
+                text = data.decode(encoding).lstrip("\ufeff")
             except UnicodeDecodeError:
                 break
+            if "\x00" in text:
+                break
+            return text
     if b"\x00" in data:
         raise SubtitleError("NOT_SUBTITLES", "the file is binary, not SRT or WebVTT text")
     try:
