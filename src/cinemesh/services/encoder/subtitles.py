@@ -4,6 +4,7 @@ and the line it failed at, before anything is stored."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -75,11 +76,14 @@ def segment_webvtt(cues: list[Cue], *, segment_s: int, duration_s: float) -> lis
     count = max(1, math.ceil(duration_s / segment_s))
     step = segment_s * 1000
     header = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000"
+    # checked cues neither overlap nor go back, so starts and ends both ascend
+    starts, ends = [c.start_ms for c in cues], [c.end_ms for c in cues]
     documents = []
     for i in range(count):
         start, end = i * step, (i + 1) * step if i < count - 1 else MAX_TIME_MS + 1
-        inside = [c for c in cues if c.start_ms < end and c.end_ms > start]
-        documents.append(_document(inside, header=header))
+        first = bisect.bisect_right(ends, start)
+        last = bisect.bisect_left(starts, end, lo=first)
+        documents.append(_document(cues[first:last], header=header))
     return documents
 
 
