@@ -20,9 +20,10 @@ const fs = require('fs');
 
 // /e/{exp}/{tok}/{asset}[~{cap}]/{file parts}[?query]: each file part as FILE_PART in
 // signed_urls.py (no leading dot, so never '.' or '..'), at most four of them
-const MEDIA_PATH = new RegExp(
-    '^/e/([0-9]{1,12})/([A-Za-z0-9_-]{1,128})/([A-Za-z0-9_-]{1,64})(?:~([1-9][0-9]{1,4}))?/' +
-    '((?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}/){0,3}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(?:[?].*)?$');
+// (a literal: njs 0.7 compiled a `new RegExp(...)` made at the top level again for every
+// request, pcre2_compile in perf; a literal is compiled once)
+const MEDIA_PATH =
+    /^\/e\/([0-9]{1,12})\/([A-Za-z0-9_-]{1,128})\/([A-Za-z0-9_-]{1,64})(?:~([1-9][0-9]{1,4}))?\/((?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\/){0,3}[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(?:[?].*)?$/;
 const RESOLUTION = /RESOLUTION=(\d+)x(\d+)/;
 const CORS = 'Access-Control-Allow-Origin';
 const KEY = process.env.CINEMESH_EDGE_KEY || '';
