@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from cinemesh.services.gateway.settings import GatewaySettings
+from tests.support.metrics import sample_value
 from tests.support.platform import LocalPlatform
 from tests.support.users import Member, admin, sign_up
 
@@ -159,3 +160,42 @@ def test_search_killed_answers_503_and_nothing_else_notices(
         assert profiles.status_code == 200
     finally:
         platform.control("POST", "/revive", json={"service": "search"})
+
+
+def gateway_count(platform: LocalPlatform, name: str, **labels: str) -> float:
+    return sum(
+        sample_value(f"http://127.0.0.1:{i['port']}", name, **labels)
+        for i in platform.instances("gateway")
+    )
+
+
+def test_experiments_killed_members_get_control_and_nothing_else_notices(
+    platform: LocalPlatform, viewer: Member
+) -> None:
+    platform.wait_healthy(service="search", timeout_s=90)  # revived by the test before
+    exposures = "cinemesh_gateway_exposures_total"
+    logged_by = time.monotonic() + 20  # the demo experiment takes every profile
+    while gateway_count(platform, exposures, outcome="logged") == 0:
+        assert time.monotonic() < logged_by, "no exposure of the demo experiment was logged"
+        time.sleep(2 * PAGE_REUSE_S)
+        assert home(platform, viewer).status_code == 200
+    platform.control("POST", "/kill", json={"service": "experiments", "hold_s": 600})
+    try:
+        newcomer = sign_up(platform)  # never allocated by the gateway: control, no exposure
+        fallbacks = "cinemesh_gateway_allocations_total"
+        before = gateway_count(platform, fallbacks, source="control_fallback")
+        answers, latencies = timed_homes(platform, newcomer, 10)
+        assert all(a.status_code == 200 and a.json()["rows"] for a in answers)
+        assert all(a.json()["degraded"] == [] for a in answers), answers[-1].json()["degraded"]
+        assert statistics.median(latencies) < HOME_DEADLINE_MS
+        assert gateway_count(platform, fallbacks, source="control_fallback") > before
+        assert home(platform, viewer).status_code == 200  # kept cells, or control
+        found = httpx.get(
+            f"{platform.gateway}/api/v1/search",
+            params={"q": "isolation"},
+            headers=newcomer.headers,
+            timeout=10,
+        )
+        assert found.status_code == 200, found.text
+    finally:
+        platform.control("POST", "/revive", json={"service": "experiments"})
