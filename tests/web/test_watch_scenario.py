@@ -479,8 +479,9 @@ def test_skip_intro_then_the_credits_count_down_to_the_next_episode(
 def test_the_audio_and_subtitle_menu_starts_in_the_profiles_languages_and_saves_a_choice(
     browser: Any, platform: LocalPlatform, catalog: SeededCatalog
 ) -> None:
-    """hls.js reports the tracks; a stand-in for it here, as the encoder publishes no audio or
-    subtitle renditions yet. The choice is saved to the profile through the real API."""
+    """hls.js reports the tracks; a stand-in for it here (the encoder publishes audio and subtitle
+    renditions, tests/encoder/test_ingest.py, but this module's platform seeds no such title).
+    The choice is saved to the profile through the real API; the caption style in the browser."""
     from tests.support.users import sign_up
 
     member = sign_up(platform)
@@ -494,6 +495,7 @@ def test_the_audio_and_subtitle_menu_starts_in_the_profiles_languages_and_saves_
               const { TrackMenu } = await import('/static/views/track_menu.js');
               const hls = {
                 on() {}, audioTrack: 0, subtitleTrack: -1, subtitleDisplay: false,
+                media: document.createElement('video'),
                 audioTracks: [{ lang: 'en', name: 'English' }, { lang: 'fra', name: 'Français' }],
                 subtitleTracks: [{ lang: 'en', name: 'English' }, { lang: 'pt-BR', name: 'Português' }],
               };
@@ -519,5 +521,61 @@ def test_the_audio_and_subtitle_menu_starts_in_the_profiles_languages_and_saves_
         assert wait_for(lambda: saved()["subtitle_language"] is None, timeout_s=10), saved()
         assert page.evaluate("window.trackMenu.hls.subtitleDisplay") is False
         assert saved()["audio_language"] == "fr"
+
+        # caption size and background: kept per profile in this browser, drawn by ::cue rules
+        page.locator("[data-control=tracks]").click()
+        page.locator(".tracks-menu button", has_text="Large").click()
+        page.locator(".tracks-menu button", has_text="Solid background").click()
+        drawn = page.evaluate(
+            """(id) => ({ size: window.trackMenu.hls.media.dataset.captionSize,
+                         background: window.trackMenu.hls.media.dataset.captionBackground,
+                         kept: JSON.parse(localStorage.getItem('cinemesh.captions.' + id)) })""",
+            member.profile_id,
+        )
+        assert drawn == {
+            "size": "large",
+            "background": "solid",
+            "kept": {"size": "large", "background": "solid"},
+        }, drawn
     finally:
         page.context.close()
+
+
+def test_play_delay_on_a_4_mbit_link_is_near_the_static_floor(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog, tmp_path: Path
+) -> None:
+    """Pressing Play in the web app over 4 Mbit/s with 100 ms round trips shows the picture
+    about as soon as the same hls.js does from a plain static server of the same files: the
+    player's code is not in front of the video and the first segment is a small one."""
+    from tests.web.play_delay import Link, StaticFloor, play_floor, play_in_app, signed_in_context
+
+    link = Link("4 Mbit/s 100 ms", 4, 100)
+    member = sign_in_new_member(platform)
+    page = signed_in_context(browser, platform.gateway, member["tokens"], member["profile"])
+    try:
+        link.throttle(page)
+        title = f"/title/{catalog.series_id}"
+        app = play_in_app(page, platform.gateway, title, watch_s=4)
+    finally:
+        page.context.close()
+    who = member["tokens"]["access_token"]
+    started = httpx.post(
+        f"{platform.gateway}/api/v1/playback/sessions",
+        json={
+            "profile_id": member["profile"]["id"],
+            "title_id": catalog.series_id,
+            "episode_id": catalog.episode_ids[0],
+        },
+        headers={"Authorization": f"Bearer {who}"},
+        timeout=10,
+    ).json()
+    hls_js = httpx.get(f"{platform.gateway}/static/vendor/hls.min.js", timeout=10).content
+    floor = StaticFloor(tmp_path / "floor", manifest_url=started["manifest_url"], hls_js=hls_js)
+    try:
+        plain = play_floor(browser, floor, link, start_bps=app.start_bandwidth_bps, watch_s=4)
+    finally:
+        floor.close()
+    print(f"play delay at {link.name}: app {app}, floor {plain}")
+    assert app.start_bandwidth_bps == 500_000  # a first play: the conservative start
+    assert app.stalls == 0 and plain.stalls == 0, (app, plain)
+    assert app.first_frame_s <= 1.1 * plain.first_frame_s + 0.6, (app, plain)
