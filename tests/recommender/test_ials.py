@@ -74,7 +74,9 @@ def test_the_harness_measures_the_challenger_beside_every_baseline() -> None:
 @pytest.mark.skipif(not MOVIELENS.exists(), reason=f"{MOVIELENS} is not on this machine")
 def test_the_challenger_beats_recency_ease_by_5_percent_ndcg_on_movielens() -> None:
     """The harness' split and measure, the two models only (the whole `evaluate` is what
-    `cinemesh recs evaluate` and the bench run)."""
+    `cinemesh recs evaluate` and the bench run). It guards the number measured on this split;
+    the blend's parameters were picked on it, and on the validation split the gain is ~1%
+    (docs/recommender.md)."""
     train, test = read_csv(MOVIELENS).temporal_split(0.2)
     base = ItemModel.fit(train, ModelParams())
     ours = measure(ours_scorer(base, train), train, test)
