@@ -11,6 +11,7 @@ import imageio_ffmpeg
 import pytest
 
 from cinemesh.platform.media_store import FileMediaStore
+from cinemesh.services.encoder.embedded_subtitles import extract_subtitles
 from cinemesh.services.encoder.ladder import EncodeOptions
 from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import probe
@@ -156,3 +157,25 @@ def test_a_package_publishes_subtitle_renditions_that_ffmpeg_reads(tmp_path: Pat
         timeout=60,
     )
     assert "Subtitle: webvtt" in probed.stderr, probed.stderr[-2000:]
+
+
+def test_a_sources_text_subtitle_streams_become_checked_tracks(tmp_path: Path) -> None:
+    german, plain = tmp_path / "de.srt", tmp_path / "plain.srt"
+    german.write_text("1\n00:00:00,500 --> 00:00:01,500\n[Musik] Hallo\n")
+    plain.write_text(SRT)
+    source = tmp_path / "with-subs.mkv"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=64x64:rate=5:duration=2", "-i", str(german), "-i", str(plain),
+         "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast",
+         "-c:s", "srt", "-metadata:s:s:0", "language=ger",
+         "-disposition:s:0", "hearing_impaired", str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    tracks = asyncio.run(extract_subtitles(source))
+    assert [(t.language, t.kind, len(t.subtitles.cues)) for t in tracks] == [
+        ("de", "captions", 1),
+        ("und", "subtitles", 2),
+    ]
+    assert tracks[0].subtitles.cues[0].text == "[Musik] Hallo"
+    assert asyncio.run(extract_subtitles(make_video(tmp_path / "none.mp4", seconds=1))) == []

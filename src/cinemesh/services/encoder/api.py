@@ -12,6 +12,7 @@ from cinemesh.platform.deps import Runtime, provided
 from cinemesh.platform.errors import ApiError
 from cinemesh.platform.media_store import OriginUnavailable
 from cinemesh.platform.observability import logger
+from cinemesh.services.encoder.embedded_subtitles import EmbeddedTrack, extract_subtitles
 from cinemesh.services.encoder.models import Job
 from cinemesh.services.encoder.package import MediaFolders
 from cinemesh.services.encoder.probe import ProbeError, SourceInfo, probe
@@ -65,14 +66,15 @@ async def upload(
     title_id: str = id_path(),
     episode_id: str | None = Query(None, max_length=64, pattern=ID_PATTERN),
 ) -> dict[str, Any]:
-    """Stream a source video in (multipart field `file`), probe it, keep it in the media
-    store, queue its encode."""
+    """Stream a source video in (multipart field `file`), probe it, take its text subtitle
+    streams as tracks, keep it in the media store, queue its encode."""
     received = await receive_upload(request, folders.sources, limit=settings.max_upload_bytes)
     try:
         info = await asyncio.to_thread(probe, received.path)
     except ProbeError as exc:
         received.path.unlink(missing_ok=True)
         raise ApiError(422, exc.code, exc.message) from None
+    embedded = await extract_subtitles(received.path)
     source = f"src-{received.path.name.removeprefix('.incoming-')}"
     try:
         await sources.keep(received.path, source)
@@ -80,6 +82,7 @@ async def upload(
         raise ApiError(
             503, "MEDIA_STORE_UNAVAILABLE", "the media store cannot take the source now; try again"
         ) from None
+    await _keep_embedded(tracks, embedded, title_id=title_id, episode_id=episode_id)
     current = await tracks.current(title_id=title_id, episode_id=episode_id)
     job = await jobs.create(
         title_id=title_id,
@@ -115,6 +118,28 @@ async def get_asset(jobs: JobsDep, asset_id: str = id_path()) -> dict[str, Any]:
         "ladder": asset.ladder,
         "master_playlist": "master.m3u8",
     }
+
+
+async def _keep_embedded(
+    tracks: SubtitleTracks, embedded: list[EmbeddedTrack], *, title_id: str, episode_id: str | None
+) -> None:
+    """The source's own subtitle streams as tracks, where no track of that language and kind
+    was uploaded for the title (an uploaded file wins)."""
+    given = {
+        (t.language, t.kind) for t in await tracks.current(title_id=title_id, episode_id=episode_id)
+    }
+    for track in embedded:
+        if (track.language, track.kind) in given:
+            continue
+        given.add((track.language, track.kind))
+        await tracks.add(
+            title_id=title_id,
+            episode_id=episode_id,
+            language=track.language,
+            kind=track.kind,
+            name=track_name(track.language, track.kind),
+            subtitles=track.subtitles,
+        )
 
 
 async def _queue(runtime: Runtime, jobs: Jobs, job: Job) -> None:
