@@ -20,6 +20,7 @@ from fastapi import Request
 from pact import generate, match
 from pact.match.matcher import AbstractMatcher, GenericMatcher
 
+from cinemesh.contracts.maturity import RATINGS
 from cinemesh.services.gateway.home import HomePage, HomeSources
 from cinemesh.services.gateway.routes import auth as auth_routes
 from cinemesh.services.gateway.routes import catalog as catalog_routes
@@ -31,7 +32,7 @@ TITLE_ID = "t-contract-1"
 GENRE = "Drama"
 PROFILE_ID = "p-contract-1"  # history and the recommender take any profile id as given
 MATURITY = "PG-13"
-RATING = r"^(G|PG|PG-13|R|NC-17|TV-Y|TV-Y7|TV-G|TV-PG|TV-14|TV-MA)$"
+RATING = "^(" + "|".join(re.escape(rating) for rating in RATINGS) + ")$"  # the maturity scale
 PLAYABLE_ID = "t-contract-play"
 PLAYING_SESSION = "c0" * 16
 STOPPING_SESSION = "c1" * 16
@@ -198,6 +199,7 @@ async def test_gateway_pact_with_history(tmp_path: Path) -> None:
         pact.upon_receiving("the profile's titles in progress")
         .given(state)
         .with_request("GET", f"/v1/profiles/{PROFILE_ID}/continue-watching")
+        .with_query_parameter("up_next", "true")  # series' next episodes too (e8e78ea)
         .will_respond_with(200)
         .with_body({"items": match.each_like(position)}, content_type="application/json")
     )
