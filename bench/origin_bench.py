@@ -60,7 +60,7 @@ STEERING = {
     "rendezvous_fill": "rendezvous steering, static fill by known popularity",
     "rendezvous_admitted": "rendezvous steering, LRU behind a frequency filter",
 }
-AGING_PER_OBJECT = 10
+AGING_PER_OBJECT, AGING_MIN_OBJECTS = 10, 64  # as in services/edge/cache.py
 SEGMENT_BYTES = 450 * 1024  # a 2 s segment at about 1.8 Mb/s (the hit path's objects)
 COLD_BYTES = 2 * 1024 * 1024  # a 4 s segment at about 4 Mb/s (the miss path's objects)
 
@@ -134,7 +134,7 @@ def _first_edge(asset_id: str) -> int:
 
 
 class Lru:
-    """One edge's cache as cache.py keeps it: least recently used out first, a byte limit."""
+    """Plain LRU (cache.py's eviction before its frequency filter): a byte limit."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -154,10 +154,10 @@ class Lru:
 
 
 class AdmittedLru(Lru):
-    """LRU behind a frequency filter (TinyLFU's idea): every request is counted, the counts
-    halve each time as many requests as `AGING_PER_OBJECT` times the objects held have passed
-    (so popularity ages), and a missed object enters only if it was asked for more often than
-    each object it would push out."""
+    """LRU behind a frequency filter, as cache.py keeps it (TinyLFU's idea): every request is
+    counted, the counts halve each time as many requests as `AGING_PER_OBJECT` times the
+    objects held have passed (so popularity ages), and a missed object enters if the objects
+    asked for less often than it, least recently used first, free enough room."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(max_bytes)
@@ -170,13 +170,14 @@ class AdmittedLru(Lru):
             self.sizes.move_to_end(key)
             return True
         victims, freed = [], self.max_bytes - self.total
-        for old, old_size in self.sizes.items():
+        for old, old_size in self.sizes.items():  # least recently used first
             if freed >= size:
                 break
-            if self.counts.get(old, 0) >= self.counts[key]:
-                return False  # not admitted: served from the origin, not kept
-            victims.append(old)
-            freed += old_size
+            if self.counts.get(old, 0) < self.counts[key]:
+                victims.append(old)
+                freed += old_size
+        if freed < size:
+            return False  # not admitted: served from the origin, not kept
         for old in victims:
             self.total -= self.sizes.pop(old)
         self.sizes[key] = size
@@ -185,7 +186,7 @@ class AdmittedLru(Lru):
 
     def _count(self, key: tuple[int, int, int]) -> None:
         self.seen += 1
-        if self.seen >= AGING_PER_OBJECT * max(64, len(self.sizes)):
+        if self.seen >= AGING_PER_OBJECT * max(AGING_MIN_OBJECTS, len(self.sizes)):
             self.counts = {k: c // 2 for k, c in self.counts.items() if c > 1}
             self.seen = 0
         self.counts[key] = self.counts.get(key, 0) + 1

@@ -168,3 +168,42 @@ async def test_head_and_conditional_requests_on_a_miss_are_answered_from_the_who
         assert origin.fetches == 2
     finally:
         await server.close()
+
+
+async def test_a_rare_miss_is_served_but_does_not_push_out_what_is_asked_for_more(
+    cache_folder: Path,
+) -> None:
+    origin = GatedOrigin()
+    origin.release.set()
+    cache = EdgeCache(cache_folder, max_bytes=2 * len(OBJECT), origin=origin)  # type: ignore[arg-type]
+    server = await serve(cache)
+
+    async def get(client: aiohttp.ClientSession, path: str) -> None:
+        async with client.get(server.make_url(path)) as answer:
+            assert answer.status == 200 and await answer.read() == OBJECT
+
+    try:
+        async with aiohttp.ClientSession() as client:
+            for path in ("/p/seg_000.m4s", "/p/seg_001.m4s"):
+                for _ in range(3):
+                    await get(client, path)
+            assert origin.fetches == 2 and set(cache.sizes) == {"p/seg_000.m4s", "p/seg_001.m4s"}
+            await get(client, "/q/seg_000.m4s")  # once: served, not kept
+            assert origin.fetches == 3 and "q/seg_000.m4s" not in cache.sizes
+            assert cache.stats.not_kept == 1 and cache.total <= cache.max_bytes
+            for n in range(4):  # asked for more often than the least recently used: it enters
+                await get(client, "/q/seg_001.m4s")
+                assert origin.fetches == 4 + n
+            await get(client, "/q/seg_001.m4s")
+            assert origin.fetches == 7, "now a hit"
+            assert set(cache.sizes) == {"p/seg_001.m4s", "q/seg_001.m4s"}, "LRU went out"
+        fd = await cache.open("r/seg_000.m4s")  # whole, from memory, for the playlist reader
+        assert fd is not None
+        with open(fd, "rb") as whole:
+            assert whole.read() == OBJECT
+        on_disk = sorted(
+            p.relative_to(cache_folder).as_posix() for p in cache_folder.rglob("*.m4s")
+        )
+        assert on_disk == ["p/seg_001.m4s", "q/seg_001.m4s"] and cache.total <= cache.max_bytes
+    finally:
+        await server.close()

@@ -36,6 +36,8 @@ class Fill:
         self.error: BaseException | None = None
         self.done = False
         self.task: asyncio.Task[None] | None = None
+        self.forced = False  # kept whatever its popularity (a fill ahead of demand)
+        self.joined = 0  # requests waiting for the origin's answer, each to take a descriptor
         self._moved = asyncio.Event()
 
     def moved(self) -> None:
@@ -43,12 +45,34 @@ class Fill:
         woken, self._moved = self._moved, asyncio.Event()
         woken.set()
 
-    async def started(self) -> None:
-        """Return once the origin has answered with the object's size; raise what it answered
-        otherwise (FileNotFoundError: no such object; OriginUnavailable)."""
-        while self.size is None and not self.done:
-            await self._moved.wait()
-        self.raise_error()
+    async def join(self) -> FillReader:
+        """A reader of the bytes from the start, once the origin has answered with the object's
+        size; raises what it answered otherwise (FileNotFoundError: no such object;
+        OriginUnavailable). The part file stays open until every request that joined has its
+        own descriptor, however soon the fill ends."""
+        self.joined += 1
+        try:
+            while self.size is None and not self.done:
+                await self._moved.wait()
+            self.raise_error()
+            assert self.fd is not None
+            return FillReader(self, os.dup(self.fd))
+        finally:
+            self.joined -= 1
+            if self.done and not self.joined:
+                self._close()
+
+    def finish(self) -> None:
+        """The fill has ended, whole or not: wake every reader."""
+        self.done = True
+        if not self.joined:
+            self._close()
+        self.moved()
+
+    def _close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def raise_error(self) -> None:
         if self.error is None:
@@ -56,11 +80,6 @@ class Fill:
         if isinstance(self.error, FileNotFoundError):
             raise FileNotFoundError(self.key)
         raise OriginUnavailable(str(self.error) or type(self.error).__name__)
-
-    def reader(self) -> FillReader:
-        """A reader of the bytes from the start; only while the fill runs (the part is open)."""
-        assert self.fd is not None and self.size is not None and not self.done
-        return FillReader(self, os.dup(self.fd))
 
     async def progress(self, position: int) -> None:
         """Wait until more than `position` bytes are written or the fill has ended."""
@@ -81,17 +100,23 @@ class FillReader:
         """The whole object as it arrives; a HEAD, Range or conditional request waits for the
         whole object and is answered from the finished file by `whole` (the server's sender
         of files, with its Range and ETag logic)."""
+        if request.method == "GET" and not _wants_part(request):
+            return await self._stream(request, headers)
         try:
-            if request.method == "GET" and not _wants_part(request):
-                return await self._stream(request, headers)
-            await self.fill.progress(self.fill.size or 0)
-            while not self.fill.done:
-                await self.fill.progress(self.fill.written)
-            self.fill.raise_error()
+            await self.finished()
         except BaseException:
             os.close(self.fd)
             raise
         return await whole(request, self.fd, headers)
+
+    async def finished(self) -> int:
+        """Wait for the whole object; answers the descriptor, at its start (raises what the
+        fill met: FileNotFoundError, OriginUnavailable)."""
+        while not self.fill.done:
+            await self.fill.progress(self.fill.written)
+        self.fill.raise_error()
+        os.lseek(self.fd, 0, os.SEEK_SET)  # the writer's offset, which a dup shares
+        return self.fd
 
     async def _stream(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
         size = self.fill.size or 0
