@@ -43,6 +43,9 @@ class FakeGateway:
         self.calls: list[tuple[str, str]] = []
         self.batches: list[list[str]] = []
         self.answering = True  # whether the services answered this gateway lately
+        self.treatments = ""  # what experiments allocates every profile
+        self.headers: list[dict[str, str]] = []  # those of every call to the recommender
+        self.exposures: list[Any] = []
         # not listening to notices, so nothing is kept unless a test says it listens
         self.parts = KeptParts(
             {service: KeptReads(service) for service in NOTICES},
@@ -57,13 +60,24 @@ class FakeGateway:
         return Response(200, {}, orjson.dumps(self.answer(service, path, kwargs)))
 
     def answer(self, service: str, path: str, kwargs: dict[str, Any]) -> Any:
+        if service == "experiments" and path == "/v1/allocations":
+            cells = [{"experiment_id": "e1"}] if self.treatments else []
+            return {"allocations": cells, "treatments": self.treatments}
+        if service == "experiments" and path == "/v1/exposures":
+            self.exposures.append(kwargs["json"])
+            return {"logged": 1}
+        if service == "recommender":
+            self.headers.append(kwargs.get("headers") or {})
         if service == "history":
             return {"items": [{"title_id": "t1", "position_s": 30, "duration_s": 120}]}
         if service == "profiles":
             return {"items": [{"title_id": "t2"}, {"title_id": "t9"}]}
         if service == "recommender":
+            asked = (kwargs.get("headers") or {}).get("X-Cinemesh-Treatments", "")
+            model = asked.partition("=")[2] or None
             return {
                 "maturity": (kwargs.get("params") or {}).get("maturity"),
+                "model": {"name": model or "recency-ease", "asked": model},
                 "rows": [
                     {
                         "id": "top-picks",
@@ -178,10 +192,37 @@ async def test_recent_answers_are_reused_under_load(gateway: FakeGateway) -> Non
     await build(gateway)
     first = len(gateway.calls)
     await build(gateway)
-    second = len(gateway.calls) - first
+    # (each `build` is a new HomePage, whose allocator asks experiments once per profile)
+    second = [call for call in gateway.calls[first:] if call[0] != "experiments"]
     # Browse rows and titles come from the cache; history, my list and the recommender's
     # personal rows are asked every time while nothing is kept (no notices to trust).
-    assert second == 3, gateway.calls[first:]
+    assert len(second) == 3, second
+
+
+async def test_an_experiment_cell_chooses_the_model_and_the_exposure_is_logged(
+    gateway: FakeGateway,
+) -> None:
+    gateway.treatments = "recommender.model=ials-blend"
+    home = HomePage(gateway)
+    page = await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
+    assert page["degraded"] == [] and rows_by_id(page)["top-picks"] == ["t3"]
+    assert gateway.headers == [{"X-Cinemesh-Treatments": "recommender.model=ials-blend"}]
+    for _ in range(5):  # the exposure is sent in the background
+        await asyncio.sleep(0)
+    assert gateway.exposures == [{"profile_id": "p1", "experiment_ids": ["e1"], "shown": ["t3"]}]
+    await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
+    allocations = [c for c in gateway.calls if c == ("experiments", "/v1/allocations")]
+    assert len(allocations) == 1  # kept for the profile
+
+
+async def test_experiments_down_means_control_and_a_whole_page(gateway: FakeGateway) -> None:
+    gateway.treatments = "recommender.model=ials-blend"
+    gateway.down = {"experiments"}
+    page = await build(gateway)
+    assert page["degraded"] == [] and rows_by_id(page)["top-picks"] == ["t3"]
+    assert gateway.headers == [{}]  # no overrides: control
+    await asyncio.sleep(0)
+    assert gateway.exposures == []
 
 
 PERSONAL = ("history", "profiles", "recommender")

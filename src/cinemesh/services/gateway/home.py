@@ -194,7 +194,7 @@ class HomePage:
                 "/v1/rows",
                 params={"profile_id": profile_id, "maturity": maturity, "limit": ROW_LENGTH},
                 # not kept at another level, nor from another cell's model
-                fits=lambda kept: kept.get("maturity") == maturity and _asked(kept) == model,
+                fits=lambda kept: kept.get("maturity") == maturity and _model_asked(kept) == model,
                 headers=assignment.headers,
             )
             rows = list(body.get("rows", []))
@@ -411,7 +411,7 @@ def _model_of(body: Any) -> str | None:
     return str(model["name"]) if isinstance(model, dict) and "name" in model else None
 
 
-def _asked(body: Any) -> str | None:
+def _model_asked(body: Any) -> str | None:
     """The model the answer's request asked for (an experiment cell's), None for none."""
     model = body.get("model") if isinstance(body, dict) else None
     return str(model["asked"]) if isinstance(model, dict) and model.get("asked") else None
