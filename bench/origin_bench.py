@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -60,7 +61,7 @@ STEERING = {
     "rendezvous_fill": "rendezvous steering, static fill by known popularity",
     "rendezvous_admitted": "rendezvous steering, LRU behind a frequency filter",
 }
-AGING_PER_OBJECT, AGING_MIN_OBJECTS = 10, 64  # as in services/edge/cache.py
+AGING_PER_OBJECT, AGING_MIN_OBJECTS, ADMISSION_PROBES = 10, 64, 32  # as the edge's cache.py
 SEGMENT_BYTES = 450 * 1024  # a 2 s segment at about 1.8 Mb/s (the hit path's objects)
 COLD_BYTES = 2 * 1024 * 1024  # a 4 s segment at about 4 Mb/s (the miss path's objects)
 
@@ -157,7 +158,7 @@ class AdmittedLru(Lru):
     """LRU behind a frequency filter, as cache.py keeps it (TinyLFU's idea): every request is
     counted, the counts halve each time as many requests as `AGING_PER_OBJECT` times the
     objects held have passed (so popularity ages), and a missed object enters if the objects
-    asked for less often than it, least recently used first, free enough room."""
+    asked for less often than it among the 32 least recently used free enough room."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(max_bytes)
@@ -170,7 +171,7 @@ class AdmittedLru(Lru):
             self.sizes.move_to_end(key)
             return True
         victims, freed = [], self.max_bytes - self.total
-        for old, old_size in self.sizes.items():  # least recently used first
+        for old, old_size in itertools.islice(self.sizes.items(), ADMISSION_PROBES):
             if freed >= size:
                 break
             if self.counts.get(old, 0) < self.counts[key]:

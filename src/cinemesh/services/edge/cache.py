@@ -7,7 +7,7 @@ only for what it does not hold.
   only if it fits or was asked for more often than each object it would push out; one that
   does not is served from memory and not kept. Segment popularity is steep (Zipf) and a title
   watched now is watched by many for days: plain LRU let every one-off request push out a
-  popular segment, and bench/origin_bench.py measured the filter at 0.87-0.91x the oracle's
+  popular segment, and bench/origin_bench.py measured the filter at 0.88-0.92x the oracle's
   origin offload where LRU alone had 0.44-0.87x. Fills ahead of demand (prefill.py) are always
   kept. The page cache keeps the hottest objects in memory on top of the disk.
 - A miss is served while it fills: the response streams the bytes as the origin sends them
@@ -22,6 +22,7 @@ only for what it does not hold.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 from collections import OrderedDict
@@ -59,6 +60,7 @@ CACHED_OBJECTS = Gauge("cinemesh_edge_cache_objects", "Objects the edge cache ho
 PART = ".part"
 LADDERS_KEPT = 4096
 AGING_PER_OBJECT = 10
+ADMISSION_PROBES = 32  # how many of the least recently used a newcomer is weighed against
 AGING_MIN_OBJECTS = 64
 
 
@@ -284,16 +286,16 @@ class EdgeCache:
             fill.finish()
 
     def _admits(self, key: str, size: int) -> bool:
-        """Let `key` in if it fits, or if the objects asked for less often lately than it (the
-        least recently used of them first) free enough room: those go out. An object asked for
-        once does not push out a popular one."""
+        """Let `key` in if it fits, or if the objects asked for less often lately than it among
+        the ADMISSION_PROBES least recently used free enough room: those go out. An object
+        asked for once does not push out a popular one."""
         free = self.max_bytes - self.total - self.reserved
         if size <= free:
             return True
         wanted = self.popularity.of(key)
         victims = []
-        for old, old_size in self.sizes.items():  # least recently used first
-            if self.popularity.of(old) < wanted:
+        for old, old_size in itertools.islice(self.sizes.items(), ADMISSION_PROBES):
+            if self.popularity.of(old) < wanted:  # least recently used first
                 victims.append(old)
                 free += old_size
                 if size <= free:
