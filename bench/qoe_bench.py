@@ -38,7 +38,15 @@ from tests.support.media_stores import publish_asset
 from tests.support.platform import LocalPlatform
 from tests.support.users import admin, sign_up
 from tests.web.conftest import CHROMIUM_ARGS, ensure_chromium
-from tests.web.play_delay import LINKS, Link, Play, StaticFloor, play_floor, play_in_app
+from tests.web.play_delay import (
+    LINKS,
+    Link,
+    Play,
+    StaticFloor,
+    play_floor,
+    play_in_app,
+    player_files,
+)
 from tests.web.play_delay import signed_in_context as signed_in_page
 
 from cinemesh.contracts.media import AssetReady, Rendition
@@ -272,8 +280,8 @@ def main() -> None:
         try:
             title_id = add_movie(platform, work / "package", renditions, seconds)
             manifest = manifest_of(platform, title_id)
-            hls_js = httpx.get(f"{platform.gateway}/static/vendor/hls.min.js", timeout=30).content
-            floor = StaticFloor(work / "floor", manifest_url=manifest, hls_js=hls_js)
+            files = player_files(platform.gateway)
+            floor = StaticFloor(work / "floor", manifest_url=manifest, **files)
             results = {}
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)

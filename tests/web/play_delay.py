@@ -16,20 +16,27 @@ from urllib.parse import urljoin
 
 import httpx
 
-# hls.js's first moves, as the web player makes them (views/player.js `startConfig`)
+# The same hls.js making the same first moves as the web player: its own start module
+# (views/start_level.js), served beside it.
 FLOOR_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><script src="/hls.min.js"></script></head>
 <body><video id="v" muted playsinline></video>
-<script>
+<script type="module">
+import { startConfig, startLevelFor } from "/start_level.js";
 window.__floor = {playing: null, stalls: 0, started: null, heights: []};
-function go(startBps) {
+window.go = (startBps) => {
   const video = document.getElementById("v");
-  const config = {capLevelToPlayerSize: false};
-  if (startBps) Object.assign(config, {abrEwmaDefaultEstimate: startBps, testBandwidth: false});
+  const started = {start_bandwidth_bps: startBps};
   window.__floor.started = performance.now();
-  const hls = new Hls(config);
+  const hls = new Hls({...startConfig(started), capLevelToPlayerSize: false});
   window.hls = hls;
-  hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    if (!hls.config.autoStartLoad) {
+      hls.startLevel = startLevelFor(hls.levels, startBps);
+      hls.startLoad(-1);
+    }
+    video.play().catch(() => {});
+  });
   hls.on(Hls.Events.LEVEL_SWITCHED, (_e, d) => window.__floor.heights.push(hls.levels[d.level].height));
   video.addEventListener("playing", () => {
     if (window.__floor.playing === null) window.__floor.playing = performance.now();
@@ -39,7 +46,7 @@ function go(startBps) {
   });
   hls.loadSource("/media/master.m3u8");
   hls.attachMedia(video);
-}
+};
 </script></body></html>
 """
 
@@ -158,7 +165,7 @@ def play_floor(
     try:
         page = context.new_page()
         page.goto(floor.url + "/floor.html")
-        page.wait_for_function("typeof Hls !== 'undefined'")
+        page.wait_for_function("typeof Hls !== 'undefined' && typeof window.go === 'function'")
         link.throttle(page)
         page.evaluate("(bps) => go(bps)", start_bps)
         wait_js(page, "window.__floor.playing !== null", timeout_s=60)
@@ -177,12 +184,15 @@ class StaticFloor:
     """A plain static server of one asset's files, copied through its signed manifest, and a
     page with the same hls.js: what playing costs with no platform in front of it."""
 
-    def __init__(self, folder: Path, *, manifest_url: str, hls_js: bytes) -> None:
+    def __init__(
+        self, folder: Path, *, manifest_url: str, hls_js: bytes, start_level_js: bytes
+    ) -> None:
         self.folder = folder
         self.first_segment_bytes: dict[int, int] = {}
         media = folder / "media"
         media.mkdir(parents=True, exist_ok=True)
         (folder / "hls.min.js").write_bytes(hls_js)
+        (folder / "start_level.js").write_bytes(start_level_js)
         (folder / "floor.html").write_text(FLOOR_PAGE)
         with httpx.Client(timeout=30) as client:
             master = self._copy(client, manifest_url, media / "master.m3u8").decode()
@@ -259,3 +269,13 @@ def _tag_uris(playlist: str) -> list[str]:
 def _height(stream_inf: str) -> int:
     resolution = stream_inf.split("RESOLUTION=", 1)[1].split(",", 1)[0]
     return int(resolution.split("x")[1])
+
+
+def player_files(gateway: str) -> dict[str, bytes]:
+    """hls.js and the player's start module, as the gateway serves them to the web app."""
+    found = {}
+    for name, path in [("hls_js", "vendor/hls.min.js"), ("start_level_js", "views/start_level.js")]:
+        answer = httpx.get(f"{gateway}/static/{path}", timeout=30)
+        answer.raise_for_status()
+        found[name] = answer.content
+    return found

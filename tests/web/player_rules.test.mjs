@@ -14,6 +14,7 @@ async function load(path) {
 
 const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } = await load("views/markers.js");
 const { captionStyle, captionStyleKey, preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
+const { startConfig, startLevelFor } = await load("views/start_level.js");
 
 const intro = markersFor(null, { intro_start_s: 10, intro_end_s: 40, credits_start_s: 1200 });
 
@@ -90,4 +91,14 @@ test("a caption style is kept per profile and read back safely", () => {
   assert.deepEqual(captionStyle(null), { size: "medium", background: "dim" });
   assert.deepEqual(captionStyle("{not json"), { size: "medium", background: "dim" });
   assert.deepEqual(captionStyle(JSON.stringify({ size: "toString", background: "x" })), { size: "medium", background: "dim" });
+});
+
+test("a play starts on the highest rung whose first segment loads in half a second", () => {
+  const levels = [{ bitrate: 2_396_000 }, { bitrate: 396_000 }, { bitrate: 796_000 }, { bitrate: 1_296_000 }];
+  assert.equal(startLevelFor(levels, 500_000), 1); // a first play: nothing fits, the lowest
+  assert.equal(startLevelFor(levels, 7_000_000), 2); // 796 kbit/s x 4 s within 0.5 s at 7 Mbit/s
+  assert.equal(startLevelFor(levels, 12_000_000), 3);
+  assert.equal(startLevelFor(levels, 20_000_000), 0);
+  assert.deepEqual(startConfig({ start_bandwidth_bps: 5_000_000 }), { abrEwmaDefaultEstimate: 5_000_000, testBandwidth: false, autoStartLoad: false });
+  assert.deepEqual(startConfig({}), {}); // an older playback: hls.js's own start
 });

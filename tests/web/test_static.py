@@ -22,6 +22,7 @@ MODULES = [
     "views/title.js",
     "views/player.js",
     "views/hls_loader.js",
+    "views/start_level.js",
     "views/markers.js",
     "views/tracks.js",
     "views/track_menu.js",

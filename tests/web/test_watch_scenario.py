@@ -476,6 +476,61 @@ def test_skip_intro_then_the_credits_count_down_to_the_next_episode(
         page.context.close()
 
 
+def test_continue_watching_offers_the_next_episode_once_one_is_finished(
+    platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """A finished episode puts the next one in the row, from the start (history keeps the
+    finished episode, the gateway asks the catalog which one follows it)."""
+    from datetime import UTC, datetime
+
+    from cinemesh.contracts.playback import PlaybackStopped
+    from tests.playback.media import publish
+    from tests.support.users import sign_up
+
+    first, second = catalog.episode_ids
+    title = httpx.get(
+        f"{platform.gateway}/api/v1/titles/{catalog.series_id}",
+        headers=catalog.admin.headers,
+        timeout=10,
+    ).json()
+    if title["seasons"][0]["episodes"][0].get("next_episode_id") != second:
+        give_the_second_episode_a_video(platform, catalog)
+    member = sign_up(platform)
+    finished = PlaybackStopped(
+        session_id="s-" + member.profile_id,
+        account_id=member.account_id,
+        profile_id=member.profile_id,
+        title_id=catalog.series_id,
+        episode_id=first,
+        position_s=39.5,
+        duration_s=40.0,
+        at=datetime.now(UTC).isoformat(),
+    )
+    publish(platform.env, finished)
+
+    def row() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = httpx.get(
+            f"{platform.gateway}/api/v1/profiles/{member.profile_id}/continue-watching",
+            headers=member.headers,
+            timeout=10,
+        ).json()["items"]
+        return [i for i in items if i["title_id"] == catalog.series_id]
+
+    assert wait_for(lambda: bool(row()), timeout_s=15), "the finished episode's series left"
+    item = row()[0]
+    assert (item["episode_id"], item["after_episode_id"], item["position_s"]) == (second, first, 0)
+    assert item["finished"] is False
+    home = httpx.get(
+        f"{platform.gateway}/api/v1/home",
+        params={"profile_id": member.profile_id},
+        headers=member.headers,
+        timeout=10,
+    ).json()
+    rows = {r["id"]: r["items"] for r in home["rows"]}
+    resumed = [i for i in rows.get("continue-watching", []) if i["id"] == catalog.series_id]
+    assert resumed and resumed[0]["episode_id"] == second, home
+
+
 def test_the_audio_and_subtitle_menu_starts_in_the_profiles_languages_and_saves_a_choice(
     browser: Any, platform: LocalPlatform, catalog: SeededCatalog
 ) -> None:
@@ -547,7 +602,14 @@ def test_play_delay_on_a_4_mbit_link_is_near_the_static_floor(
     """Pressing Play in the web app over 4 Mbit/s with 100 ms round trips shows the picture
     about as soon as the same hls.js does from a plain static server of the same files: the
     player's code is not in front of the video and the first segment is a small one."""
-    from tests.web.play_delay import Link, StaticFloor, play_floor, play_in_app, signed_in_context
+    from tests.web.play_delay import (
+        Link,
+        StaticFloor,
+        play_floor,
+        play_in_app,
+        player_files,
+        signed_in_context,
+    )
 
     link = Link("4 Mbit/s 100 ms", 4, 100)
     member = sign_in_new_member(platform)
@@ -569,8 +631,8 @@ def test_play_delay_on_a_4_mbit_link_is_near_the_static_floor(
         headers={"Authorization": f"Bearer {who}"},
         timeout=10,
     ).json()
-    hls_js = httpx.get(f"{platform.gateway}/static/vendor/hls.min.js", timeout=10).content
-    floor = StaticFloor(tmp_path / "floor", manifest_url=started["manifest_url"], hls_js=hls_js)
+    files = player_files(platform.gateway)
+    floor = StaticFloor(tmp_path / "floor", manifest_url=started["manifest_url"], **files)
     try:
         plain = play_floor(browser, floor, link, start_bps=app.start_bandwidth_bps, watch_s=4)
     finally:

@@ -6,6 +6,7 @@ import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
 import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } from "./markers.js";
 import { loadHls } from "./hls_loader.js";
+import { startBandwidth, startConfig, startLevelFor } from "./start_level.js";
 import { TrackMenu } from "./track_menu.js";
 
 const HEARTBEAT_MS = 10_000;
@@ -25,15 +26,6 @@ function deviceId() {
   } catch {
     return null; // storage refused: plays start from the platform's first-play default
   }
-}
-
-// hls.js starting from what the platform knows of this link: its first estimate is the
-// session's start bandwidth and it does not spend a low-rung segment measuring the link, so
-// the first segment is one that arrives quickly and ABR climbs from there.
-export function startConfig(started) {
-  const bps = Number(started?.start_bandwidth_bps);
-  if (!Number.isFinite(bps) || bps <= 0) return {};
-  return { abrEwmaDefaultEstimate: bps, testBandwidth: false };
 }
 
 const REFUSALS = {
@@ -277,10 +269,11 @@ class Player {
     });
     this.beacons.start();
     const Hls = window.Hls;
+    this.startPosition = resume > 0 ? resume : -1;
     if (Hls && Hls.isSupported()) {
       this.hls = new Hls({
         ...startConfig(this.started),
-        startPosition: resume > 0 ? resume : -1,
+        startPosition: this.startPosition,
         capLevelToPlayerSize: false,
         xhrSetup: (xhr, url) => xhr.open("GET", this.onCurrentEdge(url), true),
         fragLoadPolicy: {
@@ -309,7 +302,8 @@ class Player {
       this.fail("This browser can't play cinemesh videos.");
       return;
     }
-    this.loadThumbnails();
+    // scrub previews once the picture is up: nothing shares the link with the first segment
+    this.on(this.video, "playing", () => this.thumbs.length || this.loadThumbnails(), { once: true });
     const leaseBeat = Number(this.started.heartbeat_interval_s) * 1000;
     this.timers.push(setInterval(() => this.heartbeat(), leaseBeat > 0 ? Math.min(HEARTBEAT_MS, leaseBeat) : HEARTBEAT_MS));
     this.wake();
@@ -319,6 +313,10 @@ class Player {
   wireHls(Hls) {
     const E = Hls.Events;
     this.hls.on(E.MANIFEST_PARSED, () => {
+      if (!this.hls.config.autoStartLoad) {
+        this.hls.startLevel = startLevelFor(this.hls.levels, startBandwidth(this.started));
+        this.hls.startLoad(this.startPosition);
+      }
       this.buildQualityMenu();
       this.autoplay();
     });

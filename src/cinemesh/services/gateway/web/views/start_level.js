@@ -1,0 +1,34 @@
+// Where a play starts. The platform says what it knows of this link (the session's
+// start_bandwidth_bps: a margin under what this profile's player measured on this device, or a
+// low default for a first play). The first segment must arrive quickly whatever the link
+// sustains, so the start rendition is the highest whose first segment loads within
+// FIRST_SEGMENT_S at that rate; hls.js takes the same figure as its first estimate (and does
+// not spend a segment measuring the link), so ABR climbs to what the link sustains from the
+// second segment on.
+export const FIRST_SEGMENT_S = 0.5;
+export const SEGMENT_S = 4; // the encoder's segment length: the master playlist does not say
+
+export function startBandwidth(started) {
+  const bps = Number(started?.start_bandwidth_bps);
+  return Number.isFinite(bps) && bps > 0 ? bps : null;
+}
+
+// hls.js's configuration for the start: loading waits for the start level to be chosen.
+export function startConfig(started) {
+  const bps = startBandwidth(started);
+  if (!bps) return {};
+  return { abrEwmaDefaultEstimate: bps, testBandwidth: false, autoStartLoad: false };
+}
+
+// The index of the level to start at: the highest bit rate whose first segment fits the budget,
+// else the lowest.
+export function startLevelFor(levels, bps) {
+  let chosen = -1;
+  let lowest = -1;
+  levels.forEach((level, index) => {
+    const rate = Number(level.bitrate) || 0;
+    if (lowest < 0 || rate < Number(levels[lowest].bitrate)) lowest = index;
+    if (rate * SEGMENT_S <= bps * FIRST_SEGMENT_S && (chosen < 0 || rate > Number(levels[chosen].bitrate))) chosen = index;
+  });
+  return chosen >= 0 ? chosen : lowest;
+}
