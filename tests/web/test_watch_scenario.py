@@ -481,10 +481,6 @@ def test_continue_watching_offers_the_next_episode_once_one_is_finished(
 ) -> None:
     """A finished episode puts the next one in the row, from the start (history keeps the
     finished episode, the gateway asks the catalog which one follows it)."""
-    from datetime import UTC, datetime
-
-    from cinemesh.contracts.playback import PlaybackStopped
-    from tests.playback.media import publish
     from tests.support.users import sign_up
 
     first, second = catalog.episode_ids
@@ -496,17 +492,17 @@ def test_continue_watching_offers_the_next_episode_once_one_is_finished(
     if title["seasons"][0]["episodes"][0].get("next_episode_id") != second:
         give_the_second_episode_a_video(platform, catalog)
     member = sign_up(platform)
-    finished = PlaybackStopped(
-        session_id="s-" + member.profile_id,
-        account_id=member.account_id,
-        profile_id=member.profile_id,
-        title_id=catalog.series_id,
-        episode_id=first,
-        position_s=39.5,
-        duration_s=40.0,
-        at=datetime.now(UTC).isoformat(),
+    sessions = f"{platform.gateway}/api/v1/playback/sessions"
+    body = {"profile_id": member.profile_id, "title_id": catalog.series_id, "episode_id": first}
+    started = httpx.post(sessions, json=body, headers=member.headers, timeout=10)
+    assert started.status_code == 201, started.text
+    session_id = started.json()["session_id"]
+    watched_to = {"position_s": 39.5}  # of the first episode's 40 s
+    beat = httpx.post(
+        f"{sessions}/{session_id}/heartbeat", json=watched_to, headers=member.headers, timeout=10
     )
-    publish(platform.env, finished)
+    assert beat.status_code == 200, beat.text
+    httpx.delete(f"{sessions}/{session_id}", headers=member.headers, timeout=10)
 
     def row() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = httpx.get(
@@ -516,7 +512,11 @@ def test_continue_watching_offers_the_next_episode_once_one_is_finished(
         ).json()["items"]
         return [i for i in items if i["title_id"] == catalog.series_id]
 
-    assert wait_for(lambda: bool(row()), timeout_s=15), "the finished episode's series left"
+    def offered() -> bool:
+        found = row()
+        return bool(found) and found[0]["episode_id"] == second
+
+    assert wait_for(offered, timeout_s=15), row()
     item = row()[0]
     assert (item["episode_id"], item["after_episode_id"], item["position_s"]) == (second, first, 0)
     assert item["finished"] is False
