@@ -164,10 +164,10 @@ class LocalPlatform:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.cli("down", timeout_s=60)
         try:
+            self.cli("down", timeout_s=60)
             self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # `down` found no state file: ask the supervisor itself
+        except subprocess.TimeoutExpired:  # `down` slow or without a state file: SIGTERM it
             self.proc.terminate()  # SIGTERM: it stops its children before it exits
             try:
                 self.proc.wait(timeout=20)
