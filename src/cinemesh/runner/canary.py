@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from prometheus_client.parser import text_string_to_metric_families
-from scipy.stats import mannwhitneyu
 
 ALPHA = 0.05
 ERROR_MARGIN = 0.02
@@ -109,4 +108,6 @@ def judge(canary: Series, baseline: Series) -> Verdict:
 def _p_greater(canary: list[float], baseline: list[float]) -> float:
     if len(set(canary) | set(baseline)) == 1:
         return 1.0  # identical samples: nothing to tell apart
+    from scipy.stats import mannwhitneyu  # here: every `cinemesh` command imports this module
+
     return float(mannwhitneyu(canary, baseline, alternative="greater").pvalue)
