@@ -2,12 +2,20 @@
 (`cinemesh.demo` runs ffmpeg through `run_ffmpeg`), `cinemesh ingest --subtitles` (which
 checks a subtitle file before uploading anything), `bench/encoder_bench.py` (the ladder pass
 against a bare ffmpeg, and whole packages) and `bench/tracks_bench.py` (what audio and
-subtitle renditions add). Code outside `cinemesh.services.encoder` imports the encoder through
+subtitle renditions add), `bench/intro_bench.py` (intro and credits detection on a
+generated season). Code outside `cinemesh.services.encoder` imports the encoder through
 this module only (`make contracts` checks it)."""
 
 from __future__ import annotations
 
 from cinemesh.services.encoder.ffmpeg import ffmpeg_exe, run_ffmpeg
+from cinemesh.services.encoder.intro import (
+    EpisodeMarkers,
+    IntroError,
+    Range,
+    detect_intros,
+    detect_markers,
+)
 from cinemesh.services.encoder.ladder import (
     THUMBS_DIR,
     EncodeOptions,
@@ -29,11 +37,16 @@ __all__ = [
     "LANGUAGE_PATTERN",
     "THUMBS_DIR",
     "EncodeOptions",
+    "EpisodeMarkers",
+    "IntroError",
     "MediaFolders",
     "QualityOptions",
+    "Range",
     "SubtitleError",
     "SubtitleSource",
     "build_package",
+    "detect_intros",
+    "detect_markers",
     "ffmpeg_exe",
     "ladder_args",
     "parse_subtitles",
