@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cinemesh.demo.season import make_season
+from cinemesh.demo.season import RATE as SEASON_RATE
+from cinemesh.demo.season import body, make_season, theme, write_wav
 from cinemesh.services.encoder.intro import (
     RATE,
     IntroError,
@@ -47,6 +48,29 @@ def test_credits_are_the_shared_stretch_that_closes_every_episode(tmp_path: Path
         assert abs(marks.intro.end_s - episode.intro[1]) <= TOLERANCE_S
         assert abs(marks.credits.start_s - episode.credits[0]) <= TOLERANCE_S
         assert abs(marks.credits.end_s - episode.duration_s) <= TOLERANCE_S
+
+
+def test_an_intro_played_louder_or_softer_or_under_a_line_of_dialogue_is_one_intro(
+    tmp_path: Path,
+) -> None:
+    intro = theme(7, 30.0)
+    truth, paths = [], []
+    for n, (offset, gain, spoken) in enumerate(
+        ((3.0, 1.0, False), (61.31, 0.4, True), (120.77, 1.3, False))
+    ):
+        audio = body(100 + n, 200.0)
+        piece = intro * gain
+        if spoken:  # 3 s of something else over the middle of the theme
+            at = 12 * SEASON_RATE
+            piece[at : at + 3 * SEASON_RATE] += body(999, 3.0)
+        start = round(offset * SEASON_RATE)
+        audio[start : start + piece.size] = piece
+        paths.append(write_wav(tmp_path / f"e{n}.wav", audio))
+        truth.append((offset, offset + 30.0))
+    for (start_s, end_s), found in zip(truth, detect_intros(paths), strict=True):
+        assert found is not None
+        assert abs(found.start_s - start_s) <= TOLERANCE_S, (start_s, found)
+        assert abs(found.end_s - end_s) <= TOLERANCE_S, (end_s, found)
 
 
 def test_episodes_without_a_shared_stretch_have_no_intro(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ repeats in every episode of the season (no external service, no model).
    survive lossy coding and a changed loudness; silent frames are marked and never match.
 3. Each episode is aligned with the first one: offsets voted for by frames whose 32 bits are
    equal in both, each candidate offset then checked frame by frame (bit error rate smoothed
-   over 1 s below 0.35), keeping runs of at least `min_s` seconds.
+   over 1 s below 0.35), keeping runs of at least `min_s` seconds (gaps of up to 4 s at the
+   same offset bridged: a sound effect or a line spoken over the theme).
 4. The runs are intersected across episodes in the first episode's time; what is left, in
    every episode, is a shared stretch. Credits are the shared stretch that ends last, near the
    end of every episode; the intro is the longest of the others.
@@ -35,7 +36,7 @@ LOW_HZ, HIGH_HZ = 300.0, 3000.0
 CHUNK = 4096  # frames per FFT batch, so an hour stays a few tens of MB
 SMOOTH_S = 1.0
 MAX_BER = 0.35
-MERGE_GAP_S = 1.0
+MERGE_GAP_S = 4.0  # a sound effect or a line over the theme does not split it
 CANDIDATES = 12  # offsets checked per pair of episodes
 PHASES = 4  # the reference's frames cut at quarter hops
 CREDITS_FROM_END = 0.15  # credits end within the last 15 % of every episode
@@ -210,7 +211,8 @@ def matching_runs(a: Audio, b: Audio, *, min_s: float = 8.0) -> list[tuple[float
         xa, xb = a.bits[first:last], b.bits[first + d : last + d]
         ber = np.bitwise_count(xa ^ xb).astype(np.float32) / (BANDS - 1)
         ber[~(a.loud[first:last] & b.loud[first + d : last + d])] = 0.5
-        smoothed = np.convolve(ber, kernel, mode="same")
+        # beyond either end counts as no match (0.5), not as a perfect one
+        smoothed = np.convolve(ber - 0.5, kernel, mode="same") + 0.5
         for s, e in _runs(smoothed < MAX_BER, merge_gap=merge_gap, min_len=min_len):
             found.append((s + first, e + first, d))
     # a frame's bits come from its window and the previous frame's
