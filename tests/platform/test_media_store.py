@@ -76,7 +76,10 @@ def test_an_s3_publish_that_dies_part_way_leaves_no_master_and_resumes(
     resumed = FailingAfter(s3_settings(env), allowed=10_000)
     asyncio.run(resumed.publish("a1", package))
     assert resumed.puts[-1] == asset_key("a1", MASTER), "the master playlist comes last"
-    assert len(resumed.puts) == len(files) - len(partial), "objects already there are kept"
+    # an upload cancelled by the failure may still land after the listing above: what was listed
+    # is certainly there, and none of it is sent again
+    assert not set(resumed.puts) & partial, "objects already there are kept"
+    assert len(resumed.puts) <= len(files) - len(partial)
     assert asyncio.run(keys_in(bucket, "a1")) == {asset_key("a1", f) for f in files}
     manifest = asyncio.run(published_manifest(bucket, "a1", "asset.json"))
     assert manifest == b'{"asset_id": "a1"}'
