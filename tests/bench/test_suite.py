@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cinemesh.benchsuite.suite import available, markdown, run_one
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(1800)  # every bench's tiny run, one after another (pytest's default is 300 s)
 def test_every_benchmark_runs_and_the_suite_writes_its_results(tmp_path: Path) -> None:
     names = available(REPO)
     assert "platform" in names
