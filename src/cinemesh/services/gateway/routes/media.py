@@ -103,6 +103,14 @@ async def upload_media(
     """Upload a source video (multipart field `file`) → 202 `{job_id}`."""
     refuse_oversized(request, gateway.settings.max_upload_bytes)
     await require_title(gateway, request, title_id)
+    path = f"/v1/titles/{title_id}/media"
+    return await stream_to_encoder(gateway, request, path, episode_id, UPLOAD_TIMEOUT_S)
+
+
+async def stream_to_encoder(
+    gateway: Gateway, request: Request, path: str, episode_id: str | None, timeout_s: float
+) -> Response:
+    """The request's multipart body, streamed to the encoder as it arrives, and its answer."""
     headers = {
         name: request.headers[name]
         for name in ("content-type", "content-length")
@@ -112,12 +120,12 @@ async def upload_media(
         await gateway.call(
             "encoder",
             "POST",
-            f"/v1/titles/{title_id}/media",
+            path,
             request=request,
             params={"episode_id": episode_id} if episode_id else None,
             headers=headers,
             body=request.stream(),
-            timeout_s=UPLOAD_TIMEOUT_S,
+            timeout_s=timeout_s,
         )
     )
 
@@ -131,6 +139,7 @@ async def get_job(
 
 
 SUBTITLE_LIMIT = 4 * 1024**2
+SUBTITLE_TIMEOUT_S = 120.0
 SUBTITLE_CODES = {
     "SUBTITLES_EMPTY": "the file is empty",
     "SUBTITLES_TOO_LARGE": "the file is over 4 MiB or holds too many cues",
@@ -185,23 +194,8 @@ async def upload_subtitles(
     package that publishes it when the title already plays."""
     refuse_oversized(request, SUBTITLE_LIMIT)
     await require_title(gateway, request, title_id)
-    headers = {
-        name: request.headers[name]
-        for name in ("content-type", "content-length")
-        if name in request.headers
-    }
-    return relay(
-        await gateway.call(
-            "encoder",
-            "POST",
-            f"/v1/titles/{title_id}/subtitles",
-            request=request,
-            params={"episode_id": episode_id} if episode_id else None,
-            headers=headers,
-            body=request.stream(),
-            timeout_s=120.0,
-        )
-    )
+    path = f"/v1/titles/{title_id}/subtitles"
+    return await stream_to_encoder(gateway, request, path, episode_id, SUBTITLE_TIMEOUT_S)
 
 
 @router.get("/titles/{title_id}/subtitles")
