@@ -23,14 +23,16 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from cinemesh.benchsuite.openloop import OpenLoop, Phase, Request, percentile
+from cinemesh.benchsuite.rows import row as summary_row
+from cinemesh.benchsuite.viewers import seed_catalog, sign_up_viewers
 from cinemesh.runner.local import LocalPlatform
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +52,7 @@ BENCH_ENV = {
     "CINEMESH_LOG_LEVEL": "warning",
 }
 FAILED_GOAL = "0 failed requests"
+row = partial(summary_row, better="lower")  # failures, latencies and seconds: every row here
 P99_GOAL = "p99 during <= 1.5x before"
 
 
@@ -85,42 +88,11 @@ def start_platform(data_dir: Path, clone: Path, services: list[str]) -> LocalPla
 
 def viewers(platform: LocalPlatform, *, titles: int, members: int) -> list[Request]:
     """Home pages of `members` signed-in members and lookups of `titles` titles, in turn."""
-    email, password = f"bench-admin-{uuid.uuid4().hex[:6]}@example.com", f"Bench-{uuid.uuid4().hex}"
-    made = platform.cli("users", "create-admin", "--email", email, "--password", password)
-    assert made.returncode == 0, made.stdout + made.stderr
-    client = httpx.Client(base_url=platform.gateway, timeout=30)
-    boss = client.post("/api/v1/auth/login", json={"email": email, "password": password}).json()
-    boss_headers = {"Authorization": f"Bearer {boss['access_token']}"}
-    title_ids = []
-    for n in range(titles):
-        created = client.post(
-            "/api/v1/admin/titles",
-            headers=boss_headers,
-            json={
-                "title": f"Deploy Bench {n}",
-                "kind": "movie",
-                "genres": [["Drama", "Comedy", "Horror"][n % 3]],
-                "year": 2000 + n,
-                "maturity_rating": "PG",
-            },
-        )
-        assert created.status_code in (200, 201), created.text
-        title_ids.append(str(created.json()["id"]))
+    title_ids = seed_catalog(platform, titles=titles)
     requests = []
-    for n in range(members):
-        mail, pw = f"deploy-{n}-{uuid.uuid4().hex[:6]}@example.com", f"Pw-{uuid.uuid4().hex}"
-        signed = client.post(
-            "/api/v1/auth/signup", json={"email": mail, "password": pw, "plan": "premium"}
-        )
-        assert signed.status_code == 201, signed.text
-        token = client.post("/api/v1/auth/login", json={"email": mail, "password": pw}).json()[
-            "access_token"
-        ]
-        auth = {"Authorization": f"Bearer {token}"}
-        profile = client.post("/api/v1/profiles", json={"name": f"P{n}"}, headers=auth).json()
-        requests.append(Request("GET", f"/api/v1/home?profile_id={profile['id']}", auth))
-        requests.append(Request("GET", f"/api/v1/titles/{title_ids[n % titles]}", auth))
-    client.close()
+    for n, viewer in enumerate(sign_up_viewers(platform, members)):
+        requests.append(viewer.home())
+        requests.append(Request("GET", f"/api/v1/titles/{title_ids[n % titles]}", viewer.headers))
     return requests
 
 
@@ -287,25 +259,6 @@ def _statuses(answers: list[Answer]) -> dict[str, int]:
 
 
 # --- the report ---------------------------------------------------------------------------------
-def row(
-    measurement: str,
-    value: Any,
-    *,
-    baseline: str = "-",
-    baseline_value: Any = None,
-    better: str = "lower",
-    **extra: Any,
-) -> dict[str, Any]:
-    ratio = round(value / baseline_value, 4) if value is not None and baseline_value else None
-    return {
-        "measurement": measurement,
-        "baseline": baseline,
-        "value": value,
-        "baseline_value": baseline_value,
-        "ratio": ratio,
-        "better": better,
-        **extra,
-    }
 
 
 def report(under_load: dict[str, Any], timings: dict[str, dict[str, float]]) -> dict[str, Any]:

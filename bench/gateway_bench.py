@@ -36,6 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from cinemesh.benchsuite.loadgen import Nginx, WrkResult, run_wrk
+from cinemesh.benchsuite.rows import row
 from cinemesh.runner.local import LocalPlatform
 
 GOAL = "≥ 1,000 requests/s at p99 < 50 ms"
@@ -373,27 +374,6 @@ def best_within_goal(levels: list[HomeLevel]) -> HomeLevel | None:
         if lv.wrk.p99_ms < 50 and not lv.wrk.errors and lv.degraded <= MOST_DEGRADED
     ]
     return max(within, key=lambda lv: lv.wrk.requests_per_s) if within else None
-
-
-def row(
-    measurement: str,
-    value: Any,
-    *,
-    baseline: str = "-",
-    baseline_value: Any = None,
-    better: str = "higher",
-    **extra: Any,
-) -> dict[str, Any]:
-    ratio = round(value / baseline_value, 4) if value is not None and baseline_value else None
-    return {
-        "measurement": measurement,
-        "baseline": baseline,
-        "value": value,
-        "baseline_value": baseline_value,
-        "ratio": ratio,
-        "better": better,
-        **extra,
-    }
 
 
 def busiest_whole(levels: list[HomeLevel]) -> HomeLevel:
