@@ -75,7 +75,6 @@ class StaticFile:
     body: bytes
     content_type: str
     etag: str
-    cache_control: str
     gzipped: bytes | None = None
 
     @property
@@ -83,7 +82,7 @@ class StaticFile:
         return self.etag.strip('"')
 
     @classmethod
-    def of(cls, body: bytes, *, suffix: str, cache_control: str) -> StaticFile:
+    def of(cls, body: bytes, *, suffix: str) -> StaticFile:
         """The file and, when it is text worth compressing, its gzip form (made once)."""
         packed = None
         if suffix in COMPRESSIBLE and len(body) >= MIN_COMPRESSED_BYTES:
@@ -93,7 +92,6 @@ class StaticFile:
             body=body,
             content_type=CONTENT_TYPES.get(suffix, "application/octet-stream"),
             etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-            cache_control=cache_control,
             gzipped=packed,
         )
 
@@ -167,12 +165,12 @@ class StaticFiles:
         self._seen: dict[Path, tuple[float, StaticFile]] = {}
         self._shells: dict[bool, tuple[tuple[float, ...], StaticFile]] = {}
 
-    def load(self, path: Path, *, cache_control: str) -> StaticFile:
+    def load(self, path: Path) -> StaticFile:
         mtime = path.stat().st_mtime
         cached = self._seen.get(path)
         if cached and cached[0] == mtime:
             return cached[1]
-        loaded = StaticFile.of(path.read_bytes(), suffix=path.suffix, cache_control=cache_control)
+        loaded = StaticFile.of(path.read_bytes(), suffix=path.suffix)
         self._seen[path] = (mtime, loaded)
         return loaded
 
@@ -181,7 +179,7 @@ class StaticFiles:
         path = vendor_path("hls.min.js")
         if path is None:
             return None
-        return f"{HLS_PLACEHOLDER}?v={self.load(path, cache_control=VENDOR_CACHE).digest[:16]}"
+        return f"{HLS_PLACEHOLDER}?v={self.load(path).digest[:16]}"
 
     def shell(self, *, watching: bool = False) -> StaticFile:
         """index.html with the hashed hls.js URL (fetched at idle, or at once on a watch page)
@@ -206,19 +204,11 @@ class StaticFiles:
             for p in modules
         )
         text = text.replace(MODULES_PLACEHOLDER, preloads)
-        built = StaticFile.of(text.encode(), suffix=".html", cache_control=APP_CACHE)
+        built = StaticFile.of(text.encode(), suffix=".html")
         self._shells[watching] = (stamps, built)
         return built
 
-    def respond(
-        self,
-        request: Request,
-        path: Path,
-        *,
-        cache_control: str,
-        found: StaticFile | None = None,
-    ) -> Response:
-        found = found or self.load(path, cache_control=cache_control)
+    def respond(self, request: Request, found: StaticFile, *, cache_control: str) -> Response:
         packed = found.gzipped if found.gzipped is not None and accepts_gzip(request) else None
         headers = {
             "ETag": f'"{found.digest}-gz"' if packed is not None else found.etag,
@@ -260,12 +250,8 @@ router = APIRouter(include_in_schema=False)
 
 def shell(files: StaticFiles, request: Request, *, found: bool = True, path: str = "") -> Response:
     """The app shell; on a `/watch/...` deep link it preloads hls.js instead of prefetching."""
-    response = files.respond(
-        request,
-        WEB_DIR / "index.html",
-        cache_control=APP_CACHE,
-        found=files.shell(watching=path.startswith("watch/")),
-    )
+    found_shell = files.shell(watching=path.startswith("watch/"))
+    response = files.respond(request, found_shell, cache_control=APP_CACHE)
     if not found and response.status_code == 200:
         response.status_code = 404
     return response
@@ -277,11 +263,9 @@ async def vendor(request: Request, files: Files, name: str) -> Response:
     path = vendor_path(name)
     if path is None:
         raise not_found("file")
-    found = files.load(path, cache_control=VENDOR_CACHE)
+    found = files.load(path)
     hashed = request.query_params.get("v") == found.digest[:16]
-    return files.respond(
-        request, path, cache_control=HASHED_CACHE if hashed else VENDOR_CACHE, found=found
-    )
+    return files.respond(request, found, cache_control=HASHED_CACHE if hashed else VENDOR_CACHE)
 
 
 @router.api_route("/static/{relative:path}", methods=["GET", "HEAD"])
@@ -289,7 +273,7 @@ async def static(request: Request, files: Files, relative: str) -> Response:
     path = app_path(relative)
     if path is None:
         raise not_found("file")
-    return files.respond(request, path, cache_control=APP_CACHE)
+    return files.respond(request, files.load(path), cache_control=APP_CACHE)
 
 
 @router.api_route("/{path:webapp}", methods=["GET", "HEAD"])
