@@ -17,9 +17,9 @@ import pytest
 
 from tests.support.backends import EmbeddedNats
 from tests.support.platform import LocalPlatform, unthrottled_platform
+from tests.support.revisions import clone_for_revisions
 from tests.support.users import Member, sign_up
 
-REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["registry", "identity", "profiles", "gateway"]
 PROFILES = "src/cinemesh/services/profiles"
 pytestmark = pytest.mark.timeout(900)  # each test runs whole deploys: minutes on a busy host
@@ -41,11 +41,7 @@ def platform(
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone of this repository where the tests commit the revisions they deploy."""
-    where = tmp_path_factory.mktemp("revisions") / "cinemesh"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(where)], check=True)
-    for key, value in (("user.email", "tests@cinemesh.local"), ("user.name", "tests")):
-        subprocess.run(["git", "-C", str(where), "config", key, value], check=True)
-    return where
+    return clone_for_revisions(tmp_path_factory.mktemp("revisions") / "cinemesh")
 
 
 def revision(clone: Path, message: str, files: dict[str, str]) -> str:

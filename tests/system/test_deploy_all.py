@@ -16,7 +16,6 @@ deployed to A plus a harmless commit: work in progress in the checkout plays no 
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 import uuid
@@ -42,10 +41,10 @@ from tests.playback.media import (
 from tests.support.backends import EmbeddedNats, unthrottled_sqlite_env
 from tests.support.media_stores import publish_asset
 from tests.support.platform import LocalPlatform
+from tests.support.revisions import clone_for_revisions
 from tests.support.users import Member, admin, sign_up
 from tests.system.test_deploy import commit, deploy, versions
 
-REPO = Path(__file__).resolve().parents[2]
 SERVICES = [
     "registry", "identity", "profiles", "catalog", "search", "playback", "edge", "history",
     "recommender", "gateway",
@@ -64,11 +63,7 @@ pytestmark = pytest.mark.timeout(1500)  # minutes of deploys; far more on a busy
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone of what is committed here: the platform runs it, revisions are made in it."""
-    where = tmp_path_factory.mktemp("revisions") / "cinemesh"
-    subprocess.run(["git", "clone", "-q", str(REPO), str(where)], check=True)
-    for key, value in (("user.email", "tests@cinemesh.local"), ("user.name", "tests")):
-        subprocess.run(["git", "-C", str(where), "config", key, value], check=True)
-    return where
+    return clone_for_revisions(tmp_path_factory.mktemp("revisions") / "cinemesh")
 
 
 @pytest.fixture(scope="module")
