@@ -22,6 +22,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +43,7 @@ PHASES = 4  # the reference's frames cut at quarter hops
 CREDITS_FROM_END = 0.15  # credits end within the last 15 % of every episode
 
 Fingerprint = NDArray[np.uint32]
+Run = TypeVar("Run", tuple[int, int, int], tuple[float, float, float])
 
 
 @dataclass(frozen=True)
@@ -226,9 +228,10 @@ def matching_runs(a: Audio, b: Audio, *, min_s: float = 8.0) -> list[tuple[float
     ]
 
 
-def _best_per_stretch(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Of runs that overlap in `a` (neighbouring offsets finding the same stretch), the longest."""
-    kept: list[tuple[int, int, int]] = []
+def _best_per_stretch(runs: list[Run]) -> list[Run]:
+    """Of runs (start, end, offset) that overlap in the first file (neighbouring offsets, or
+    phases, finding the same stretch), the longest."""
+    kept: list[Run] = []
     for run in sorted(runs, key=lambda r: (-(r[1] - r[0]), r[0], r[2])):
         if all(run[1] <= k[0] or run[0] >= k[1] for k in kept):
             kept.append(run)
@@ -241,11 +244,7 @@ def _pair_runs(
     """`matching_runs` of every phase of the reference against the other episode, the best
     phase for each stretch (the one that finds it longest)."""
     runs = [r for phase in ref.phases for r in matching_runs(phase, other.phases[0], min_s=min_s)]
-    kept: list[tuple[float, float, float]] = []
-    for run in sorted(runs, key=lambda r: (-(r[1] - r[0]), r[0], r[2])):
-        if all(run[1] <= k[0] or run[0] >= k[1] for k in kept):
-            kept.append(run)
-    return sorted(kept)
+    return _best_per_stretch(runs)
 
 
 def shared_stretches(episodes: Sequence[EpisodeAudio], *, min_s: float = 8.0) -> list[list[Range]]:
