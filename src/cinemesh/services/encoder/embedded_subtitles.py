@@ -13,7 +13,7 @@ import av
 
 from cinemesh.services.encoder.ffmpeg import ffmpeg_exe
 from cinemesh.services.encoder.subtitles import SubtitleError, Subtitles, parse_subtitles
-from cinemesh.services.encoder.tracks import ISO_639_2
+from cinemesh.services.encoder.tracks import stream_language
 
 TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"})
 MAX_STREAMS = 16
@@ -32,7 +32,7 @@ def text_subtitle_streams(path: Path) -> list[tuple[int, str, str]]:
     with av.open(str(path), metadata_errors="ignore") as container:
         for n, stream in enumerate(container.streams.subtitles[:MAX_STREAMS]):
             if str(stream.codec_context.name) in TEXT_CODECS:
-                found.append((n, _language(stream), _kind(stream)))
+                found.append((n, stream_language(stream), _kind(stream)))
     return found
 
 
@@ -64,11 +64,6 @@ async def _as_webvtt(path: Path, stream: int) -> bytes | None:
     )  # fmt: skip
     out, _ = await proc.communicate()
     return out if proc.returncode == 0 and out else None
-
-
-def _language(stream: Any) -> str:
-    tag = str((stream.metadata or {}).get("language") or "und").strip().lower()
-    return ISO_639_2.get(tag, tag) if tag.isalpha() and 2 <= len(tag) <= 3 else "und"
 
 
 def _kind(stream: Any) -> str:

@@ -3,7 +3,6 @@ is not a complete, decodable video is refused with a code the uploader can act o
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import av
 
-from cinemesh.services.encoder.tracks import ISO_639_2
+from cinemesh.services.encoder.tracks import stream_language
 
 MIN_SIDE = 32
 MAX_SIDE = 8192
@@ -100,14 +99,8 @@ def _inspect(container: Any) -> SourceInfo:
         video_codec=str(video.codec_context.name),
         has_audio=bool(container.streams.audio),
         container=str(container.format.name),
-        audio_languages=tuple(_language(a) for a in container.streams.audio),
+        audio_languages=tuple(stream_language(a) for a in container.streams.audio),
     )
-
-
-def _language(stream: Any) -> str:
-    """The stream's language tag as BCP 47 where a two-letter code exists (`eng` → `en`)."""
-    tag = str((stream.metadata or {}).get("language") or "und").strip().lower()
-    return ISO_639_2.get(tag, tag) if re.fullmatch(r"[a-z]{2,3}", tag) else "und"
 
 
 def _decode_first_frame(container: Any, video: Any) -> None:

@@ -3,6 +3,9 @@ the name a player's menu shows for it."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$"
 # the names of the languages a catalog is most often subtitled in; others show their tag
 LANGUAGE_NAMES = {
@@ -70,3 +73,10 @@ def language_name(tag: str) -> str:
 def track_name(language: str, kind: str) -> str:
     """What a player's menu shows, e.g. `English (CC)` for English captions."""
     return language_name(language) + KIND_SUFFIX.get(kind, "")
+
+
+def stream_language(stream: Any) -> str:
+    """A container stream's language tag (PyAV metadata) as BCP 47 where a two-letter code
+    exists (`eng` → `en`); `und` when it has none or an unusable one."""
+    tag = str((stream.metadata or {}).get("language") or "und").strip().lower()
+    return ISO_639_2.get(tag, tag) if re.fullmatch(r"[a-z]{2,3}", tag) else "und"
