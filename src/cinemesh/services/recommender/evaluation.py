@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -181,6 +182,13 @@ def evaluate(
         else "using default hyperparameters"
     )
     params = tune(train, test_fraction=test_fraction) if tuned else DEFAULTS
+
+    @cache
+    def ours() -> ItemModel:
+        """The served model, fitted once: measured alone and as the challenger's base."""
+        return ItemModel.fit(train, ModelParams(**params["ours"]))
+
+    challenger = ials.IalsParams()
     runs: list[tuple[str, dict[str, Any], Callable[[], Scorer]]] = [
         ("popularity", {}, lambda: popularity_scorer(train)),
         (
@@ -198,19 +206,8 @@ def evaluate(
         (
             OURS,
             {**params["ours"], "neighbours": ModelParams().neighbours},
-            lambda: ours_scorer(ItemModel.fit(train, ModelParams(**params["ours"])), train),
+            lambda: ours_scorer(ours(), train),
         ),
-    ]
-    served: list[ItemModel] = []
-
-    def ours() -> ItemModel:
-        if not served:
-            served.append(ItemModel.fit(train, ModelParams(**params["ours"])))
-        return served[0]
-
-    challenger = ials.IalsParams()
-    runs[-1] = (runs[-1][0], runs[-1][1], lambda: ours_scorer(ours(), train))
-    runs += [
         ("ials", {"factors": challenger.factors}, lambda: ials_scorer(train, challenger)),
         (
             ials.CHALLENGER,
