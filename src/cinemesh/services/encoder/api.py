@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.deps import Runtime, provided
-from cinemesh.platform.errors import ApiError
+from cinemesh.platform.errors import ApiError, unavailable
 from cinemesh.platform.media_store import OriginUnavailable
 from cinemesh.platform.observability import logger
 from cinemesh.services.encoder.embedded_subtitles import EmbeddedTrack, extract_subtitles
@@ -83,15 +83,9 @@ async def upload(
             503, "MEDIA_STORE_UNAVAILABLE", "the media store cannot take the source now; try again"
         ) from None
     await _keep_embedded(tracks, embedded, title_id=title_id, episode_id=episode_id)
-    current = await tracks.current(title_id=title_id, episode_id=episode_id)
-    job = await jobs.create(
-        title_id=title_id,
-        episode_id=episode_id,
-        source=source,
-        info=info,
-        subtitles=[t.id for t in current],
+    job = await _queue_package(
+        runtime, jobs, tracks, title_id=title_id, episode_id=episode_id, source=source, info=info
     )
-    await _queue(runtime, jobs, job)
     log.info("source received", job_id=job.id, title_id=title_id, bytes=received.size)
     return {
         "job_id": job.id,
@@ -142,19 +136,35 @@ async def _keep_embedded(
         )
 
 
-async def _queue(runtime: Runtime, jobs: Jobs, job: Job) -> None:
+async def _queue_package(
+    runtime: Runtime,
+    jobs: Jobs,
+    tracks: SubtitleTracks,
+    *,
+    title_id: str,
+    episode_id: str | None,
+    source: str,
+    info: SourceInfo,
+) -> Job:
+    """A job packaging `source` with the title's (or episode's) current subtitle tracks, queued."""
+    current = await tracks.current(title_id=title_id, episode_id=episode_id)
+    job = await jobs.create(
+        title_id=title_id,
+        episode_id=episode_id,
+        source=source,
+        info=info,
+        subtitles=[t.id for t in current],
+    )
     try:
         queue = await asyncio.wait_for(runtime.work_queue(QUEUE), timeout=5.0)
         await queue.enqueue(job.id, {"job_id": job.id})
     except Exception as exc:
         log.error("could not queue an encode job", job_id=job.id, error=str(exc))
         await jobs.fail(job.id, "the job queue was unavailable; upload again")
-        raise ApiError(
-            503,
-            "QUEUE_UNAVAILABLE",
-            "the encode queue is unavailable; try the upload again shortly",
-            headers={"Retry-After": "5"},
+        raise unavailable(
+            "QUEUE_UNAVAILABLE", "the encode queue is unavailable; try the upload again shortly"
         ) from None
+    return job
 
 
 @router.post("/titles/{title_id}/subtitles", status_code=201)
@@ -194,15 +204,15 @@ async def upload_subtitles(
         await jobs.latest_ready(title_id=title_id, episode_id=episode_id) if publish else None
     )
     if previous is not None:
-        current = await tracks.current(title_id=title_id, episode_id=episode_id)
-        job = await jobs.create(
+        job = await _queue_package(
+            runtime,
+            jobs,
+            tracks,
             title_id=title_id,
             episode_id=episode_id,
             source=previous.source,
             info=SourceInfo.from_dict(previous.source_info),
-            subtitles=[t.id for t in current],
         )
-        await _queue(runtime, jobs, job)
         body["job_id"] = job.id
     log.info("subtitles received", title_id=title_id, language=language, kind=kind)
     return body
