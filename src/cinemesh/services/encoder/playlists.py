@@ -75,7 +75,6 @@ class Variant:
 
 SUBTITLES_GROUP = "subs"
 AUDIO_GROUP = "aud"
-AUDIO_GROUP = "aud"
 # what Apple's authoring spec names captions for the deaf and hard of hearing by
 SDH = (
     "public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound"
