@@ -26,13 +26,6 @@ FORGOTTEN_AFTER = timedelta(days=30)
 MIN_START_BPS = 50_000
 
 
-def folded(known: float | None, measured: float) -> float:
-    """The remembered throughput after one more measurement: down at once, up slowly."""
-    if known is None or measured <= known:
-        return measured
-    return known + CLIMB * (measured - known)
-
-
 @dataclass(frozen=True)
 class StartBandwidth:
     """The player's first bandwidth estimate for a play, and whether it was measured."""
@@ -48,7 +41,7 @@ class LinkMemory:
     async def start(self, session: AsyncSession, *, profile_id: str, device: str) -> StartBandwidth:
         """Where this profile's next play on this device starts."""
         known = await session.get(DeviceThroughput, (profile_id, device))
-        if known is None or _aware(known.measured_at) < datetime.now(UTC) - FORGOTTEN_AFTER:
+        if known is None or known.measured_at < datetime.now(UTC) - FORGOTTEN_AFTER:
             return StartBandwidth(self.first_play_bps, measured=False)
         return StartBandwidth(
             max(MIN_START_BPS, int(known.bandwidth_bps * START_FRACTION)), measured=True
@@ -57,7 +50,9 @@ class LinkMemory:
     async def learn(
         self, session: AsyncSession, *, profile_id: str, device: str, bandwidth_bps: float
     ) -> None:
-        """Fold one measurement in, in one statement (two instances may take beats at once)."""
+        """Fold one measurement in, in one statement (two instances may take beats at once):
+        the remembered figure falls at once to a slower one and climbs by CLIMB of the gap to
+        a faster one."""
         values = {
             "profile_id": profile_id,
             "device": device,
@@ -81,7 +76,3 @@ class LinkMemory:
                 },
             )
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
