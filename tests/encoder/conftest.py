@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,11 @@ import httpx
 import imageio_ffmpeg
 import pytest
 
+from cinemesh.platform.media_store import FileMediaStore
+from cinemesh.services.encoder.ladder import EncodeOptions
+from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
+from cinemesh.services.encoder.probe import probe
+from cinemesh.services.encoder.subtitles import SubtitleSource
 from tests.support.backends import EmbeddedNats, make_backend
 from tests.support.media_stores import STORES
 from tests.support.platform import LocalPlatform
@@ -48,6 +54,34 @@ def make_video(
         args += ["-movflags", "+faststart"]
     subprocess.run([*args, str(path)], check=True, timeout=120)
     return path
+
+
+def package_here(
+    source: Path, folder: Path, *, subtitles: Sequence[SubtitleSource] = ()
+) -> tuple[dict[str, Any], Path]:
+    """`source` packaged in this process (ultrafast, 1 s segments) and published to a files
+    media store under `folder`: the manifest, and the folder of the published asset."""
+    folders = MediaFolders(folder / "media")
+    folders.prepare()
+
+    async def report(_state: str, _percent: float) -> None:
+        return None
+
+    manifest = asyncio.run(
+        build_package(
+            job_id="job",
+            asset_id="asset",
+            source_path=source,
+            source=probe(source),
+            folders=folders,
+            store=FileMediaStore(folders.root),
+            encode=EncodeOptions(preset="ultrafast", segment_s=1),
+            quality=QualityOptions(subsample=10),
+            report=report,
+            subtitles=subtitles,
+        )
+    )
+    return manifest, folders.root / "assets" / "asset"
 
 
 @pytest.fixture(scope="module")

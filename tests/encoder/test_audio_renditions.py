@@ -3,16 +3,13 @@ audio rendition of the HLS group `aud` that every video rendition names."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from pathlib import Path
 
 import imageio_ffmpeg
 
-from cinemesh.platform.media_store import FileMediaStore
-from cinemesh.services.encoder.ladder import EncodeOptions
-from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import SourceInfo, probe
+from tests.encoder.conftest import package_here
 from tests.encoder.hls import parse_attributes
 
 
@@ -37,27 +34,7 @@ def test_probe_lists_each_audio_streams_language(tmp_path: Path) -> None:
 
 
 def test_each_audio_language_becomes_a_rendition_of_the_audio_group(tmp_path: Path) -> None:
-    source = two_language_video(tmp_path / "two.mp4")
-    folders = MediaFolders(tmp_path / "media")
-    folders.prepare()
-
-    async def report(_state: str, _percent: float) -> None:
-        return None
-
-    manifest = asyncio.run(
-        build_package(
-            job_id="job",
-            asset_id="asset",
-            source_path=source,
-            source=probe(source),
-            folders=folders,
-            store=FileMediaStore(folders.root),
-            encode=EncodeOptions(preset="ultrafast", segment_s=1),
-            quality=QualityOptions(subsample=10),
-            report=report,
-        )
-    )
-    asset = folders.root / "assets" / "asset"
+    manifest, asset = package_here(two_language_video(tmp_path / "two.mp4"), tmp_path)
     master = (asset / "master.m3u8").read_text().splitlines()
     media = [parse_attributes(m.split(":", 1)[1]) for m in master if m.startswith("#EXT-X-MEDIA:")]
     assert [(m["TYPE"], m["GROUP-ID"], m["LANGUAGE"], m["DEFAULT"]) for m in media] == [

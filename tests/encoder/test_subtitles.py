@@ -10,11 +10,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from cinemesh.platform.media_store import FileMediaStore
 from cinemesh.services.encoder.embedded_subtitles import extract_subtitles
-from cinemesh.services.encoder.ladder import EncodeOptions
-from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
-from cinemesh.services.encoder.probe import probe
 from cinemesh.services.encoder.subtitles import (
     SubtitleError,
     SubtitleSource,
@@ -22,7 +18,7 @@ from cinemesh.services.encoder.subtitles import (
     segment_webvtt,
 )
 from cinemesh.services.encoder.tracks import normal_language, track_name
-from tests.encoder.conftest import make_video
+from tests.encoder.conftest import make_video, package_here
 from tests.encoder.hls import parse_attributes
 
 SRT = (
@@ -106,31 +102,11 @@ def test_languages_are_normalised_and_named() -> None:
 
 def test_a_package_publishes_subtitle_renditions_that_ffmpeg_reads(tmp_path: Path) -> None:
     source = make_video(tmp_path / "in.mp4", width=320, height=180, seconds=2, fps=12)
-    folders = MediaFolders(tmp_path / "media")
-    folders.prepare()
-
-    async def report(_state: str, _percent: float) -> None:
-        return None
-
     tracks = [
         SubtitleSource("en", "captions", "English (CC)", parse_subtitles(SRT.encode()).to_webvtt()),
         SubtitleSource("fr", "subtitles", "Français", parse_subtitles(VTT.encode()).to_webvtt()),
     ]
-    manifest = asyncio.run(
-        build_package(
-            job_id="job",
-            asset_id="asset",
-            source_path=source,
-            source=probe(source),
-            folders=folders,
-            store=FileMediaStore(folders.root),
-            encode=EncodeOptions(preset="ultrafast", segment_s=1),
-            quality=QualityOptions(subsample=10),
-            report=report,
-            subtitles=tracks,
-        )
-    )
-    asset = folders.root / "assets" / "asset"
+    manifest, asset = package_here(source, tmp_path, subtitles=tracks)
     master = (asset / "master.m3u8").read_text().splitlines()
     media = [parse_attributes(m.split(":", 1)[1]) for m in master if m.startswith("#EXT-X-MEDIA:")]
     assert [(m["TYPE"], m["LANGUAGE"], m["NAME"], m["GROUP-ID"]) for m in media] == [
