@@ -63,6 +63,12 @@ function ladder(root, asset) {
     } catch (e) {
         return null;
     }
+    return parseLadder(master);
+}
+
+// a master playlist's lines and its variants (each its STREAM-INF line, URI and height); the
+// caching edge (edge_cache.js) reads it from the origin and caps it with the same functions
+function parseLadder(master) {
     var lines = master.split('\n');
     var variants = [];
     var i;
@@ -167,32 +173,49 @@ function refuse(r, status, code, message) {
     r.return(status, JSON.stringify({error: {code: code, message: message}}));
 }
 
-function media(r) {
+function preflight(r) {
+    r.headersOut[CORS] = '*';
+    r.headersOut['Access-Control-Allow-Methods'] = 'GET, HEAD, OPTIONS';
+    r.headersOut['Access-Control-Allow-Headers'] = 'Range, If-None-Match, If-Modified-Since';
+    r.headersOut['Access-Control-Max-Age'] = '86400';
+    r.return(204);
+}
+
+// the verified media of a request, or null when it has been answered already: a CORS
+// preflight, a 405 for another method, a 403 for a URL that is not signed or has expired
+function admitted(r) {
     if (r.method === 'OPTIONS') {
-        r.headersOut[CORS] = '*';
-        r.headersOut['Access-Control-Allow-Methods'] = 'GET, HEAD, OPTIONS';
-        r.headersOut['Access-Control-Allow-Headers'] = 'Range, If-None-Match, If-Modified-Since';
-        r.headersOut['Access-Control-Max-Age'] = '86400';
-        r.return(204);
-        return;
+        preflight(r);
+        return null;
     }
     if (r.method !== 'GET' && r.method !== 'HEAD') {
         refuse(r, 405, 'METHOD_NOT_ALLOWED', 'media is read with GET or HEAD');
-        return;
+        return null;
     }
     var media = verify(r);
     if (media === null) {
         refuse(r, 403, 'FORBIDDEN', 'this media URL is not valid or has expired');
+    }
+    return media;
+}
+
+function sendCappedMaster(r, view, cap) {
+    r.headersOut['Content-Type'] = 'application/vnd.apple.mpegurl';
+    r.headersOut['Cache-Control'] = 'public, max-age=60';
+    r.headersOut[CORS] = '*';
+    r.return(200, cappedMaster(view, cap));
+}
+
+function media(r) {
+    var media = admitted(r);
+    if (media === null) {
         return;
     }
     var files = media.file.split('/');
     if (media.cap) {
         var view = ladder(r.variables.edge_media_root, media.asset);
         if (view !== null && media.file === 'master.m3u8') {
-            r.headersOut['Content-Type'] = 'application/vnd.apple.mpegurl';
-            r.headersOut['Cache-Control'] = 'public, max-age=60';
-            r.headersOut[CORS] = '*';
-            r.return(200, cappedMaster(view, media.cap));
+            sendCappedMaster(r, view, media.cap);
             return;
         }
         if (view !== null && files.length > 1 && !folderAllowed(view, files[0], media.cap)) {
@@ -203,4 +226,7 @@ function media(r) {
     r.internalRedirect('/_media/' + media.asset + '/' + media.file);
 }
 
-export default {check, media, verify};
+// edge.conf uses check and media; edge_cache.js the rest
+export default {
+    admitted, check, folderAllowed, media, parseLadder, refuse, sendCappedMaster,
+};
