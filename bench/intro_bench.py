@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cinemesh.benchsuite.rows import row
 from cinemesh.demo.season import Episode, make_season
 from cinemesh.services.encoder.public import EpisodeMarkers, detect_markers, ffmpeg_exe
 
@@ -75,23 +76,21 @@ def main() -> None:
     decode_per_hour = statistics.median(decode_s) / hours
     error = max_error(season, found)
     summary: list[dict[str, Any]] = [
-        {
-            "measurement": f"intro and credits detection, seconds of work per episode hour "
+        row(
+            f"intro and credits detection, seconds of work per episode hour "
             f"(3 episodes of ~{minutes:g} min, AAC)",
-            "baseline": "ffmpeg decoding the same audio to 8 kHz mono PCM alone",
-            "value": round(per_hour, 3),
-            "baseline_value": round(decode_per_hour, 3),
-            "ratio": round(per_hour / decode_per_hour, 3),
-            "better": "lower",
-        },
-        {
-            "measurement": "largest error of a detected intro or credits bound, seconds",
-            "baseline": "the issue's tolerance (1 s)",
-            "value": round(error, 3),
-            "baseline_value": 1.0,
-            "ratio": round(error / 1.0, 3),
-            "better": "lower",
-        },
+            round(per_hour, 3),
+            baseline="ffmpeg decoding the same audio to 8 kHz mono PCM alone",
+            baseline_value=round(decode_per_hour, 3),
+            better="lower",
+        ),
+        row(
+            "largest error of a detected intro or credits bound, seconds",
+            round(error, 3),
+            baseline="the issue's tolerance (1 s)",
+            baseline_value=1.0,
+            better="lower",
+        ),
     ]
     body = {
         "benchmark": "intro",

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cinemesh.benchsuite.rows import row
 from cinemesh.platform.media_store import FileMediaStore
 from cinemesh.services.encoder.public import (
     EncodeOptions,
@@ -131,35 +132,33 @@ def main() -> None:
     segment_webvtt(parsed.cues, segment_s=4, duration_s=cues * 3.0)
     check_s = time.perf_counter() - started
 
+    baseline = "video-only ladder, one audio stream"
     summary: list[dict[str, Any]] = []
     for kind in ("3 audio", "2 subtitles"):
         summary.append(
-            {
-                "measurement": f"package wall time with {kind} ({size}, {seconds}s)",
-                "baseline": "video-only ladder, one audio stream",
-                "value": round(medians[kind], 3),
-                "baseline_value": round(medians["video-only"], 3),
-                "ratio": round(medians[kind] / medians["video-only"], 3),
-                "better": "lower",
-            }
+            row(
+                f"package wall time with {kind} ({size}, {seconds}s)",
+                round(medians[kind], 3),
+                baseline=baseline,
+                baseline_value=round(medians["video-only"], 3),
+                better="lower",
+            )
         )
         summary.append(
-            {
-                "measurement": f"bytes stored with {kind}",
-                "baseline": "video-only ladder, one audio stream",
-                "value": sizes[kind],
-                "baseline_value": sizes["video-only"],
-                "ratio": round(sizes[kind] / sizes["video-only"], 3),
-                "better": "lower",
-            }
+            row(
+                f"bytes stored with {kind}",
+                sizes[kind],
+                baseline=baseline,
+                baseline_value=sizes["video-only"],
+                better="lower",
+            )
         )
     summary.append(
-        {
-            "measurement": f"subtitle cues checked and segmented per second ({cues} cues)",
-            "baseline": "none (absolute)",
-            "value": round(cues / check_s),
-            "better": "higher",
-        }
+        row(
+            f"subtitle cues checked and segmented per second ({cues} cues)",
+            round(cues / check_s),
+            baseline="none (absolute)",
+        )
     )
     body = {
         "benchmark": "tracks",
