@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from cinemesh.contracts.signed_urls import sign
-from cinemesh.platform.media_store import MediaStoreSettings, S3MediaStore
 from cinemesh.runner.seaweed import SeaweedS3
 from tests.edge.nginx import IN_CI, NginxEdge, NginxUnavailable
 from tests.playback.media import parse_master
+from tests.support.media_stores import s3_store
 
 ASSET, UNPUBLISHED = "c1a2c3d4e5f60718", "c0ffee0000000001"
 
@@ -35,15 +35,7 @@ def key() -> bytes:
 def origin(tmp_path_factory: pytest.TempPathFactory, hls_package: Path) -> Iterator[SeaweedS3]:
     """This module's own SeaweedFS, readable without a signature (one test stops it)."""
     store = SeaweedS3(tmp_path_factory.mktemp("nginx-origin"), anonymous_read=True).start()
-    settings = MediaStoreSettings.model_validate(
-        {
-            "media_store": f"s3://{store.bucket}",
-            "s3_endpoint": store.endpoint,
-            "CINEMESH_S3_ACCESS_KEY": store.access_key,
-            "CINEMESH_S3_SECRET_KEY": store.secret_key,
-        }
-    )
-    asyncio.run(S3MediaStore(settings).publish(ASSET, hls_package))
+    asyncio.run(s3_store(store.env()).publish(ASSET, hls_package))
     yield store
     store.stop()
 
