@@ -39,11 +39,14 @@ from typing import Any
 
 import aiohttp
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.tokens import TokenMint
+
+from cinemesh.benchsuite.openloop import percentile
+from cinemesh.benchsuite.rows import row
 from cinemesh.contracts.playback import PlaybackStarted
-from cinemesh.platform.auth import JWT_AUDIENCE, JWT_ISSUER
 from cinemesh.platform.events import Event, EventBus
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.local import LocalPlatform
@@ -123,27 +126,6 @@ def bare_endpoint() -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-class Mint:
-    """Access tokens the platform's services accept without identity: the public key is put
-    where the chassis' verifier falls back to (`<data_dir>/identity/jwks.json`)."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.key, self.kid = Ed25519PrivateKey.generate(), f"bench-{uuid.uuid4().hex[:8]}"
-        public = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
-        folder = data_dir / "identity"
-        folder.mkdir(parents=True, exist_ok=True)
-        jwks = {"keys": [{**public, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
-        (folder / "jwks.json").write_text(json.dumps(jwks))
-
-    def token(self, account_id: str) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": JWT_ISSUER, "aud": JWT_AUDIENCE, "sub": account_id, "role": "member",
-            "plan": "premium", "email": "", "typ": "access", "iat": now, "exp": now + 7200,
-        }  # fmt: skip
-        return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
-
-
 async def announce_sessions(nats_url: str, account: str, sessions: list[str]) -> None:
     bus = EventBus(nats_url, service="bench", namespace="cinemesh")
     await bus.connect()
@@ -208,7 +190,7 @@ async def open_loop(url: str, headers: dict[str, str], beacons: Beacons, rate: i
         "rate_requests_per_s": rate,
         "beacons_per_s": rate * BATCH,
         "p50_ms": round(statistics.median(ordered), 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+        "p99_ms": round(percentile(ordered, 0.99), 2),
         "failed": failed,
         "requests": total,
     }
@@ -252,7 +234,7 @@ def allocation_over_http(platform: LocalPlatform, count: int) -> dict[str, Any]:
     return {
         "requests": count,
         "p50_us": round(statistics.median(ordered)),
-        "p99_us": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]),
+        "p99_us": round(percentile(ordered, 0.99)),
     }
 
 
@@ -272,14 +254,14 @@ def run(mode: Mode) -> dict[str, Any]:
     report: dict[str, Any] = {"mode": mode.name, "batch": BATCH, "p99_goal_ms": P99_GOAL_MS}
     with tempfile.TemporaryDirectory() as folder, nats_server(Path(folder) / "js") as nats_url:
         data_dir = Path(folder) / "data"
-        mint = Mint(data_dir)
+        mint = TokenMint(data_dir)  # tokens without identity, as the tests mint them
         platform = LocalPlatform(
             data_dir,
             services=["registry", "telemetry", "experiments"],
             env={"CINEMESH_NATS_URL": nats_url, "CINEMESH_LOG_LEVEL": "warning"},
         ).start(timeout_s=300)
         try:
-            headers = {**platform.headers, "Authorization": f"Bearer {mint.token(account)}"}
+            headers = {**platform.headers, **mint.headers(account_id=account, ttl_s=7200)}
             url = platform.url_of("telemetry") + "/v1/beacons"
             asyncio.run(announce_sessions(nats_url, account, sessions))
             wait_known(url, headers, sessions[-1])
@@ -294,42 +276,30 @@ def run(mode: Mode) -> dict[str, Any]:
 
 
 def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
-    ours = report["telemetry"]["beacons_per_s_within_goal"]
-    bare = report["bare"]["beacons_per_s_within_goal"]
     first_ours, first_bare = report["telemetry"]["steps"][0], report["bare"]["steps"][0]
     return [
-        {
-            "measurement": f"beacons/s one telemetry instance takes with p99 < {P99_GOAL_MS:g} ms "
+        row(
+            f"beacons/s one telemetry instance takes with p99 < {P99_GOAL_MS:g} ms "
             f"(batches of {BATCH}, SQLite)",
-            "baseline": "a bare endpoint that checks the schema and discards them",
-            "value": ours,
-            "baseline_value": bare,
-            "ratio": round(ours / bare, 3) if bare else None,
-            "better": "higher",
-        },
-        {
-            "measurement": f"beacon batch p99 at {first_ours['rate_requests_per_s']} requests/s, ms",
-            "baseline": "the bare endpoint at the same rate",
-            "value": first_ours["p99_ms"],
-            "baseline_value": first_bare["p99_ms"],
-            "ratio": round(first_ours["p99_ms"] / first_bare["p99_ms"], 2)
-            if first_bare["p99_ms"]
-            else None,
-            "better": "lower",
-        },
-        {
-            "measurement": "allocation of one profile over 3 running experiments, in process, µs",
-            "baseline": "GET /v1/allocations of an experiments instance (p50, µs), what the "
+            report["telemetry"]["beacons_per_s_within_goal"],
+            baseline="a bare endpoint that checks the schema and discards them",
+            baseline_value=report["bare"]["beacons_per_s_within_goal"],
+        ),
+        row(
+            f"beacon batch p99 at {first_ours['rate_requests_per_s']} requests/s, ms",
+            first_ours["p99_ms"],
+            baseline="the bare endpoint at the same rate",
+            baseline_value=first_bare["p99_ms"],
+            better="lower",
+        ),
+        row(
+            "allocation of one profile over 3 running experiments, in process, µs",
+            report["allocation_in_process"]["us_per_profile"],
+            baseline="GET /v1/allocations of an experiments instance (p50, µs), what the "
             "gateway pays once per profile every 30 s",
-            "value": report["allocation_in_process"]["us_per_profile"],
-            "baseline_value": report["allocation_http"]["p50_us"],
-            "ratio": round(
-                report["allocation_in_process"]["us_per_profile"]
-                / report["allocation_http"]["p50_us"],
-                4,
-            ),
-            "better": "lower",
-        },
+            baseline_value=report["allocation_http"]["p50_us"],
+            better="lower",
+        ),
     ]
 
 
