@@ -266,27 +266,17 @@ class Experiments:
         self, session: AsyncSession, *, profile_id: str, values: dict[str, float], at_ms: int
     ) -> None:
         """What a profile did, kept only for a profile exposed to some experiment."""
-        exposed = await session.scalars(
-            select(Exposure.shown).where(Exposure.profile_id == profile_id)
-        )
-        if not list(exposed):
-            return
-        for metric, value in values.items():
-            session.add(Observation(profile_id=profile_id, metric=metric, value=value, at_ms=at_ms))
+        if await _shown_to(session, profile_id):
+            _keep(session, profile_id, values, at_ms)
 
     async def play_started(
         self, session: AsyncSession, *, profile_id: str, title_id: str, at_ms: int
     ) -> None:
-        shown = await session.scalars(
-            select(Exposure.shown).where(Exposure.profile_id == profile_id)
-        )
-        lists = list(shown)
-        if not lists:
-            return
-        recommended = any(title_id in titles for titles in lists)
-        values = {"play_start": 1.0, "row_play_start": 1.0 if recommended else 0.0}
-        for metric, value in values.items():
-            session.add(Observation(profile_id=profile_id, metric=metric, value=value, at_ms=at_ms))
+        shown = await _shown_to(session, profile_id)
+        if shown:
+            recommended = any(title_id in titles for titles in shown)
+            values = {"play_start": 1.0, "row_play_start": 1.0 if recommended else 0.0}
+            _keep(session, profile_id, values, at_ms)
 
     # --- the report ---------------------------------------------------------------------------
     async def report(self, session: AsyncSession, experiment: str) -> dict[str, Any]:
@@ -329,6 +319,18 @@ class Experiments:
                 values=values,
             ),
         }
+
+
+async def _shown_to(session: AsyncSession, profile_id: str) -> list[list[str]]:
+    """The titles each of the profile's exposures showed; empty for a profile never exposed."""
+    return list(
+        await session.scalars(select(Exposure.shown).where(Exposure.profile_id == profile_id))
+    )
+
+
+def _keep(session: AsyncSession, profile_id: str, values: dict[str, float], at_ms: int) -> None:
+    for metric, value in values.items():
+        session.add(Observation(profile_id=profile_id, metric=metric, value=value, at_ms=at_ms))
 
 
 def member_metrics(seen: dict[str, list[float]]) -> dict[str, float]:
