@@ -47,7 +47,7 @@ from cinemesh.platform.media_store import MediaStoreSettings, S3MediaStore, asse
 from cinemesh.platform.steering import rendezvous
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.seaweed import SeaweedS3
-from cinemesh.services.edge.public import EdgeCache, send_file
+from cinemesh.services.edge.public import ADMISSION_PROBES, EdgeCache, Popularity, send_file
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHA = 0.8  # Zipf exponent of title popularity (VoD catalogs measure 0.6-1.0)
@@ -61,7 +61,6 @@ STEERING = {
     "rendezvous_fill": "rendezvous steering, static fill by known popularity",
     "rendezvous_admitted": "rendezvous steering, LRU behind a frequency filter",
 }
-AGING_PER_OBJECT, AGING_MIN_OBJECTS, ADMISSION_PROBES = 10, 64, 32  # as the edge's cache.py
 SEGMENT_BYTES = 450 * 1024  # a 2 s segment at about 1.8 Mb/s (the hit path's objects)
 COLD_BYTES = 2 * 1024 * 1024  # a 4 s segment at about 4 Mb/s (the miss path's objects)
 
@@ -155,26 +154,25 @@ class Lru:
 
 
 class AdmittedLru(Lru):
-    """LRU behind a frequency filter, as cache.py keeps it (TinyLFU's idea): every request is
-    counted, the counts halve each time as many requests as `AGING_PER_OBJECT` times the
-    objects held have passed (so popularity ages), and a missed object enters if the objects
-    asked for less often than it among the 32 least recently used free enough room."""
+    """LRU behind the edge's frequency filter (TinyLFU's idea), cache.py's own Popularity: every
+    request is counted, the counts age, and a missed object enters if the objects asked for
+    less often than it among the ADMISSION_PROBES least recently used free enough room."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(max_bytes)
-        self.counts: dict[tuple[int, int, int], int] = {}
-        self.seen = 0
+        self.popularity = Popularity()
 
     def ask(self, key: tuple[int, int, int], size: int) -> bool:
-        self._count(key)
+        self.popularity.count(key, held=len(self.sizes))
         if key in self.sizes:
             self.sizes.move_to_end(key)
             return True
+        wanted = self.popularity.of(key)
         victims, freed = [], self.max_bytes - self.total
         for old, old_size in itertools.islice(self.sizes.items(), ADMISSION_PROBES):
             if freed >= size:
                 break
-            if self.counts.get(old, 0) < self.counts[key]:
+            if self.popularity.of(old) < wanted:
                 victims.append(old)
                 freed += old_size
         if freed < size:
@@ -184,13 +182,6 @@ class AdmittedLru(Lru):
         self.sizes[key] = size
         self.total += size
         return False
-
-    def _count(self, key: tuple[int, int, int]) -> None:
-        self.seen += 1
-        if self.seen >= AGING_PER_OBJECT * max(AGING_MIN_OBJECTS, len(self.sizes)):
-            self.counts = {k: c // 2 for k, c in self.counts.items() if c > 1}
-            self.seen = 0
-        self.counts[key] = self.counts.get(key, 0) + 1
 
 
 def simulate(

@@ -26,6 +26,7 @@ import itertools
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -69,17 +70,17 @@ class Popularity:
     once AGING_PER_OBJECT requests per object held have passed, so yesterday's hit fades."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+        self.counts: dict[Hashable, int] = {}
         self.seen = 0
 
-    def count(self, key: str, *, held: int) -> None:
+    def count(self, key: Hashable, *, held: int) -> None:
         self.seen += 1
         if self.seen >= AGING_PER_OBJECT * max(AGING_MIN_OBJECTS, held):
             self.counts = {k: c // 2 for k, c in self.counts.items() if c > 1}
             self.seen = 0
         self.counts[key] = self.counts.get(key, 0) + 1
 
-    def of(self, key: str) -> int:
+    def of(self, key: Hashable) -> int:
         return self.counts.get(key, 0)
 
 
