@@ -32,6 +32,7 @@ import math
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections import OrderedDict
@@ -43,7 +44,11 @@ import aiohttp
 import obstore
 from aiohttp import web
 
-from cinemesh.platform.media_store import MediaStoreSettings, S3MediaStore, asset_key
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.media_stores import s3_store
+
+from cinemesh.platform.media_store import S3MediaStore, asset_key
 from cinemesh.platform.steering import rendezvous
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.seaweed import SeaweedS3
@@ -295,20 +300,6 @@ def write_png(curve: dict[str, Any], path: Path) -> None:
 
 
 # --- 2 and 3. hit and miss paths against a real origin ----------------------------------------
-def s3_store(seaweed: SeaweedS3) -> S3MediaStore:
-    env = seaweed.env(prefix="origin-bench")
-    return S3MediaStore(
-        MediaStoreSettings.model_validate(
-            {
-                "media_store": env["CINEMESH_MEDIA_STORE"],
-                "s3_endpoint": seaweed.endpoint,
-                "CINEMESH_S3_ACCESS_KEY": seaweed.access_key,
-                "CINEMESH_S3_SECRET_KEY": seaweed.secret_key,
-            }
-        )
-    )
-
-
 def edge_app(cache: EdgeCache, folder: Path) -> web.Application:
     """/disk/NAME: the file from a folder; /edge/NAME: through the cache, a miss streamed while
     it fills; /whole/NAME: through the cache, a miss downloaded whole before it is served."""
@@ -376,7 +367,7 @@ async def origin_first_byte_ms(store: S3MediaStore, key: str) -> float:
 async def paths(
     seaweed: SeaweedS3, work: Path, *, hot: int, cold: int, rounds: int, concurrency: int
 ) -> dict[str, Any]:
-    store = s3_store(seaweed)
+    store = s3_store(seaweed.env(prefix="origin-bench"))
     folder = work / "disk"
     folder.mkdir()
     names = [f"hot_{i:04d}.m4s" for i in range(hot)]
