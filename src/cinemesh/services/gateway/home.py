@@ -194,11 +194,13 @@ class HomePage:
                 "/v1/rows",
                 params={"profile_id": profile_id, "maturity": maturity, "limit": ROW_LENGTH},
                 # not kept at another level, nor from another cell's model
-                fits=lambda kept: kept.get("maturity") == maturity and _model_asked(kept) == model,
+                fits=lambda kept: (
+                    kept.get("maturity") == maturity and _model(kept, "asked") == model
+                ),
                 headers=assignment.headers,
             )
             rows = list(body.get("rows", []))
-            if model is None or _model_of(body) == model:
+            if model is None or _model(body, "name") == model:
                 self.allocator.expose(profile_id, assignment, shown=_shown(rows))
         except (ApiError, ValueError, KeyError, TypeError, AttributeError):
             sources.degraded.add("recommender")
@@ -406,15 +408,12 @@ class HomePage:
         return [row for row in rows if row["items"]]
 
 
-def _model_of(body: Any) -> str | None:
+def _model(body: Any, key: str) -> str | None:
+    """`model.<key>` of the recommender's answer: `name`, the model that answered; `asked`, the
+    one its request asked for (an experiment cell's). None when it has none."""
     model = body.get("model") if isinstance(body, dict) else None
-    return str(model["name"]) if isinstance(model, dict) and "name" in model else None
-
-
-def _model_asked(body: Any) -> str | None:
-    """The model the answer's request asked for (an experiment cell's), None for none."""
-    model = body.get("model") if isinstance(body, dict) else None
-    return str(model["asked"]) if isinstance(model, dict) and model.get("asked") else None
+    found = model.get(key) if isinstance(model, dict) else None
+    return str(found) if found else None
 
 
 def _shown(rows: list[Any]) -> list[str]:
