@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.media_stores import s3_store
 
+from cinemesh.benchsuite.rows import row
 from cinemesh.platform.media_store import S3MediaStore, asset_key
 from cinemesh.platform.steering import rendezvous
 from cinemesh.runner.layout import free_port
@@ -245,19 +246,13 @@ def offload_curve(assets: int, count: int, shares: list[float], seed: int) -> di
             {
                 "cache_share_per_edge": share,
                 "cache_bytes_per_edge": per_edge,
-                **{name: found[name] for name in found},
-                "rendezvous_vs_oracle": round(
-                    found["rendezvous"]["offload"] / found["oracle"]["offload"], 3
-                ),
-                "random_vs_oracle": round(
-                    found["random"]["offload"] / found["oracle"]["offload"], 3
-                ),
-                "rendezvous_admitted_vs_oracle": round(
-                    found["rendezvous_admitted"]["offload"] / found["oracle"]["offload"], 3
-                ),
-                "rendezvous_fill_vs_oracle": round(
-                    found["rendezvous_fill"]["offload"] / found["oracle"]["offload"], 3
-                ),
+                **found,
+                **{
+                    f"{name}_vs_oracle": round(
+                        found[name]["offload"] / found["oracle"]["offload"], 3
+                    )
+                    for name in STEERING
+                },
             }
         )
     return {
@@ -426,45 +421,42 @@ async def paths(
 
 
 def summarize(curve: dict[str, Any], measured: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {
-            "measurement": "edge hit: segments/s from a warm cache",
-            "baseline": "the same files from a folder, same server",
-            "value": measured["hit_segments_per_s"]["edge"],
-            "baseline_value": measured["hit_segments_per_s"]["disk"],
-            "ratio": measured["hit_vs_disk"],
-            "better": "higher",
-        },
-        {
-            "measurement": "edge miss: ms to the first byte, streamed while it fills",
-            "baseline": "a direct GET from the origin (obstore, first chunk)",
-            "value": measured["miss_first_byte_ms"]["edge"],
-            "baseline_value": measured["miss_first_byte_ms"]["s3"],
-            "ratio": measured["miss_vs_origin"],
-            "better": "lower",
-        },
-        {
-            "measurement": "edge miss: ms to the first byte, downloaded whole first (before)",
-            "baseline": "a direct GET from the origin (obstore, first chunk)",
-            "value": measured["miss_first_byte_ms"]["whole"],
-            "baseline_value": measured["miss_first_byte_ms"]["s3"],
-            "ratio": measured["whole_fill_vs_origin"],
-            "better": "lower",
-        },
+    hit, first_byte = measured["hit_segments_per_s"], measured["miss_first_byte_ms"]
+    origin = "a direct GET from the origin (obstore, first chunk)"
+    oracle = "oracle: static cache of the likeliest objects, same total bytes"
+    rows = [
+        row(
+            "edge hit: segments/s from a warm cache",
+            hit["edge"],
+            baseline="the same files from a folder, same server",
+            baseline_value=hit["disk"],
+        ),
+        row(
+            "edge miss: ms to the first byte, streamed while it fills",
+            first_byte["edge"],
+            baseline=origin,
+            baseline_value=first_byte["s3"],
+            better="lower",
+        ),
+        row(
+            "edge miss: ms to the first byte, downloaded whole first (before)",
+            first_byte["whole"],
+            baseline=origin,
+            baseline_value=first_byte["s3"],
+            better="lower",
+        ),
     ]
-    for row in curve["rows"]:
-        share = f"{100 * row['cache_share_per_edge']:g}%"
-        for name in ("rendezvous", "random", "rendezvous_fill", "rendezvous_admitted"):
-            rows.append(
-                {
-                    "measurement": f"origin offload, {STEERING[name]}, cache {share} per edge",
-                    "baseline": "oracle: static cache of the likeliest objects, same total bytes",
-                    "value": row[name]["offload"],
-                    "baseline_value": row["oracle"]["offload"],
-                    "ratio": row[f"{name}_vs_oracle"],
-                    "better": "higher",
-                }
+    for found in curve["rows"]:
+        share = f"{100 * found['cache_share_per_edge']:g}%"
+        rows += [
+            row(
+                f"origin offload, {STEERING[name]}, cache {share} per edge",
+                found[name]["offload"],
+                baseline=oracle,
+                baseline_value=found["oracle"]["offload"],
             )
+            for name in ("rendezvous", "random", "rendezvous_fill", "rendezvous_admitted")
+        ]
     return rows
 
 
