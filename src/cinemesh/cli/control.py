@@ -57,3 +57,12 @@ def control(layout: Layout, method: str, path: str, **kwargs: Any) -> Any:
         typer.secho(f"the supervisor refused: {response.text}", fg="red", err=True)
         raise typer.Exit(1)
     return response.json()
+
+
+def refusal(response: httpx.Response, *, longest: int = 300) -> str:
+    """A service's error answer as `CODE: message`, or the start of its body if it has none."""
+    try:
+        error = response.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return response.text[:longest]

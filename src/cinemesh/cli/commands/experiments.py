@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cinemesh.cli.control import DataDirOption, control, layout_for
+from cinemesh.cli.control import DataDirOption, control, layout_for, refusal
 from cinemesh.runner.client import auth_headers
 
 console = Console()
@@ -66,11 +66,7 @@ def ask(data_dir: Path | None, method: str, path: str, **kwargs: Any) -> Any:
         console.print(f"experiments did not answer: {exc}", style="red", markup=False)
         raise typer.Exit(1) from None
     if response.status_code >= 400:
-        try:
-            error = response.json()["error"]
-            reason = f"{error['code']}: {error['message']}"
-        except (ValueError, KeyError, TypeError):
-            reason = response.text[:500]
+        reason = refusal(response, longest=500)
         console.print(
             f"refused ({response.status_code}) {reason}", style="red", markup=False, soft_wrap=True
         )

@@ -8,7 +8,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from cinemesh.cli.control import DataDirOption, control, layout_for
+from cinemesh.cli.control import DataDirOption, control, layout_for, refusal
 from cinemesh.runner.client import auth_headers
 
 console = Console()
@@ -51,11 +51,6 @@ def create_admin(
         console.print(f"[red]identity did not answer: {exc}[/red]")
         raise typer.Exit(1) from None
     if response.status_code >= 400:
-        try:
-            error = response.json()["error"]
-            reason = f"{error['code']}: {error['message']}"
-        except (ValueError, KeyError, TypeError):
-            reason = response.text[:300]
-        console.print(f"[red]could not create the admin: {reason}[/red]")
+        console.print(f"[red]could not create the admin: {refusal(response)}[/red]")
         raise typer.Exit(1)
     console.print(f"admin {response.json()['email']} is ready (id {response.json()['id']})")
