@@ -238,7 +238,7 @@ def offload_curve(assets: int, count: int, shares: list[float], seed: int) -> di
     rng = random.Random(seed)
     catalog = make_catalog(assets, rng)
     views = viewings(catalog, count, rng)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for share in shares:
         per_edge = int(catalog.total_bytes * share)
         found = simulate(catalog, views, per_edge, seed)
