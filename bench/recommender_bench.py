@@ -66,13 +66,12 @@ import nats
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
+from cinemesh.benchsuite.nats import nats_server
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import TitleWatched
 from cinemesh.contracts.maturity import RATINGS
 from cinemesh.platform.events import Event, EventBus
-from cinemesh.runner.layout import free_port
 from cinemesh.runner.local import LocalPlatform
-from cinemesh.runner.natsd import nats_server_binary
 from cinemesh.services.recommender.public import (
     ProfileHistory,
     TrainingData,
@@ -618,22 +617,6 @@ def phase(phases: dict[str, float], name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     phases[name] = round(time.perf_counter() - started, 1)
-
-
-@contextmanager
-def nats_server(store: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.5)
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 # --- the report ------------------------------------------------------------------------------------

@@ -44,13 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.tokens import TokenMint
 
+from cinemesh.benchsuite.nats import nats_server
 from cinemesh.benchsuite.openloop import percentile
 from cinemesh.benchsuite.rows import row
 from cinemesh.contracts.playback import PlaybackStarted
 from cinemesh.platform.events import Event, EventBus
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.local import LocalPlatform
-from cinemesh.runner.natsd import nats_server_binary
 from cinemesh.services.experiments.public import BUCKETS, Cell, Design
 
 P99_GOAL_MS = 20.0
@@ -91,22 +91,6 @@ BARE_APP = textwrap.dedent(
 
 
 # --- the pieces ----------------------------------------------------------------------------
-@contextmanager
-def nats_server(store: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.5)
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @contextmanager
 def bare_endpoint() -> Iterator[str]:
     port = free_port()
