@@ -310,7 +310,7 @@ def edge_app(cache: EdgeCache, folder: Path) -> web.Application:
             return web.Response(status=404)
         if isinstance(opened, int):
             return await send_file(request, opened, headers)
-        return await opened.send(request, headers, whole=send_file)
+        return await opened.send(request, headers)
 
     async def whole(request: web.Request) -> web.StreamResponse:
         fd = await cache.open(asset_key("bench", request.match_info["name"]))

@@ -58,7 +58,7 @@ async def serve(cache: EdgeCache) -> TestServer:
         headers = {"Content-Type": "video/iso.segment"}
         if isinstance(opened, int):
             return await send_file(request, opened, headers)
-        return await opened.send(request, headers, whole=send_file)
+        return await opened.send(request, headers)
 
     app = web.Application()
     app.router.add_get("/{key:.*}", media)

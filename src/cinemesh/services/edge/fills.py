@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from cinemesh.platform.media_store import OriginUnavailable
+from cinemesh.services.edge.delivery import send_file
 
 READ_CHUNK = 256 * 1024
-FileSender = Callable[[web.Request, int, dict[str, str]], Awaitable[web.StreamResponse]]
 
 
 class Fill:
@@ -94,12 +93,10 @@ class FillReader:
         self.fill = fill
         self.fd = fd
 
-    async def send(
-        self, request: web.Request, headers: dict[str, str], *, whole: FileSender
-    ) -> web.StreamResponse:
+    async def send(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
         """The whole object as it arrives; a HEAD, Range or conditional request waits for the
-        whole object and is answered from the finished file by `whole` (the server's sender
-        of files, with its Range and ETag logic)."""
+        whole object and is answered from the finished file by the sender of cached files
+        (delivery.send_file, with its Range and ETag logic)."""
         if request.method == "GET" and not _wants_part(request):
             return await self._stream(request, headers)
         try:
@@ -107,7 +104,7 @@ class FillReader:
         except BaseException:
             os.close(self.fd)
             raise
-        return await whole(request, self.fd, headers)
+        return await send_file(request, self.fd, headers)
 
     async def finished(self) -> int:
         """Wait for the whole object; answers the descriptor, at its start (raises what the

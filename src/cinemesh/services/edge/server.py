@@ -132,11 +132,9 @@ class MediaFiles:
 
 class Streaming(Protocol):
     """A file still on its way into the edge's cache, served as it arrives (fills.py); what
-    needs the whole file (Range, conditional) it hands to `whole` once complete."""
+    needs the whole file (Range, conditional) is sent with send_file once complete."""
 
-    async def send(
-        self, request: web.Request, headers: dict[str, str], *, whole: Any
-    ) -> web.StreamResponse: ...
+    async def send(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse: ...
 
 
 class Media(Protocol):
@@ -290,7 +288,7 @@ class EdgeServer:
             "Cache-Control": CACHE_CONTROL.get(suffix, IMMUTABLE),
         }
         if not isinstance(opened, int):  # a cache miss, served while it fills
-            return await opened.send(request, headers, whole=send_file)
+            return await opened.send(request, headers)
         return await send_file(request, opened, headers)
 
     async def _capped(self, media: MediaPath) -> web.StreamResponse | None:
