@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.edge.nginx import NginxEdge, apt_install
 
+from cinemesh.benchsuite.rows import row
 from cinemesh.contracts.signed_urls import sign
 from cinemesh.runner.layout import free_port
 
@@ -362,34 +363,28 @@ def summarize(results: dict[str, Any], viewers: dict[str, Any]) -> list[dict[str
     rows = []
     for who, measured in (("one edge process", edge), ("nginx + njs HMAC check", njs)):
         rows += [
-            {
-                "measurement": f"{kb} KB segments/s, {who}",
-                "baseline": "plain nginx static, one worker, same run",
-                "value": measured["requests_per_s"],
-                "baseline_value": plain["requests_per_s"],
-                "ratio": _ratio(measured, plain, "requests_per_s"),
-                "better": "higher",
-            },
-            {
-                "measurement": f"server CPU ms a segment, {who}",
-                "baseline": "plain nginx static",
-                "value": measured["server_cpu_ms_per_request"],
-                "baseline_value": plain["server_cpu_ms_per_request"],
-                "ratio": _ratio(measured, plain, "server_cpu_ms_per_request"),
-                "better": "lower",
-            },
+            row(
+                f"{kb} KB segments/s, {who}",
+                measured["requests_per_s"],
+                baseline="plain nginx static, one worker, same run",
+                baseline_value=plain["requests_per_s"],
+            ),
+            row(
+                f"server CPU ms a segment, {who}",
+                measured["server_cpu_ms_per_request"],
+                baseline="plain nginx static",
+                baseline_value=plain["server_cpu_ms_per_request"],
+                better="lower",
+            ),
         ]
     rows.append(
-        {
-            "measurement": "viewers at real pace with no late segment, one edge process",
-            "baseline": "late segment at the next step"
+        row(
+            "viewers at real pace with no late segment, one edge process",
+            viewers["sustained_viewers"],
+            baseline="late segment at the next step"
             if viewers["limited_by"] == "edge"
             else "none late up to this run's ceiling",
-            "value": viewers["sustained_viewers"],
-            "baseline_value": None,
-            "ratio": None,
-            "better": "higher",
-        }
+        )
     )
     return rows
 
