@@ -49,6 +49,7 @@ from tests.web.play_delay import (
 )
 from tests.web.play_delay import signed_in_context as signed_in_page
 
+from cinemesh.benchsuite.rows import row
 from cinemesh.contracts.media import AssetReady, Rendition
 
 SERVICES = ["registry", "identity", "profiles", "catalog", "playback", "edge", "history", "gateway"]
@@ -227,29 +228,23 @@ def summarize(results: dict[str, Any], watch_s: float) -> list[dict[str, Any]]:
     rows = []
     for link, plays in results.items():
         for name, found in plays.items():
-            rows.append(
-                {
-                    "measurement": f"play delay (s), {link}, {name}",
-                    "baseline": "same hls.js, same files, plain static server",
-                    "value": found["app"]["first_frame_s"],
-                    "baseline_value": found["floor"]["first_frame_s"],
-                    "ratio": found["ratio"],
-                    "better": "lower",
-                    "goal": "<= 1.1x",
-                }
-            )
-            rows.append(
-                {
-                    "measurement": f"rendition after {watch_s:g} s (lines), {link}, {name}",
-                    "baseline": "floor",
-                    "value": found["app"]["height_after"],
-                    "baseline_value": found["floor"]["height_after"],
-                    "ratio": round(
-                        found["app"]["height_after"] / max(1, found["floor"]["height_after"]), 2
-                    ),
-                    "better": "higher",
-                }
-            )
+            app, floor = found["app"], found["floor"]
+            rows += [
+                row(
+                    f"play delay (s), {link}, {name}",
+                    app["first_frame_s"],
+                    baseline="same hls.js, same files, plain static server",
+                    baseline_value=floor["first_frame_s"],
+                    better="lower",
+                    goal="<= 1.1x",
+                ),
+                row(
+                    f"rendition after {watch_s:g} s (lines), {link}, {name}",
+                    app["height_after"],
+                    baseline="floor",
+                    baseline_value=floor["height_after"],
+                ),
+            ]
     return rows
 
 
