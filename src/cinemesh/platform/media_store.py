@@ -61,6 +61,11 @@ class MediaStoreSettings(BaseSettings):
 class OriginUnavailable(Exception):
     """The object store did not answer (down, unreachable, refusing our credentials)."""
 
+    @classmethod
+    def of(cls, exc: BaseException) -> OriginUnavailable:
+        """The store client's error, told by its first line (obstore's run on over several)."""
+        return cls(str(exc).split("\n", 1)[0])
+
 
 @dataclass(frozen=True)
 class OriginObject:
@@ -204,7 +209,7 @@ class S3MediaStore:
         except (FileNotFoundError, NotFoundError):
             return None
         except BaseError as exc:
-            raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+            raise OriginUnavailable.of(exc) from exc
 
     async def stream(self, key: str) -> AsyncIterator[bytes]:
         found = await self.fetch(key)
@@ -217,14 +222,14 @@ class S3MediaStore:
         except (FileNotFoundError, NotFoundError):
             raise FileNotFoundError(key) from None
         except BaseError as exc:
-            raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+            raise OriginUnavailable.of(exc) from exc
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
                 async for chunk in found.stream(min_chunk_size=FETCH_CHUNK):
                     yield bytes(chunk)
             except BaseError as exc:
-                raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+                raise OriginUnavailable.of(exc) from exc
 
         return OriginObject(size=found.meta["size"], chunks=chunks())
 
@@ -232,7 +237,7 @@ class S3MediaStore:
         try:
             await obstore.put_async(self.store, key, file)
         except BaseError as exc:
-            raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+            raise OriginUnavailable.of(exc) from exc
 
     async def check(self) -> None:
         try:
@@ -240,7 +245,7 @@ class S3MediaStore:
         except StopAsyncIteration:
             pass
         except BaseError as exc:
-            raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+            raise OriginUnavailable.of(exc) from exc
 
     async def _etags(self, prefix: str) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -248,7 +253,7 @@ class S3MediaStore:
             async for batch in obstore.list(self.store, prefix=prefix):
                 found.update({m["path"]: (m["e_tag"] or "").strip('"') for m in batch})
         except BaseError as exc:
-            raise OriginUnavailable(str(exc).split("\n", 1)[0]) from exc
+            raise OriginUnavailable.of(exc) from exc
         return found
 
 
