@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cinemesh.contracts.treatments import encode
 from cinemesh.platform.db import Database
 from cinemesh.platform.errors import conflict, not_found
 from cinemesh.services.experiments import analysis
@@ -108,7 +109,7 @@ def allocate(running: Iterable[Running], profile_id: str) -> Allocations:
     return Allocations(
         profile_id=profile_id,
         allocations=found,
-        treatments=";".join(f"{k}={v}" for k, v in sorted(merged.items())),
+        treatments=encode(merged),
     )
 
 

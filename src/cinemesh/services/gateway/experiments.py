@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
+from cinemesh.contracts.treatments import HEADER, treatment
 from cinemesh.platform.errors import ApiError
 from cinemesh.services.gateway.core import Gateway
 
-HEADER = "X-Cinemesh-Treatments"
 ALLOCATION_DEADLINE_S = 0.1
 EXPOSURE_DEADLINE_S = 0.5
 KEPT_FOR_S = 30.0  # a start or stop reaches a profile's pages within this
@@ -41,11 +41,7 @@ class Assignment:
     experiment_ids: tuple[str, ...]
 
     def override(self, key: str) -> str | None:
-        for part in self.treatments.split(";"):
-            name, _, value = part.partition("=")
-            if name == key:
-                return value or None
-        return None
+        return treatment(self.treatments, key)
 
     @property
     def headers(self) -> dict[str, str]:

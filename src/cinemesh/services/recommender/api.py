@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi import Path as PathParam
 
 from cinemesh.contracts.maturity import ADULT_MAX, RATINGS
+from cinemesh.contracts.treatments import HEADER, treatment
 from cinemesh.platform.deps import Db, provided
 from cinemesh.platform.errors import ApiError
 from cinemesh.services.recommender.ials import Challengers
@@ -25,7 +26,7 @@ HistoriesDep = Annotated[Histories, provided(Histories)]
 ChallengersDep = Annotated[Challengers, provided(Challengers)]
 # the experiment cell's overrides, set by the gateway from experiments' allocation:
 # `recommender.model=ials-blend;other.key=value`
-Treatments = Header(None, alias="X-Cinemesh-Treatments", max_length=1000)
+Treatments = Header(None, alias=HEADER, max_length=1000)
 router = APIRouter(prefix="/v1")
 
 
@@ -68,15 +69,6 @@ async def rows(
         }
     )
     return Response(body, media_type="application/json")
-
-
-def treatment(header: str | None, key: str) -> str | None:
-    """One override from the treatments header; anything unreadable is no override."""
-    for part in (header or "").split(";"):
-        name, _, value = part.partition("=")
-        if name.strip() == key:
-            return value.strip() or None
-    return None
 
 
 @router.post("/retrain")
