@@ -92,9 +92,6 @@ class MediaStore(Protocol):
     async def read(self, key: str) -> bytes | None:
         """A whole (small) object, or None when there is none."""
 
-    def stream(self, key: str) -> AsyncIterator[bytes]:
-        """An object's bytes in chunks; FileNotFoundError when there is none."""
-
     async def fetch(self, key: str) -> OriginObject:
         """An object's size and its bytes as they arrive; FileNotFoundError when there is none."""
 
@@ -139,14 +136,14 @@ class FileMediaStore:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
+    async def fetch(self, key: str) -> OriginObject:
+        size = self.path(key).stat().st_size  # FileNotFoundError when there is none
+        return OriginObject(size=size, chunks=self._chunks(key))
+
+    async def _chunks(self, key: str) -> AsyncIterator[bytes]:
         with open(self.path(key), "rb") as source:
             while chunk := source.read(CHUNK):
                 yield chunk
-
-    async def fetch(self, key: str) -> OriginObject:
-        size = self.path(key).stat().st_size  # FileNotFoundError when there is none
-        return OriginObject(size=size, chunks=self.stream(key))
 
     async def put_file(self, key: str, file: Path) -> None:
         target = self.path(key)
@@ -210,11 +207,6 @@ class S3MediaStore:
             return None
         except BaseError as exc:
             raise OriginUnavailable.of(exc) from exc
-
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
-        found = await self.fetch(key)
-        async for chunk in found.chunks:
-            yield chunk
 
     async def fetch(self, key: str) -> OriginObject:
         try:
