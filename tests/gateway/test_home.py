@@ -213,6 +213,24 @@ async def test_an_experiment_cell_chooses_the_model_and_the_exposure_is_logged(
     await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
     allocations = [c for c in gateway.calls if c == ("experiments", "/v1/allocations")]
     assert len(allocations) == 1  # kept for the profile
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(gateway.exposures) == 1  # the same titles under the same cells: not sent again
+
+
+async def test_a_page_showing_other_titles_is_exposed_again(gateway: FakeGateway) -> None:
+    gateway.treatments = "recommender.model=ials-blend"
+    home = HomePage(gateway)
+    await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
+    home.allocator.expose("p1", await home.allocator.of("p1"), shown=["t9", "t3"])
+    home.allocator.expose("p2", await home.allocator.of("p2"), shown=["t3"])
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert [(e["profile_id"], e["shown"]) for e in gateway.exposures] == [
+        ("p1", ["t3"]),
+        ("p1", ["t9", "t3"]),
+        ("p2", ["t3"]),
+    ]
 
 
 async def test_experiments_down_means_control_and_a_whole_page(gateway: FakeGateway) -> None:

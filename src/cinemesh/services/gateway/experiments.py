@@ -5,7 +5,10 @@ kept per profile for a while in this instance), their overrides passed on in the
 Experiments never cost a page: the allocation is asked with a short deadline, and when the
 experiments service does not answer the profile keeps the cells it had here, or gets control
 (no overrides, no exposure). Exposures are sent after the page, in the background; a lost
-one is counted, never waited for."""
+one is counted, never waited for. A page that shows a profile the same titles under the same
+cells as the last exposure this instance sent for it is not sent again (until
+EXPOSURE_RESENT_AFTER_S): the experiments service keeps one exposure per profile and
+experiment, so a repeat would only cost both services a write per page view."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ ALLOCATION_DEADLINE_S = 0.1
 EXPOSURE_DEADLINE_S = 0.5
 KEPT_FOR_S = 30.0  # a start or stop reaches a profile's pages within this
 KEPT_PROFILES = 50_000
+EXPOSURE_RESENT_AFTER_S = 300.0
 
 ALLOCATIONS = Counter(
     "cinemesh_gateway_allocations_total",
@@ -56,6 +60,9 @@ class Allocator:
         self.gw = gateway
         self._kept: OrderedDict[str, tuple[float, Assignment]] = OrderedDict()
         self._sending: set[asyncio.Task[None]] = set()
+        self._exposed: OrderedDict[str, tuple[float, tuple[str, ...], tuple[str, ...]]] = (
+            OrderedDict()
+        )
 
     def kept(self, profile_id: str) -> Assignment | None:
         """The profile's cells as this instance last heard them, while fresh."""
@@ -98,11 +105,28 @@ class Allocator:
 
     def expose(self, profile_id: str, assignment: Assignment, *, shown: list[str]) -> None:
         """Log, in the background, that the profile was shown its cells' experience."""
-        if not assignment.experiment_ids:
+        if not assignment.experiment_ids or self._already_exposed(profile_id, assignment, shown):
             return
         task = asyncio.create_task(self._send(profile_id, assignment, shown))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+
+    def _already_exposed(self, profile_id: str, assignment: Assignment, shown: list[str]) -> bool:
+        """Whether this instance sent this very exposure lately; remembers it when not."""
+        now, titles = time.monotonic(), tuple(shown[:200])
+        last = self._exposed.get(profile_id)
+        if (
+            last is not None
+            and now - last[0] < EXPOSURE_RESENT_AFTER_S
+            and last[1:] == (assignment.experiment_ids, titles)
+        ):
+            EXPOSURES.labels("repeat_not_sent").inc()
+            return True
+        self._exposed[profile_id] = (now, assignment.experiment_ids, titles)
+        self._exposed.move_to_end(profile_id)
+        while len(self._exposed) > KEPT_PROFILES:
+            self._exposed.popitem(last=False)
+        return False
 
     async def _send(self, profile_id: str, assignment: Assignment, shown: list[str]) -> None:
         try:
