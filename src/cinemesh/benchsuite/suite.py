@@ -7,11 +7,15 @@ series: [{name, x, y}]}]); it accepts `--quick` and `--tiny`.
 
 A platform a benchmark starts seeds no demo catalog (`CINEMESH_SEED_DEMO=off`) unless the
 benchmark asks for one itself: a first run's demo videos take both cores of a small machine
-for minutes and would be measured along with the benchmark."""
+for minutes and would be measured along with the benchmark.
+
+Smoke runs (`--tiny`) may run several benchmarks at once (`jobs`): they prove each still runs,
+and measure nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +160,24 @@ def plot(results: dict[str, Any], folder: Path, stem: str) -> list[Path]:
 
 
 def run_suite(
-    repo: Path, names: list[str], *, mode: str, out: Path, progress: Progress, timeout_s: float
+    repo: Path,
+    names: list[str],
+    *,
+    mode: str,
+    out: Path,
+    progress: Progress,
+    timeout_s: float,
+    jobs: int = 1,
 ) -> tuple[dict[str, Any], list[Path]]:
     chosen = names or available(repo)
     unknown = sorted(set(chosen) - set(available(repo)))
     if unknown:
         raise ValueError(
             f"no benchmark named {', '.join(unknown)}; available: {', '.join(available(repo))}"
+        )
+    if jobs < 1 or (jobs > 1 and mode != "tiny"):
+        raise ValueError(
+            "--jobs above 1 is for smoke runs (--tiny) only: a measurement needs the host to itself"
         )
     now = dt.datetime.now(dt.UTC)
     results: dict[str, Any] = {
@@ -171,9 +187,14 @@ def run_suite(
         "benchmarks": {},
     }
     started = time.monotonic()
-    for index, name in enumerate(chosen, 1):
-        progress(f"[{index}/{len(chosen)}] {name}")
-        results["benchmarks"][name] = run_one(repo, name, mode=mode, timeout_s=timeout_s)
+    counter = itertools.count(1)
+
+    def one(name: str) -> dict[str, Any]:
+        progress(f"[{next(counter)}/{len(chosen)}] {name}")
+        return run_one(repo, name, mode=mode, timeout_s=timeout_s)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results["benchmarks"] = dict(zip(chosen, pool.map(one, chosen), strict=True))
     results["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     results["wall_s"] = round(time.monotonic() - started)
     out.mkdir(parents=True, exist_ok=True)

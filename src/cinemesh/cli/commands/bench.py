@@ -26,6 +26,7 @@ def bench(
     repo: Path = typer.Option(Path("."), help="The cinemesh checkout holding bench/."),
     timeout: float = typer.Option(900.0, help="Seconds one benchmark may take."),
     list_only: bool = typer.Option(False, "--list", help="List the benchmarks and stop."),
+    jobs: int = typer.Option(1, help="Benchmarks run at once (only with --tiny)."),
 ) -> None:
     """Run each benchmark beside its baseline; write JSON, a markdown table and PNG plots."""
     repo = repo.resolve()
@@ -51,7 +52,13 @@ def bench(
 
         try:
             results, files = run_suite(
-                repo, list(names or []), mode=mode, out=out, progress=progress, timeout_s=timeout
+                repo,
+                list(names or []),
+                mode=mode,
+                out=out,
+                progress=progress,
+                timeout_s=timeout,
+                jobs=jobs,
             )
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
