@@ -42,7 +42,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -53,8 +53,9 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
+    """One platform for every browser test module (each revives what it kills)."""
     data_dir = tmp_path_factory.mktemp("web")
     (data_dir / ".seeded").touch()  # the test seeds what it needs, faster than the full demo
     running = LocalPlatform(data_dir, env=PLATFORM_ENV, scale={"edge": 2}).start(timeout_s=180)
@@ -62,7 +63,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def catalog(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> SeededCatalog:
     return seed(platform, tmp_path_factory.mktemp("media"))
 
