@@ -21,30 +21,52 @@ from pact import Verifier
 
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.media import AssetReady
-from cinemesh.contracts.playback import PlaybackProgress
+from cinemesh.contracts.playback import PlaybackProgress, PlaybackStarted
 from cinemesh.runner.local import LocalPlatform
 from tests.contracts.conftest import pact_file
-from tests.contracts.test_gateway_consumer import PASSWORD
+from tests.contracts.test_gateway_consumer import MULTIPART, PASSWORD
 from tests.playback.media import DURATION_S, publish, renditions
 
 StateSetup = Callable[["ProviderWorld"], dict[str, Any]]
+FORM = {"Content-Type": MULTIPART}
+PROBE_SEQ = 1_000_000  # the last sequence number a beacon may have: never the pact's
+
+
+# the providers the gateway calls for an admin (catalog's admin writes, the encoder's ingest):
+# the verifier sends them an admin's token, the others a member's, as the gateway passes on
+AS_ADMIN = frozenset({"catalog", "encoder"})
 
 
 class ProviderWorld:
-    """The running providers and a member signed up with identity, whose access token the
-    verifier sends along with the service credential (as the gateway does)."""
+    """The running providers, a member signed up with identity and an admin, whose access
+    token the verifier sends along with the service credential (as the gateway does)."""
 
     def __init__(self, platform: LocalPlatform) -> None:
         self.platform = platform
         self.member_headers: dict[str, str] = {}
-        email = f"provider-{uuid.uuid4().hex[:8]}@example.com"
-        account = self.call("identity", "POST", "/v1/accounts", json=credentials(email)).json()
-        self.account_id = str(account["id"])
-        tokens = self.call(
-            "identity", "POST", "/v1/sessions", json=credentials(email, plan=None)
-        ).json()
-        self.member_headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        self.admin_headers: dict[str, str] = {}
+        self.email = f"provider-{uuid.uuid4().hex[:8]}@example.com"
+        account = self.call("identity", "POST", "/v1/accounts", json=credentials(self.email))
+        self.account_id = str(account.json()["id"])
+        self.member_headers = self.signed_in(self.email)
+        admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+        self.call("identity", "POST", "/v1/admins", json=credentials(admin, plan=None))
+        self.admin_headers = self.signed_in(admin)
         self._profile_id = ""
+
+    def signed_in(self, email: str) -> dict[str, str]:
+        """An Authorization header of a new session of `email`."""
+        tokens = self.sign_in(email)
+        return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    def sign_in(self, email: str) -> dict[str, Any]:
+        answer = self.call("identity", "POST", "/v1/sessions", json=credentials(email, plan=None))
+        return dict(answer.json())
+
+    def headers_for(self, service: str) -> dict[str, str]:
+        """The service credential and the caller the gateway passes on to `service`."""
+        caller = self.admin_headers if service in AS_ADMIN else self.member_headers
+        return {**self.platform.headers, **caller}
 
     def profile_id(self) -> str:
         """The member's one profile, made through profiles' API the first time a state needs
@@ -56,11 +78,19 @@ class ProviderWorld:
             )
         return self._profile_id
 
-    def ask(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """A call to a provider as the gateway makes it: the service credential and the member."""
-        headers = {**self.platform.headers, **self.member_headers}
+    def ask(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """A call to a provider as the gateway makes it (`headers_for`)."""
+        sent = {**self.headers_for(service), **(headers or {})}
         url = self.platform.url_of(service) + path
-        return httpx.request(method, url, headers=headers, timeout=10, **kwargs)
+        return httpx.request(method, url, headers=sent, timeout=30, **kwargs)
 
     def call(self, service: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         answer = self.ask(service, method, path, **kwargs)
@@ -81,7 +111,7 @@ class ProviderWorld:
             .add_transport(url=self.platform.url_of(provider))
             .add_source(pact_file(pacts, provider))
             .state_handler(states.url, teardown=False, body=True)
-            .add_custom_headers({**self.platform.headers, **self.member_headers})
+            .add_custom_headers(self.headers_for(provider))
             .set_error_on_empty_pact(enabled=True)
         )
         try:
@@ -110,17 +140,24 @@ def an_account_exists(world: ProviderWorld, *, email: str) -> dict[str, Any]:
     return {"email": email}
 
 
-def a_title_exists(world: ProviderWorld, *, title_id: str, genre: str) -> dict[str, Any]:
-    title = {
+def a_title_exists(
+    world: ProviderWorld, *, title_id: str, genre: str, episodes: list[str] | None = None
+) -> dict[str, Any]:
+    """Put through catalog's bulk import; with `episodes`, a series of them (season 1)."""
+    title: dict[str, Any] = {
         "id": title_id,
         "title": "A Contract",
-        "kind": "movie",
+        "kind": "movie" if episodes is None else "series",
         "genres": [genre],
         "year": 2020,
         "maturity_rating": "PG-13",
         "synopsis": "What a contract promises.",
         "popularity": 10.0,
     }
+    if episodes is not None:
+        title["episodes"] = [
+            {"season": 1, "number": n, "name": name} for n, name in enumerate(episodes, 1)
+        ]
     world.call("catalog", "PUT", "/v1/titles/bulk", json={"titles": [title]})
     return {"title_id": title_id}
 
@@ -203,6 +240,79 @@ def part_way_through(world: ProviderWorld, *, profile_id: str, title_id: str) ->
         f"history has {profile_id} in {title_id}",
     )
     return {"profile_id": profile_id, "title_id": title_id}
+
+
+def a_spare_profile(world: ProviderWorld) -> dict[str, Any]:
+    """A second profile of the member, made through profiles' API (one to remove)."""
+    made = world.call("profiles", "POST", "/v1/profiles", json={"name": "Spare"}).json()
+    return {"profile_id": str(made["id"])}
+
+
+def a_refresh_token(world: ProviderWorld) -> dict[str, Any]:
+    """A new session of the member's, signed in through identity's API."""
+    return {"refresh_token": str(world.sign_in(world.email)["refresh_token"])}
+
+
+def telemetry_knows_a_session(
+    world: ProviderWorld, *, session_id: str, title_id: str
+) -> dict[str, Any]:
+    """Telemetry learns sessions from playback's events: send the one a play starts with,
+    then wait until a beacon of it (a sequence number the pact does not use) is taken."""
+    started = PlaybackStarted(
+        session_id=session_id,
+        account_id=world.account_id,
+        profile_id=world.profile_id(),
+        title_id=title_id,
+        at=datetime.now(UTC).isoformat(),
+    )
+    publish(world.platform.env, started)
+    probe = {"beacons": [{"session_id": session_id, "seq": PROBE_SEQ}]}
+    world.wait_for(
+        lambda: world.ask("telemetry", "POST", "/v1/beacons", json=probe).status_code == 202,
+        f"telemetry takes beacons of {session_id}",
+    )
+    return {"session_id": session_id}
+
+
+def an_experiment_runs(world: ProviderWorld, *, profile_id: str) -> dict[str, Any]:
+    """An experiment on a layer of its own with every profile in it (traffic 1), made and
+    started through experiments' API, once allocation hands it out."""
+    design = {
+        "name": "contract-cells",
+        "layer": "contract",
+        "traffic": 1.0,
+        "cells": [{"name": "control"}, {"name": "treated", "treatments": {"contract.row": "on"}}],
+    }
+    made = world.ask("experiments", "POST", "/v1/experiments", json=design)
+    if made.status_code == 201:
+        experiment_id = str(made.json()["id"])
+        world.call("experiments", "POST", f"/v1/experiments/{experiment_id}/start")
+    else:  # made for an interaction before this one
+        assert made.status_code == 409, made.text
+        experiment_id = str(
+            world.call("experiments", "GET", "/v1/experiments/contract-cells").json()["id"]
+        )
+
+    def allocated() -> bool:
+        params = {"profile_id": profile_id}
+        cells = world.call("experiments", "GET", "/v1/allocations", params=params).json()
+        return any(a["experiment_id"] == experiment_id for a in cells["allocations"])
+
+    world.wait_for(allocated, f"experiments allocates {profile_id}")
+    return {"experiment_id": experiment_id}
+
+
+def an_encode_job(world: ProviderWorld, *, title_id: str, upload: bytes) -> dict[str, Any]:
+    """A source uploaded through the encoder's API as the admin, its job queued."""
+    job = world.call(
+        "encoder", "POST", f"/v1/titles/{title_id}/media", content=upload, headers=FORM
+    ).json()
+    return {"job_id": str(job["job_id"])}
+
+
+def subtitles_exist(world: ProviderWorld, *, title_id: str, upload: bytes) -> dict[str, Any]:
+    world.call("encoder", "POST", f"/v1/titles/{title_id}/subtitles", content=upload, headers=FORM)
+    return {"title_id": title_id}
 
 
 class StateEndpoint:

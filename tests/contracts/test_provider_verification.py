@@ -16,32 +16,67 @@ from tests.contracts.conftest import PACTS, pact_file
 from tests.contracts.providers import (
     ProviderWorld,
     StateEndpoint,
+    StateSetup,
     a_playable_title,
     a_profile_with_a_listed_title,
+    a_refresh_token,
     a_session_is_playing,
+    a_spare_profile,
     a_title_exists,
     a_title_is_indexed,
     an_account_exists,
+    an_encode_job,
+    an_experiment_runs,
     part_way_through,
+    subtitles_exist,
+    telemetry_knows_a_session,
 )
 from tests.contracts.test_gateway_consumer import (
+    A_JOB_EXISTS,
+    AN_EXPERIMENT_RUNS,
+    BEACON_SESSION,
     GENRE,
+    GONE_ID,
+    HOLDS_A_REFRESH_TOKEN,
     MEMBER_EMAIL,
     PLAYABLE_ID,
     PLAYING_SESSION,
     PROFILE_ID,
+    SERIES_ID,
+    SERIES_IS_THERE,
     STOPPING_SESSION,
+    SUBTITLED_ID,
+    TELEMETRY_KNOWS_THE_SESSION,
     TITLE_ID,
     TITLE_IS_THERE,
+    source_upload,
+    subtitle_upload,
 )
 from tests.support.backends import EmbeddedNats, make_backend
 from tests.support.platform import LocalPlatform
 
 # The demo catalog `cinemesh up` seeds stays: the recommender is ready (and has rows) only
 # once it has trained on titles. No edge runs: playback offers this address, never fetched.
-PROVIDER_ENV = {"CINEMESH_DRAIN_S": "0", "CINEMESH_PLAYBACK_EDGE_URLS": '["http://127.0.0.1:9"]'}
-PROVIDERS = ["identity", "catalog", "profiles", "history", "search", "recommender", "playback"]
-STATES = {
+# The encoder encodes what the pact uploads (a second of 48x48 grey) in its cheapest preset.
+PROVIDER_ENV = {
+    "CINEMESH_DRAIN_S": "0",
+    "CINEMESH_PLAYBACK_EDGE_URLS": '["http://127.0.0.1:9"]',
+    "CINEMESH_ENCODER_PRESET": "ultrafast",
+    "CINEMESH_ENCODER_VMAF_SUBSAMPLE": "10",
+}
+PROVIDERS = [
+    "identity",
+    "catalog",
+    "profiles",
+    "history",
+    "search",
+    "recommender",
+    "playback",
+    "telemetry",
+    "experiments",
+    "encoder",
+]
+STATES: dict[str, StateSetup] = {
     f"an account {MEMBER_EMAIL} exists": partial(an_account_exists, email=MEMBER_EMAIL),
     TITLE_IS_THERE: partial(a_title_exists, title_id=TITLE_ID, genre=GENRE),
     f"a title {TITLE_ID} in genre {GENRE} is indexed": partial(
@@ -62,6 +97,22 @@ STATES = {
     f"profile {PROFILE_ID} is part-way through {TITLE_ID}": partial(
         part_way_through, profile_id=PROFILE_ID, title_id=TITLE_ID
     ),
+    f"a title {GONE_ID} in genre {GENRE} exists": partial(
+        a_title_exists, title_id=GONE_ID, genre=GENRE
+    ),
+    SERIES_IS_THERE: partial(
+        a_title_exists, title_id=SERIES_ID, genre=GENRE, episodes=["The First Promise"]
+    ),
+    "a spare profile of the member": a_spare_profile,
+    HOLDS_A_REFRESH_TOKEN: a_refresh_token,
+    TELEMETRY_KNOWS_THE_SESSION: partial(
+        telemetry_knows_a_session, session_id=BEACON_SESSION, title_id=PLAYABLE_ID
+    ),
+    AN_EXPERIMENT_RUNS: partial(an_experiment_runs, profile_id=PROFILE_ID),
+    A_JOB_EXISTS: partial(an_encode_job, title_id=TITLE_ID, upload=source_upload()),
+    f"title {SUBTITLED_ID} has English subtitles": partial(
+        subtitles_exist, title_id=SUBTITLED_ID, upload=subtitle_upload()
+    ),
 }
 
 
@@ -73,7 +124,7 @@ def world(
     backend = make_backend("sqlite", embedded_nats_url=embedded_nats.url)
     platform = LocalPlatform(
         data_dir, services=["registry", *PROVIDERS], env={**backend.env, **PROVIDER_ENV}
-    ).start(timeout_s=180)  # eight processes: on a busy CI machine, past the usual 120 s
+    ).start(timeout_s=240)  # eleven processes: on a busy CI machine, past the usual 120 s
     try:
         yield ProviderWorld(platform)
     finally:
