@@ -24,6 +24,7 @@ from cinemesh.cli.commands import (
     login,
     recs,
     seed,
+    simulate,
     users,
 )
 from cinemesh.cli.control import (
@@ -258,7 +259,7 @@ def logs(
 
 
 # The commands beyond running the platform, each module by name (a new one is added here).
-for command in (bench, chaos, deploy, experiments, ingest, login, recs, seed, users):
+for command in (bench, chaos, deploy, experiments, ingest, login, recs, seed, simulate, users):
     command.register(app)
 
 __all__ = ["app", "pid_alive", "require_running"]
