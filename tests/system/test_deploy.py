@@ -4,6 +4,7 @@ migration would break the release still running, never replaces the old instance
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import threading
@@ -200,6 +201,26 @@ def test_a_release_that_drops_an_event_field_fails_the_contract_gate(
     assert "event profiles.profile.upserted: field `kids` was removed" in " ".join(
         done.stdout.split()
     )
+
+
+def test_a_release_whose_pacts_drop_a_field_the_running_gateway_reads_is_refused(
+    platform: LocalPlatform, clone: Path
+) -> None:
+    """profiles' release was verified (its CI) only against its own copy of the gateway's
+    pact, which no longer asks for a profile's `maturity`; the running gateway still reads it."""
+    name = "tests/contracts/pacts/gateway-profiles.json"
+    pact = json.loads((clone / name).read_text())
+    read = next(i for i in pact["interactions"] if i["description"] == "the member's profile")
+    del read["response"]["body"]["content"]["maturity"]
+    read["response"]["matchingRules"]["body"].pop("$.maturity")
+    ref = revision(clone, "profiles' pact without maturity", {name: json.dumps(pact, indent=2)})
+    before = {i["pid"] for i in platform.instances("profiles")}
+    done = deploy(platform, clone, "profiles", ref)
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "the running gateway's pact with profiles" in said, said
+    assert '"the member\'s profile"' in said and "response field `maturity` is not in it" in said
+    assert {i["pid"] for i in platform.instances("profiles")} == before
 
 
 def misbehaving(clone: Path, behaviour: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ import cinemesh
 from cinemesh.cli.control import DataDirOption, control, layout_for
 from cinemesh.runner.contract_gate import ContractError, breaking_changes, snapshot
 from cinemesh.runner.layout import Layout
+from cinemesh.runner.pact_gate import pact_breaks
 from cinemesh.runner.releases import (
     ReleaseBook,
     ReleaseError,
@@ -58,6 +59,14 @@ def deploy(
         console.print("comparing its API and event contracts with the running release ...")
         breaks = breaking_changes(
             service, snapshot(service, str(running_src)), snapshot(service, release.src)
+        )
+        console.print(
+            "checking the gateway's pacts against the revisions they were verified on ..."
+        )
+        breaks += pact_breaks(
+            service,
+            release_tree=Path(release.src).parent,
+            running_tree=lambda name: _running_tree(layout, name),
         )
     except (ReleaseError, ContractError) as refused:
         console.print(f"[red]deploy refused:[/red] {refused}")
@@ -113,6 +122,14 @@ def releases(
             entry.get("reason", ""),
         )
     console.print(table)
+
+
+def _running_tree(layout: Layout, service: str) -> Path:
+    """The checkout of the revision SERVICE runs: its last promoted release's worktree, or
+    this one for a service never deployed (`cinemesh up` started it from here)."""
+    promoted = [e for e in ReleaseBook(layout).history(service) if e.get("outcome") == "promoted"]
+    src = str(promoted[-1].get("src") or "") if promoted else ""
+    return Path(src or PLATFORM_SRC).parent
 
 
 def _current_release(layout: Layout, service: str) -> dict[str, Any]:
