@@ -357,6 +357,11 @@ class CachedAssets:
             return None
         return await self.cache.open_streaming(asset_key(media.asset_id, *media.file_parts))
 
+    def kept(self, _media: MediaPath) -> None:
+        """Nothing is kept open here: an evicted object's bytes must go at once, and every
+        request counts in the cache's numbers, so the application answers them all."""
+        return None
+
     async def ladder(self, asset_id: str) -> Ladder | None:
         known = self._ladders.get(asset_id)
         if known is not None:

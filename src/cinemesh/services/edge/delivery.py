@@ -2,7 +2,8 @@
 sendfile(2) straight on the socket, and only what the socket could not take at once waits on
 the event loop (`loop.sendfile`). Measured under wrk (bench/edge_bench.py, py-spy), the
 asyncio machinery around one sendfile was as costly as the system call itself; the counters
-of every answer are looked up once, not per request."""
+of every answer are looked up once, not per request. The fast path's files (fast_path.py) are
+kept open here with their answer's head (KeptFiles)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +23,7 @@ from aiohttp import web
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 LABEL_SETS_KEPT = 1024
+KEPT_CHECK_S = 5.0  # how long a kept descriptor is trusted before its path is looked at again
 
 
 async def send_file(request: web.Request, fd: int, headers: dict[str, str]) -> web.StreamResponse:
@@ -109,6 +115,87 @@ def _bounds(wanted: slice, size: int) -> tuple[int | None, int | None]:
     if first >= size or last < first:
         return None, None
     return first, last
+
+
+class KeptFile:
+    """An open media file and the head of its whole answer, ready for the fast path
+    (fast_path.py). `users` counts the answers sending it: a file retired meanwhile (replaced,
+    or pushed out by newer ones) is closed by the last of them."""
+
+    __slots__ = ("checked_at", "fd", "head", "identity", "retired", "size", "users")
+
+    def __init__(self, fd: int, stat: os.stat_result, headers: dict[str, str]) -> None:
+        self.fd = fd
+        self.size = stat.st_size
+        self.identity = _identity(stat)
+        self.checked_at = time.monotonic()
+        self.users = 0
+        self.retired = False
+        lines = [
+            "HTTP/1.1 200 OK",
+            *(f"{name}: {value}" for name, value in headers.items()),
+            f'ETag: "{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+            "Accept-Ranges: bytes",
+            f"Content-Length: {stat.st_size}",
+        ]
+        self.head = ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.retired and not self.users:
+            os.close(self.fd)
+
+    def retire(self) -> None:
+        self.retired = True
+        if not self.users:
+            os.close(self.fd)
+
+
+class KeptFiles:
+    """Descriptors of the files served most recently, kept open (at most `limit`) with their
+    answer's head, as nginx's open_file_cache keeps them: a kept file is trusted for
+    KEPT_CHECK_S, then its path is looked at again, and a file replaced or removed meanwhile is
+    opened again or dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[Path, KeptFile] = OrderedDict()
+
+    def get(self, path: Path, headers: Callable[[], dict[str, str]]) -> KeptFile | None:
+        kept = self._kept.get(path)
+        if kept is not None:
+            now = time.monotonic()
+            if now - kept.checked_at < KEPT_CHECK_S:
+                self._kept.move_to_end(path)
+                return kept
+            try:
+                unchanged = _identity(os.stat(path, follow_symlinks=False)) == kept.identity
+            except OSError:
+                unchanged = False
+            if unchanged:
+                kept.checked_at = now
+                self._kept.move_to_end(path)
+                return kept
+            self._kept.pop(path).retire()
+        return self._open(path, headers)
+
+    def _open(self, path: Path, headers: Callable[[], dict[str, str]]) -> KeptFile | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            os.close(fd)
+            return None
+        kept = self._kept[path] = KeptFile(fd, stat, headers())
+        while len(self._kept) > self.limit:
+            self._kept.popitem(last=False)[1].retire()
+        return kept
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 class Observations:

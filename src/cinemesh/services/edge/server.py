@@ -1,11 +1,14 @@
-"""The edge's own HTTP server: bytes are the hot path, so media goes out through aiohttp's
-FileResponse (sendfile(2), Range, conditional requests) on the standard event loop, with no
-ASGI layers in between. Health, metrics and fault injection answer as on every service."""
+"""The edge's own HTTP server: bytes are the hot path, so a plain request for a media file is
+answered by the fast path (fast_path.py: a prepared head and sendfile(2) from a descriptor kept
+open), and everything else by an aiohttp application on the standard event loop, with no ASGI
+layers in between: Range and conditional requests, capped playlists, refusals, cache fills,
+and health, metrics and fault injection as on every service."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -25,7 +28,8 @@ from cinemesh.platform.faults import FaultSpec
 from cinemesh.platform.media_store import OriginUnavailable
 from cinemesh.platform.observability import logger
 from cinemesh.platform.runtime import ServiceRuntime
-from cinemesh.services.edge.delivery import Observations, send_file
+from cinemesh.services.edge.delivery import KeptFile, KeptFiles, Observations, send_file
+from cinemesh.services.edge.fast_path import FastPath
 from cinemesh.services.edge.playlists import Ladder
 
 log = logger("cinemesh.edge")
@@ -56,6 +60,8 @@ PREFLIGHT = {
 }
 LADDERS_KEPT = 4096
 FILES_KEPT = 100_000
+FILES_OPEN = 1024  # descriptors of the most recently served files, kept open
+BACKLOG = 2048
 
 
 def error(
@@ -70,6 +76,25 @@ def error(
     )
 
 
+def media_headers(file_name: str) -> dict[str, str]:
+    """The headers of a media file's answer but for its size and validators."""
+    suffix = PurePosixPath(file_name).suffix
+    return {
+        **CORS,
+        "Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream"),
+        "Cache-Control": CACHE_CONTROL.get(suffix, IMMUTABLE),
+    }
+
+
+def rewritten_or_refused(ladder: Ladder, media: MediaPath) -> bool:
+    """Whether a capped scope changes the answer: its master playlist lists fewer renditions,
+    and a file of a rendition above the cap is refused."""
+    assert media.max_height is not None
+    if media.file_parts == ("master.m3u8",):
+        return True
+    return len(media.file_parts) > 1 and not ladder.allows(media.file_parts[0], media.max_height)
+
+
 class MediaFiles:
     """The asset folders under `<data_dir>/media/assets`, and their ladders (assets never
     change once published, so a parsed master playlist is kept)."""
@@ -79,6 +104,7 @@ class MediaFiles:
         self.description = str(root)
         self._ladders: dict[str, Ladder] = {}
         self._located: dict[tuple[str, tuple[str, ...]], Path] = {}
+        self._open = KeptFiles(FILES_OPEN)
 
     async def open(self, media: MediaPath) -> int | None:
         file = self.locate(media)
@@ -88,6 +114,12 @@ class MediaFiles:
             return os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
             return None
+
+    def kept(self, media: MediaPath) -> KeptFile | None:
+        file = self.locate(media)
+        if file is None:
+            return None
+        return self._open.get(file, functools.partial(media_headers, media.file_parts[-1]))
 
     def locate(self, media: MediaPath) -> Path | None:
         """The file inside the asset's folder, or None (missing, or a link leading out).
@@ -144,6 +176,10 @@ class Media(Protocol):
     def description(self) -> str: ...
 
     async def open(self, media: MediaPath) -> int | Streaming | None: ...
+
+    def kept(self, media: MediaPath) -> KeptFile | None:
+        """The file open and ready for the fast path when it is here now; None when the
+        application is to answer (missing, or still to be filled from the origin)."""
 
     async def ladder(self, asset_id: str) -> Ladder | None: ...
 
@@ -252,6 +288,16 @@ class EdgeServer:
         return web.json_response(asdict(state))
 
     # --- media -----------------------------------------------------------------------------
+    async def kept(self, media: MediaPath) -> KeptFile | None:
+        """The file a plain request for verified `media` is answered with by the fast path;
+        None when the application answers it (a capped view that changes the answer, a file
+        not here)."""
+        if media.max_height is not None:
+            ladder = await self.media.ladder(media.asset_id)
+            if ladder is not None and rewritten_or_refused(ladder, media):
+                return None
+        return self.media.kept(media)
+
     async def serve_media(self, request: web.Request) -> web.StreamResponse:
         if request.method == "OPTIONS":
             return web.Response(status=204, headers=PREFLIGHT)
@@ -281,12 +327,7 @@ class EdgeServer:
         opened = await self.media.open(media)
         if opened is None:
             return error(404, "NOT_FOUND", "no such media file")
-        suffix = PurePosixPath(media.file_parts[-1]).suffix
-        headers = {
-            **CORS,
-            "Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream"),
-            "Cache-Control": CACHE_CONTROL.get(suffix, IMMUTABLE),
-        }
+        headers = media_headers(media.file_parts[-1])
         if not isinstance(opened, int):  # a cache miss, served while it fills
             return await opened.send(request, headers)
         return await send_file(request, opened, headers)
@@ -296,7 +337,7 @@ class EdgeServer:
         the file as it is)."""
         assert media.max_height is not None
         ladder = await self.media.ladder(media.asset_id)
-        if ladder is None:
+        if ladder is None or not rewritten_or_refused(ladder, media):
             return None
         if media.file_parts == ("master.m3u8",):
             return web.Response(
@@ -307,9 +348,7 @@ class EdgeServer:
                     "Cache-Control": PLAYLIST_CACHE,
                 },
             )
-        if len(media.file_parts) > 1 and not ladder.allows(media.file_parts[0], media.max_height):
-            return error(403, "ABOVE_PLAN", "this rendition is above your plan's resolution")
-        return None
+        return error(403, "ABOVE_PLAN", "this rendition is above your plan's resolution")
 
     # --- running -------------------------------------------------------------------------------
     async def serve_socket(self, *socks: socket.socket) -> None:
@@ -329,17 +368,20 @@ class EdgeServer:
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         app = self.application()
         app.on_response_prepare.append(self._close_while_draining)
-        # the requests in flight get 10 s once the sockets close; the supervisor waits 20
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=10)
+        # the requests in flight get 5 s on each path once the sockets close (10 s in all);
+        # the supervisor waits 20
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
         await runner.setup()
+        assert runner.server is not None
+        fast = FastPath(self, hand_over=functools.partial(_hand_over, runner.server))
         async with self.runtime.lifespan(None):  # type: ignore[arg-type]
-            for sock in socks:
-                await web.SockSite(runner, sock, backlog=2048).start()
+            fast.start(socks, backlog=BACKLOG)  # every connection comes in there
             log.info("edge serving", media=self.media.description)
             await terminated.wait()
             if not interrupted.is_set():
                 await self._settle(interrupted)
-            await runner.cleanup()  # accept no more; what is in flight finishes
+            await fast.stop(timeout_s=5)  # accept no more; what is in flight finishes
+            await runner.cleanup()
 
     async def _settle(self, interrupted: asyncio.Event) -> None:
         """Leave the registry and fail readiness, then keep answering for `drain_s` while
@@ -360,3 +402,16 @@ class EdgeServer:
         if self.runtime.drain.active:
             response.force_close()
             response.headers["Connection"] = "close"
+
+
+async def _hand_over(server: web.Server, sock: socket.socket, buffered: bytes) -> None:
+    """A connection the fast path does not answer, to the application from now on, with what
+    was read of it so far."""
+    handler = server()
+    try:
+        await asyncio.get_running_loop().connect_accepted_socket(lambda: handler, sock)
+    except OSError:
+        sock.close()
+        return
+    if buffered:
+        handler.data_received(buffered)
