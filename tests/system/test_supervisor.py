@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ import psutil
 import pytest
 
 from cinemesh.platform.discovery import LEASE_S
+from cinemesh.runner.layout import free_port
 from tests.support.platform import LocalPlatform
 
 SERVICES = ["registry", "gateway"]
@@ -124,3 +127,31 @@ def test_down_cleans_up_after_the_supervisor_was_killed(data_dir: Path) -> None:
         15,
     )
     assert not processes_of(data_dir)
+
+
+def test_a_stop_asked_while_services_still_start_is_not_kept_waiting(data_dir: Path) -> None:
+    """SIGTERM (Ctrl-C, `cinemesh down`) during a start that cannot become healthy (the
+    catalog's database is unreachable, so it crash-loops) stops everything at once, instead of
+    after the minute the supervisor waits for health."""
+    env = {
+        **os.environ,
+        "CINEMESH_DATA_DIR": str(data_dir),
+        "CINEMESH_SEED_DEMO": "off",
+        "CINEMESH_DATABASE_URL_TEMPLATE": "postgresql+asyncpg://postgres@127.0.0.1:1/cms_{service}",
+    }
+    args = [sys.executable, "-m", "cinemesh", "up", "--data-dir", str(data_dir), "--port"]
+    args += [str(free_port()), "--only", "registry", "--only", "catalog"]
+    up = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(
+            lambda: len(processes_of(data_dir)) >= 3, 60
+        )  # supervisor, nats, a service
+        time.sleep(2)
+        asked = time.monotonic()
+        up.send_signal(signal.SIGTERM)
+        up.wait(timeout=45)
+        assert time.monotonic() - asked < 30
+        assert wait_until(lambda: not processes_of(data_dir), 15), processes_of(data_dir)
+    finally:
+        if up.poll() is None:
+            up.kill()

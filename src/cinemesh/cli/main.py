@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -93,6 +94,26 @@ async def _run_foreground(options: UpOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, supervisor.stopping.set)
+    # Ctrl-C or `cinemesh down` while services are still starting stops them now, not after
+    # the minute a slow or crash-looping start may take to give up waiting.
+    starting = asyncio.create_task(_start(supervisor, options))
+    stop_asked = asyncio.create_task(supervisor.stopping.wait())
+    await asyncio.wait({starting, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
+    if starting.done() and starting.result() != 0:
+        stop_asked.cancel()
+        return starting.result()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    await supervisor.stopping.wait()
+    console.print("stopping cinemesh ...")
+    await supervisor.stop()
+    return 0
+
+
+async def _start(supervisor: Supervisor, options: UpOptions) -> int:
+    """Start every service, wait for them to be healthy, say so, and seed a first run."""
     try:
         await supervisor.start()
     except StartupError as exc:
@@ -107,9 +128,6 @@ async def _run_foreground(options: UpOptions) -> int:
     else:
         console.print("[yellow]some services are not healthy yet; `cinemesh logs SERVICE`[/yellow]")
     await _first_run(supervisor, gateway)
-    await supervisor.stopping.wait()
-    console.print("stopping cinemesh ...")
-    await supervisor.stop()
     return 0
 
 
