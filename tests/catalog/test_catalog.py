@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from cinemesh.contracts.media import AssetReady, Rendition
+from cinemesh.contracts.media import AssetReady, MarkersDetected, Rendition
 from cinemesh.platform.events import Event, EventBus
 from tests.catalog.api import Caller, member_of, wait_for
 from tests.support.backends import Backend
@@ -264,6 +264,50 @@ def test_the_next_episode_is_the_next_that_plays_across_seasons(
     after = episodes_of(boss, series["id"])
     assert after[s1e1]["next_episode_id"] == s2e1  # S1E2 has no video yet
     assert after[s2e1]["next_episode_id"] is None
+
+
+def detected(series_id: str, episode_id: str, **markers: float) -> Event:
+    found = MarkersDetected(title_id=series_id, episode_id=episode_id, asset_id="a", **markers)
+    return Event(type=MarkersDetected.TYPE, data=found.model_dump(mode="json"))
+
+
+def markers_seen(episode: dict[str, object]) -> tuple[object, ...]:
+    names = ("intro_start_s", "intro_end_s", "credits_start_s", "markers_source")
+    return tuple(episode[name] for name in names)
+
+
+def test_detected_markers_mark_episodes_but_never_replace_an_admins(
+    boss: Caller, module_backend: Backend
+) -> None:
+    series = boss.make_title(title="Heard Twice", kind="series")
+    pilot, second, third = add_episodes(boss, series["id"], (1, 1), (1, 2), (1, 3))
+    path = f"/admin/titles/{series['id']}/episodes"
+    assert boss(
+        "PATCH", f"{path}/{second}", json={"intro_end_s": 30, "intro_start_s": 2}
+    ).is_success
+    events = [
+        detected(series["id"], third, intro_start_s=40, intro_end_s=55, credits_start_s=20),
+        detected(series["id"], second, intro_start_s=10.5, intro_end_s=25.5),
+        detected(series["id"], pilot, intro_start_s=10.5, intro_end_s=25.5, credits_start_s=500),
+    ]
+    for event in events:
+        asyncio.run(publish(module_backend, event))
+    wait_for(lambda: episodes_of(boss, series["id"])[pilot]["markers_source"] == "detected")
+    seen = episodes_of(boss, series["id"])
+    assert markers_seen(seen[pilot]) == (10.5, 25.5, 500.0, "detected")
+    assert markers_seen(seen[second]) == (2.0, 30.0, None, "admin")
+    assert markers_seen(seen[third]) == (None, None, None, None), "credits inside the intro"
+
+    # an admin's correction of detected markers stays through the next detection
+    assert boss("PATCH", f"{path}/{pilot}", json={"credits_start_s": 480}).is_success
+    asyncio.run(
+        publish(module_backend, detected(series["id"], pilot, intro_start_s=1, intro_end_s=9))
+    )
+    asyncio.run(
+        publish(module_backend, detected(series["id"], third, intro_start_s=3, intro_end_s=9))
+    )
+    wait_for(lambda: episodes_of(boss, series["id"])[third]["markers_source"] == "detected")
+    assert markers_seen(episodes_of(boss, series["id"])[pilot]) == (10.5, 25.5, 480.0, "admin")
 
 
 async def publish(backend: Backend, event: Event) -> None:

@@ -41,3 +41,19 @@ class JobStateChanged(BaseModel):
     state: str  # queued, probing, encoding, measuring, packaging, ready, failed
     percent: float = 0.0
     error: str | None = None
+
+
+class MarkersDetected(BaseModel):
+    """The encoder found an episode's intro and credits in the audio its season shares; None
+    where the season shares no such stretch. The catalog takes them unless an admin set the
+    episode's markers. `season_episode_ids` names the episodes compared, in season order."""
+
+    TYPE: ClassVar[str] = "media.markers.detected"
+    VERSION: ClassVar[int] = 1
+    title_id: str
+    episode_id: str
+    asset_id: str
+    intro_start_s: float | None = None
+    intro_end_s: float | None = None
+    credits_start_s: float | None = None
+    season_episode_ids: list[str] = []

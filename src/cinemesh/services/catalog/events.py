@@ -1,10 +1,11 @@
-"""What catalog consumes: a media asset that is ready becomes playable on its title."""
+"""What catalog consumes: a media asset that is ready becomes playable on its title; the
+markers the encoder detected in a season's audio mark its episodes (unless an admin did)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cinemesh.contracts.media import AssetReady
+from cinemesh.contracts.media import AssetReady, MarkersDetected
 from cinemesh.platform.events import Event
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.catalog.service import Catalog
@@ -23,4 +24,8 @@ def consume_events(runtime: ServiceRuntime, catalog: Catalog) -> None:
             session, title_id=ready.title_id, episode_id=ready.episode_id, asset=asset
         )
 
+    async def mark_detected(session: AsyncSession, event: Event) -> None:
+        await catalog.take_detected(session, MarkersDetected.model_validate(event.data))
+
     runtime.consume(AssetReady.TYPE)(link_ready_asset)
+    runtime.consume(MarkersDetected.TYPE)(mark_detected)

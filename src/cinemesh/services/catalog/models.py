@@ -63,3 +63,6 @@ class Episode(Base):
     intro_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     intro_end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     credits_start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # "admin" when an admin set them (detection never overwrites those), "detected" when the
+    # encoder found them in the season's audio, None while there are none
+    markers_source: Mapped[str | None] = mapped_column(String(16), nullable=True)

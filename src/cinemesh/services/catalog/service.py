@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cinemesh.contracts.catalog import TitleDeleted, TitleUpserted
 from cinemesh.contracts.maturity import level
-from cinemesh.platform.errors import conflict, not_found
-from cinemesh.services.catalog.markers import MARKERS, check_markers, set_markers
+from cinemesh.contracts.media import MarkersDetected
+from cinemesh.platform.errors import ApiError, conflict, not_found
+from cinemesh.services.catalog.markers import MARKERS, check_markers, markers_of, set_markers
 from cinemesh.services.catalog.models import Episode, Title, TitleGenre
 from cinemesh.services.catalog.schemas import (
     EpisodeCreate,
@@ -36,6 +37,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
     "title": (Title.title.asc(),),
 }
 NULLABLE = ("year", "runtime_min", *MARKERS)
+ADMIN, DETECTED = "admin", "detected"  # who set an episode's markers
 
 
 def _now() -> datetime:
@@ -175,7 +177,7 @@ class Catalog:
             else:
                 found.name, found.runtime_min = body.name, body.runtime_min
                 found.synopsis = body.synopsis
-                set_markers(found, markers_given(body))
+                mark_by_admin(found, markers_given(body))
 
     async def _set_genres(self, session: AsyncSession, title: Title) -> None:
         await session.execute(delete(TitleGenre).where(TitleGenre.title_id == title.id))
@@ -236,7 +238,7 @@ class Catalog:
                 setattr(episode, name, changes[name])
         if "runtime_min" in changes:
             episode.runtime_min = changes["runtime_min"]
-        set_markers(episode, changes)
+        mark_by_admin(episode, changes)
         title.updated_at = _now()
         return episode
 
@@ -252,7 +254,7 @@ class Catalog:
             synopsis=body.synopsis,
             asset=None,
         )
-        set_markers(episode, markers_given(body))
+        mark_by_admin(episode, markers_given(body))
         return episode
 
     async def link_asset(
@@ -271,6 +273,23 @@ class Catalog:
             title.asset = asset
         title.updated_at = _now()
         await self.announce(session, title, playable=True)
+        return True
+
+    async def take_detected(self, session: AsyncSession, found: MarkersDetected) -> bool:
+        """The encoder's markers for an episode, unless an admin set its markers (or they do not
+        fit the video); False when the episode keeps the ones it had."""
+        episode = await session.get(Episode, found.episode_id)
+        if episode is None or episode.title_id != found.title_id:
+            return False
+        if episode.markers_source == ADMIN:
+            return False
+        before = markers_of(episode)
+        try:
+            set_markers(episode, found.model_dump(include=set(MARKERS)))
+        except ApiError:
+            set_markers_unchecked(episode, before)
+            return False
+        episode.markers_source = DETECTED
         return True
 
     async def announce(
@@ -300,6 +319,21 @@ class Catalog:
     async def _has_playable_episode(self, session: AsyncSession, title_id: str) -> bool:
         assets = await session.scalars(select(Episode.asset).where(Episode.title_id == title_id))
         return any(assets)
+
+
+def mark_by_admin(episode: Episode, changes: dict[str, Any]) -> None:
+    """Markers an admin gave or cleared (a null for a marker there is none of changes nothing):
+    detection never overwrites them afterwards."""
+    given = [n for n in MARKERS if n in changes]
+    changed = any(changes[n] is not None or getattr(episode, n) is not None for n in given)
+    set_markers(episode, changes)
+    if changed:
+        episode.markers_source = ADMIN
+
+
+def set_markers_unchecked(episode: Episode, values: dict[str, float | None]) -> None:
+    for name, value in values.items():
+        setattr(episode, name, value)
 
 
 def markers_given(body: Markers) -> dict[str, Any]:

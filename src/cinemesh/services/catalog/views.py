@@ -39,6 +39,7 @@ def episode_view(episode: Episode) -> dict[str, Any]:
         "playable": bool(episode.asset),
         "asset": episode.asset,
         **markers_of(episode),
+        "markers_source": episode.markers_source,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cinemesh.contracts.media import AssetReady, JobStateChanged
+from cinemesh.contracts.media import AssetReady, JobStateChanged, MarkersDetected
 from cinemesh.platform.db import Database
 from cinemesh.platform.errors import not_found
 from cinemesh.services.encoder.models import Asset, Job, SubtitleTrack
@@ -181,6 +181,13 @@ class Jobs:
             job.state, job.percent, job.error, job.updated_at = "ready", 100.0, None, _now()
             job.result = manifest
             await self._announce(session, job)
+
+    async def announce_markers(self, detected: list[MarkersDetected]) -> None:
+        """Publish a season's detected markers, every episode's in one commit."""
+        async with self.db.transaction() as session:
+            for markers in detected:
+                data = markers.model_dump(mode="json")
+                await self.stage(session, MarkersDetected.TYPE, data, key=markers.episode_id)
 
     async def asset(self, asset_id: str) -> Asset:
         async with self.db.session() as session:

@@ -23,3 +23,6 @@ class EncoderSettings(ServiceSettings):
     vmaf_subsample: int = Field(5, ge=1, le=60)
     threads: int = Field(0, ge=0)
     worker: bool = True
+    # a season's intro and credits, detected once two of its episodes are packaged
+    detect_markers: bool = True
+    intro_min_s: float = Field(8.0, ge=1.0)

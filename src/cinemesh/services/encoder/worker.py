@@ -2,7 +2,8 @@
 alive with in-progress acks while it works, so a dead worker's job is redelivered after
 `ack_wait_s` and finished by whichever instance takes it. A worker that drains (SIGTERM) takes
 no new job and, as it stops, hands the one in flight back to the queue (a nak), so another
-worker starts it at once instead of after the ack wait."""
+worker starts it at once instead of after the ack wait. Once an episode's job is ready, the
+worker detects its season's intro and credits (season.py) before it takes the next job."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from typing import Any
 import nats.errors
 import orjson
 
+from cinemesh.platform.http import ServiceUnavailable
 from cinemesh.platform.media_store import MediaStore, OriginUnavailable
 from cinemesh.platform.observability import logger
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.encoder.ffmpeg import FfmpegError
+from cinemesh.services.encoder.intro import IntroError
 from cinemesh.services.encoder.ladder import EncodeOptions
 from cinemesh.services.encoder.models import Job
 from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import SourceInfo
+from cinemesh.services.encoder.season import SeasonMarkers
 from cinemesh.services.encoder.service import FINAL_STATES, Jobs, SubtitleTracks
 from cinemesh.services.encoder.settings import EncoderSettings
 from cinemesh.services.encoder.sources import SourceShelf
@@ -51,6 +55,7 @@ class EncodeWorker:
         self.store = store
         self.sources = SourceShelf(folders, store)
         self.settings = settings
+        self.markers = SeasonMarkers(runtime, jobs, self.sources, min_s=settings.intro_min_s)
         self.encode = EncodeOptions(
             preset=settings.preset,
             crf=settings.crf,
@@ -143,6 +148,17 @@ class EncodeWorker:
             return
         await self.jobs.complete(job_id, manifest)
         log.info("asset ready", job_id=job_id, asset_id=job.asset_id)
+        if job.episode_id and self.settings.detect_markers:
+            await self._mark_season(job)
+
+    async def _mark_season(self, job: Job) -> None:
+        try:
+            detected = await self.markers.detect_after(job)
+        except (ServiceUnavailable, OriginUnavailable, IntroError, OSError) as exc:
+            log.warning("season markers not detected", job_id=job.id, error=str(exc))
+            return
+        if detected:
+            log.info("season markers detected", title_id=job.title_id, episodes=len(detected))
 
     async def _package_and_publish(self, job: Job, report: ProgressReport) -> dict[str, Any]:
         """The package, published; while the media store is down the job waits (the queue
