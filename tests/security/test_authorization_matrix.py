@@ -33,6 +33,7 @@ SERVICES = [
     "recommender",
     "encoder",
     "telemetry",
+    "experiments",
     "gateway",
 ]
 ROLES = ("anonymous", "other", "owner", "admin")
@@ -167,6 +168,13 @@ def rules(w: dict[str, Any]) -> list[Rule]:
         Rule("GET", f"/admin/titles/{ct}/subtitles", admin_only((200, 404))),
         Rule("POST", f"/admin/titles/{ct}/subtitles", admin_only((415, 422))),
         Rule("GET", f"/admin/jobs/{uuid.uuid4().hex}", admin_only((404, 503))),
+        Rule("POST", "/admin/experiments", admin_only((201,)), {"name": "matrix-banner", "layer": "matrix", "cells": [{"name": "a"}, {"name": "b", "treatments": {"banner.style": "bold"}}]}),
+        Rule("GET", "/admin/experiments", admin_only()),
+        Rule("GET", "/admin/experiments/matrix-banner", admin_only()),
+        Rule("POST", "/admin/experiments/matrix-banner/start", admin_only()),
+        Rule("GET", "/admin/experiments/matrix-banner/report", admin_only()),
+        Rule("POST", "/admin/experiments/matrix-banner/stop", admin_only()),
+        Rule("GET", "/ops/experiments", public()),
         Rule("POST", "/telemetry/play", owner_only((202,)), {"beacons": [{"session_id": s, "seq": 0, "played_ms": 1000}]}),
         Rule("GET", "/ops/services", public()),
         Rule("GET", "/ops/telemetry", public()),

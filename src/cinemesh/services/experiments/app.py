@@ -31,7 +31,7 @@ def create_app() -> FastAPI:
     runtime = ServiceRuntime(
         "experiments", migrations=MIGRATIONS, uses_events=True, database_url=settings.database_url
     )
-    experiments = Experiments(runtime.database, designs_s=settings.designs_s)
+    experiments = Experiments(runtime.database, designs_s=settings.designs_s, stage=runtime.stage)
     consume_events(runtime, experiments)
     if settings.demo:
         runtime.on_startup(lambda: start_demo_experiment(runtime.database, experiments))

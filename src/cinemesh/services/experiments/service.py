@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cinemesh.contracts.experiments import ExperimentCell, ExperimentStarted, ExperimentStopped
 from cinemesh.contracts.treatments import encode
 from cinemesh.platform.db import Database
 from cinemesh.platform.errors import conflict, not_found
@@ -31,6 +32,7 @@ from cinemesh.services.experiments.schemas import (
     ExperimentView,
 )
 
+Stage = Callable[..., Awaitable[Any]]
 SHOWN_KEPT = 200
 IN_CHUNKS = 500
 
@@ -117,6 +119,7 @@ def allocate(running: Iterable[Running], profile_id: str) -> Allocations:
 class Experiments:
     database: Database
     designs_s: float = 2.0
+    stage: Stage | None = None  # the runtime's: `experiments.*` events in the caller's transaction
     _running: tuple[float, list[Running]] = field(default=(-1e9, []), repr=False)
 
     # --- definitions -------------------------------------------------------------------------
@@ -191,6 +194,17 @@ class Experiments:
             raise conflict("NOT_A_DRAFT", "the experiment was started a moment ago")
         await session.refresh(row)
         self.forget_running()
+        started = ExperimentStarted(
+            experiment_id=row.id,
+            name=row.name,
+            layer=row.layer,
+            traffic=row.traffic,
+            control=row.control,
+            cells=[ExperimentCell.model_validate(c) for c in row.cells],
+            buckets=[row.first_bucket, row.end_bucket],
+            at=iso(row.started_ms) or "",
+        )
+        await self._announce(session, started, key=row.id)
         return row
 
     async def stop(self, session: AsyncSession, experiment: str) -> StoredExperiment:
@@ -202,7 +216,17 @@ class Experiments:
         row.status = "stopped"
         row.stopped_ms = now_ms()
         self.forget_running()
+        stopped = ExperimentStopped(
+            experiment_id=row.id, name=row.name, layer=row.layer, at=iso(row.stopped_ms) or ""
+        )
+        await self._announce(session, stopped, key=row.id)
         return row
+
+    async def _announce(
+        self, session: AsyncSession, event: ExperimentStarted | ExperimentStopped, *, key: str
+    ) -> None:
+        if self.stage is not None:
+            await self.stage(session, event.TYPE, event.model_dump(mode="json"), key=key)
 
     # --- allocation ---------------------------------------------------------------------------
     def forget_running(self) -> None:

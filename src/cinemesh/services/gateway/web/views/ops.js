@@ -4,6 +4,7 @@
 // them (an admin, in local mode).
 import { api, enc, session } from "../api.js";
 import { h, toast } from "../ui.js";
+import { experimentsPanel } from "./ops_experiments.js";
 import { qoePanel } from "./ops_qoe.js";
 
 const POLL_MS = 2000;
@@ -15,6 +16,7 @@ export function renderOps({ main }) {
   const status = h("p", { class: "muted ops-status", role: "status" }, "Connecting…");
   const chaosNote = h("p", { class: "muted small" });
   const qoe = qoePanel();
+  const experiments = experimentsPanel();
   const deploysPanel = h("section", { class: "ops-deploys", "aria-label": "Deploys", hidden: true });
   main.replaceChildren(
     h(
@@ -26,6 +28,7 @@ export function renderOps({ main }) {
       deploysPanel,
       grid,
       qoe.root,
+      experiments.root,
     ),
   );
   const history = new Map();
@@ -218,10 +221,13 @@ export function renderOps({ main }) {
   const timer = setInterval(poll, POLL_MS);
   qoe.refresh();
   const qoeTimer = setInterval(qoe.refresh, QOE_POLL_MS);
+  experiments.refresh();
+  const experimentsTimer = setInterval(experiments.refresh, QOE_POLL_MS);
   return () => {
     stopped = true;
     clearInterval(timer);
     clearInterval(qoeTimer);
+    clearInterval(experimentsTimer);
   };
 }
 
