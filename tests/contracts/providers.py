@@ -45,6 +45,7 @@ class ProviderWorld:
         self.platform = platform
         self.member_headers: dict[str, str] = {}
         self.admin_headers: dict[str, str] = {}
+        self.identity_headers: dict[str, str] = {}
         self.email = f"provider-{uuid.uuid4().hex[:8]}@example.com"
         account = self.call("identity", "POST", "/v1/accounts", json=credentials(self.email))
         self.account_id = str(account.json()["id"])
@@ -52,6 +53,11 @@ class ProviderWorld:
         admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"
         self.call("identity", "POST", "/v1/admins", json=credentials(admin, plan=None))
         self.admin_headers = self.signed_in(admin)
+        # identity's pact changes its member's password (to the same one), which signs that
+        # account out everywhere: an account of its own, so no other provider's member is
+        own = f"provider-identity-{uuid.uuid4().hex[:8]}@example.com"
+        self.call("identity", "POST", "/v1/accounts", json=credentials(own))
+        self.identity_headers = self.signed_in(own)
         self._profile_id = ""
 
     def signed_in(self, email: str) -> dict[str, str]:
@@ -66,6 +72,8 @@ class ProviderWorld:
     def headers_for(self, service: str) -> dict[str, str]:
         """The service credential and the caller the gateway passes on to `service`."""
         caller = self.admin_headers if service in AS_ADMIN else self.member_headers
+        if service == "identity" and self.identity_headers:
+            caller = self.identity_headers
         return {**self.platform.headers, **caller}
 
     def profile_id(self) -> str:
@@ -224,22 +232,39 @@ def a_session_is_playing(world: ProviderWorld, *, session_id: str, title_id: str
 
 def part_way_through(world: ProviderWorld, *, profile_id: str, title_id: str) -> dict[str, Any]:
     """History learns positions from playback's events: send the one a heartbeat makes."""
-    event = PlaybackProgress(
-        session_id=uuid.uuid4().hex,
-        account_id=world.account_id,
-        profile_id=profile_id,
-        title_id=title_id,
-        position_s=600.0,
-        duration_s=3600.0,
-        at=datetime.now(UTC).isoformat(),
-    )
-    publish(world.platform.env, event)
+    watched_to(world, profile_id=profile_id, title_id=title_id, position_s=600.0)
     path = f"/v1/profiles/{profile_id}/continue-watching"
     world.wait_for(
         lambda: bool(world.call("history", "GET", path).json()["items"]),
         f"history has {profile_id} in {title_id}",
     )
     return {"profile_id": profile_id, "title_id": title_id}
+
+
+def finished(world: ProviderWorld, *, profile_id: str, title_id: str) -> dict[str, Any]:
+    """The heartbeat of the title's last minute, then history counts it watched."""
+    watched_to(world, profile_id=profile_id, title_id=title_id, position_s=3590.0)
+    path = f"/v1/profiles/{profile_id}/watched"
+    world.wait_for(
+        lambda: any(
+            i["title_id"] == title_id for i in world.call("history", "GET", path).json()["items"]
+        ),
+        f"history has {profile_id} done with {title_id}",
+    )
+    return {"profile_id": profile_id, "title_id": title_id}
+
+
+def watched_to(world: ProviderWorld, *, profile_id: str, title_id: str, position_s: float) -> None:
+    event = PlaybackProgress(
+        session_id=uuid.uuid4().hex,
+        account_id=world.account_id,
+        profile_id=profile_id,
+        title_id=title_id,
+        position_s=position_s,
+        duration_s=3600.0,
+        at=datetime.now(UTC).isoformat(),
+    )
+    publish(world.platform.env, event)
 
 
 def a_spare_profile(world: ProviderWorld) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from cinemesh.services.gateway.home import HomePage, HomeSources
 from cinemesh.services.gateway.routes import admin_titles as admin_routes
 from cinemesh.services.gateway.routes import auth as auth_routes
 from cinemesh.services.gateway.routes import catalog as catalog_routes
+from cinemesh.services.gateway.routes import history as history_routes
 from cinemesh.services.gateway.routes import media as media_routes
 from cinemesh.services.gateway.routes import playback as playback_routes
 from cinemesh.services.gateway.routes import profiles as profile_routes
@@ -52,6 +53,7 @@ PASSWORD = "a contract is a promise 42"
 ISO_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$"
 TITLE_IS_THERE = f"a title {TITLE_ID} in genre {GENRE} exists"
 GONE_ID = "t-contract-gone"
+FINISHED_ID = "t-contract-finished"
 SERIES_ID = "t-contract-series"
 SERIES_IS_THERE = f"a series {SERIES_ID} with one episode exists"
 NEW_TITLE = admin_routes.TitleCreate(
@@ -168,6 +170,17 @@ async def test_gateway_pact_with_catalog(tmp_path: Path) -> None:
         .will_respond_with(200)
         .with_header("Content-Type", "image/jpeg")
     )
+    (
+        pact.upon_receiving("a page of a genre the member browses")
+        .given(TITLE_IS_THERE)
+        .with_request("GET", "/v1/titles")
+        .with_query_parameters({"genre": GENRE, "sort": "popularity", "limit": "40", "offset": "0"})
+        .will_respond_with(200)
+        .with_body(
+            {**browse_page, "limit": match.int(40), "offset": match.int(0)},
+            content_type="application/json",
+        )
+    )
     catalog_admin_interactions(pact)
 
     async with gateway_against(pact) as gateway:
@@ -187,6 +200,17 @@ async def test_gateway_pact_with_catalog(tmp_path: Path) -> None:
         assert sources.genre_rows[0]["genre"] == GENRE
         fetched = await home._fetch_titles(None, [TITLE_ID])  # type: ignore[arg-type]
         assert fetched[TITLE_ID]["maturity_rating"] == MATURITY
+        browsed = await catalog_routes.browse(
+            None,  # type: ignore[arg-type]
+            gateway,
+            MEMBER,
+            genre=GENRE,
+            sort="popularity",
+            limit=40,
+            offset=0,
+            profile_id=None,
+        )
+        assert browsed.status_code == 200
         await administer_the_catalog(gateway)
         poster = await catalog_routes.artwork_jpg(
             None,  # type: ignore[arg-type]
@@ -352,9 +376,24 @@ def profile_shape() -> dict[str, object]:
 
 
 def profile_write_interactions(pact: Pact, state: str) -> None:
-    """The member's writes through the gateway's profile routes, relayed as answered."""
+    """The member's writes through the gateway's profile routes, relayed as answered, and
+    My List as the member pages it there."""
     profile = "/v1/profiles/${profile_id}"
     listed = {"title_id": match.str(TITLE_ID), "in_list": match.bool(True)}
+    item = {
+        "title_id": match.str(TITLE_ID),
+        "added_at": match.regex("2026-01-01T00:00:00Z", regex=ISO_TIME),
+    }
+    (
+        pact.upon_receiving("the profile's list as the member pages it")
+        .given(state)
+        .with_request(
+            "GET", path_of_state("/v1/profiles/p-contract-2/my-list", f"{profile}/my-list")
+        )
+        .with_query_parameter("limit", "200")
+        .will_respond_with(200)
+        .with_body({"items": match.each_like(item)}, content_type="application/json")
+    )
     (
         pact.upon_receiving("the member's profiles")
         .given(state)
@@ -423,6 +462,8 @@ def profile_write_interactions(pact: Pact, state: str) -> None:
 
 async def change_profiles(gateway: Gateway) -> None:
     mine = "p-contract-2"
+    paged = await profile_routes.my_list(None, gateway, MEMBER, profile_id=mine, limit=200)  # type: ignore[arg-type]
+    assert paged.status_code == 200
     listed = await profile_routes.list_profiles(None, gateway, MEMBER)  # type: ignore[arg-type]
     assert listed.status_code == 200
     made = await profile_routes.create_profile(NEW_PROFILE, None, gateway, MEMBER)  # type: ignore[arg-type]
@@ -488,12 +529,31 @@ async def test_gateway_pact_with_history(tmp_path: Path) -> None:
         .with_body(position, content_type="application/json")
     )
 
+    (
+        pact.upon_receiving("the titles the profile finished")
+        .given(f"profile {PROFILE_ID} finished {FINISHED_ID}")
+        .with_request("GET", f"/v1/profiles/{PROFILE_ID}/watched")
+        .will_respond_with(200)
+        .with_body(
+            {
+                "items": match.each_like(
+                    {**position, "title_id": match.str(FINISHED_ID), "finished": match.bool(True)}
+                )
+            },
+            content_type="application/json",
+        )
+    )
+
     async with gateway_against(pact) as gateway:
         sources = HomeSources()
         await HomePage(gateway)._continue_watching(None, MEMBER, PROFILE_ID, sources)  # type: ignore[arg-type]
         assert sources.continue_watching and sources.continue_watching[0]["title_id"] == TITLE_ID
         resume = await catalog_routes.progress(gateway, None, PROFILE_ID, TITLE_ID)  # type: ignore[arg-type]
         assert resume is not None and resume["position_s"] == 600.0
+        # the member's profile, as checked with profiles a moment ago (in the profiles pact)
+        gateway._owned[(MEMBER.account_id, PROFILE_ID)] = (time.monotonic(), {})
+        watched = await history_routes.watched(None, gateway, MEMBER, profile_id=PROFILE_ID)  # type: ignore[arg-type]
+        assert watched.status_code == 200
     settle_pact(pact, "history", tmp_path)
 
 
@@ -636,6 +696,15 @@ async def test_gateway_pact_with_identity(tmp_path: Path) -> None:
         .will_respond_with(200)
         .with_body(account, content_type="application/json")
     )
+    (
+        # the same password again: the member's password stays the one the states sign in with
+        pact.upon_receiving("a password change")
+        .with_request("POST", "/v1/accounts/me/password")
+        .with_body(
+            {"old_password": PASSWORD, "new_password": PASSWORD}, content_type="application/json"
+        )
+        .will_respond_with(204)
+    )
 
     async with gateway_against(pact) as gateway:
         signed_up = await auth_routes.sign_up(
@@ -659,6 +728,9 @@ async def test_gateway_pact_with_identity(tmp_path: Path) -> None:
         assert signed_out.status_code == 204
         mine = await auth_routes.me(None, gateway, MEMBER)  # type: ignore[arg-type]
         assert mine.status_code == 200
+        same = auth_routes.PasswordBody(old_password=PASSWORD, new_password=PASSWORD)
+        changed = await auth_routes.change_password(same, None, gateway, MEMBER)  # type: ignore[arg-type]
+        assert changed.status_code == 204
     settle_pact(pact, "identity", tmp_path)
 
 

@@ -27,6 +27,7 @@ from tests.contracts.providers import (
     an_account_exists,
     an_encode_job,
     an_experiment_runs,
+    finished,
     part_way_through,
     subtitles_exist,
     telemetry_knows_a_session,
@@ -35,6 +36,7 @@ from tests.contracts.test_gateway_consumer import (
     A_JOB_EXISTS,
     AN_EXPERIMENT_RUNS,
     BEACON_SESSION,
+    FINISHED_ID,
     GENRE,
     GONE_ID,
     HOLDS_A_REFRESH_TOKEN,
@@ -97,6 +99,9 @@ STATES: dict[str, StateSetup] = {
     f"profile {PROFILE_ID} is part-way through {TITLE_ID}": partial(
         part_way_through, profile_id=PROFILE_ID, title_id=TITLE_ID
     ),
+    f"profile {PROFILE_ID} finished {FINISHED_ID}": partial(
+        finished, profile_id=PROFILE_ID, title_id=FINISHED_ID
+    ),
     f"a title {GONE_ID} in genre {GENRE} exists": partial(
         a_title_exists, title_id=GONE_ID, genre=GENRE
     ),
@@ -147,17 +152,30 @@ def test_provider_honours_the_gateways_pact(
     )
 
 
+@pytest.mark.parametrize(
+    ("provider", "description"),
+    [
+        ("catalog", "a title's page"),
+        ("telemetry", "a batch of play beacons"),
+        ("experiments", "a profile's cells"),
+        ("encoder", "an encode job's progress"),
+    ],
+)
 def test_a_pact_asking_for_a_field_the_provider_does_not_give_fails_naming_it(
-    world: ProviderWorld, states: StateEndpoint, tmp_path: Path
+    provider: str,
+    description: str,
+    world: ProviderWorld,
+    states: StateEndpoint,
+    tmp_path: Path,
 ) -> None:
-    """The gateway's title page pact, edited to want a field catalog has never returned."""
-    pact = json.loads(pact_file(PACTS, "catalog").read_text())
-    page = next(i for i in pact["interactions"] if i["description"] == "a title's page")
-    page["response"]["body"]["content"]["parental_guide"] = "mild peril"
-    pact["interactions"] = [page]
-    pact_file(tmp_path, "catalog").write_text(json.dumps(pact))
+    """One of the gateway's pacts, edited to want a field its provider has never returned."""
+    pact = json.loads(pact_file(PACTS, provider).read_text())
+    wanted = next(i for i in pact["interactions"] if i["description"] == description)
+    wanted["response"]["body"]["content"]["parental_guide"] = "mild peril"
+    pact["interactions"] = [wanted]
+    pact_file(tmp_path, provider).write_text(json.dumps(pact))
 
-    verification = world.verify("catalog", tmp_path, states)
+    verification = world.verify(provider, tmp_path, states)
 
     assert not verification.held
     assert "parental_guide" in verification.output, verification.output
