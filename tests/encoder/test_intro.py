@@ -83,6 +83,18 @@ def test_an_intro_missing_from_one_episode_is_no_intro_of_the_season(tmp_path: P
     assert detect_intros([e.path for e in season]) == [None, None, None]
 
 
+def test_a_pilot_without_the_intro_leaves_the_rest_of_the_season_theirs(tmp_path: Path) -> None:
+    season = make_season(
+        tmp_path, offsets=(None, 10.0, 25.03, 4.51), durations=(60.0, 70.0, 80.0, 75.0)
+    )
+    found = detect_intros([e.path for e in season])
+    assert found[0] is None
+    for episode, intro in zip(season[1:], found[1:], strict=True):
+        assert intro is not None and episode.intro is not None
+        assert abs(intro.start_s - episode.intro[0]) <= TOLERANCE_S, (episode.intro, intro)
+        assert abs(intro.end_s - episode.intro[1]) <= TOLERANCE_S, (episode.intro, intro)
+
+
 def test_a_single_episode_or_none_has_no_intro(tmp_path: Path) -> None:
     season = make_season(tmp_path, offsets=(10.0,), durations=(60.0,), aac=False)
     assert detect_intros([season[0].path]) == [None]

@@ -12,7 +12,7 @@ async function load(path) {
   return import(`data:text/javascript,${encodeURIComponent(source)}`);
 }
 
-const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } = await load("views/markers.js");
+const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } = await load("views/markers.js");
 const { captionStyle, captionStyleKey, preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
 const { startConfig, startLevelFor } = await load("views/start_level.js");
 
@@ -63,6 +63,14 @@ test("the next episode is the one the catalog names, across seasons", () => {
 test("an older catalog without next_episode_id still gets the next playable episode", () => {
   const episodes = [{ id: "a", playable: true }, { id: "b", playable: false }, { id: "c", playable: true }];
   assert.equal(nextEpisodeOf(episodes, episodes[0]).id, "c");
+});
+
+test("the next episode is labelled by its number and name, with its season when it changes", () => {
+  const pilot = { id: "a", season: 1, number: 1, name: "Pilot" };
+  assert.equal(nextLabel({ id: "b", season: 1, number: 2, name: "Chapter 2" }, pilot), "Next: E2 “Chapter 2”");
+  assert.equal(nextLabel({ id: "c", season: 2, number: 1, name: "Return" }, pilot), "Next: S2:E1 “Return”");
+  assert.equal(nextLabel({ id: "d", name: "Special" }, pilot), "Next: Special");
+  assert.equal(nextLabel(null, pilot), "");
 });
 
 test("the preferred language picks its track, exact tags first, ISO 639-2 codes too", () => {

@@ -297,9 +297,18 @@ def season_markers(episodes: Sequence[EpisodeAudio], *, min_s: float = 8.0) -> l
 
 def detect_markers(paths: Sequence[Path], *, min_s: float = 8.0) -> list[EpisodeMarkers]:
     """Intro and credits of each of a season's episode files (in any container ffmpeg reads),
-    in the order given; the first is the reference the others are aligned with."""
+    in the order given; the first is the reference the others are aligned with. A first
+    episode without the intro the others share (a pilot that opens cold, or has none yet) gets
+    no intro, and the rest theirs, aligned with the second."""
     episodes = [listen_file(Path(p), phases=PHASES if i == 0 else 1) for i, p in enumerate(paths)]
-    return season_markers(episodes, min_s=min_s)
+    found = season_markers(episodes, min_s=min_s)
+    if len(paths) < 3 or any(m.intro for m in found):
+        return found
+    rest = [listen_file(Path(paths[1]), phases=PHASES), *episodes[2:]]
+    others = season_markers(rest, min_s=min_s)
+    if not any(m.intro for m in others):
+        return found
+    return [EpisodeMarkers(None, found[0].credits), *others]
 
 
 def detect_intros(paths: Sequence[Path], *, min_s: float = 8.0) -> list[Range | None]:

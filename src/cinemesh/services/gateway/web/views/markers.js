@@ -36,6 +36,16 @@ export function nextEpisodeOf(episodes, current) {
   return episodes.slice(episodes.indexOf(current) + 1).find((e) => e.playable) || null;
 }
 
+// What the player calls the next episode: "Next: E2 “The Name”", with its season when that
+// changes ("Next: S2:E1 …"), or just its name when the catalog gives no numbers.
+export function nextLabel(next, current) {
+  if (!next) return "";
+  const name = next.name || next.title || "";
+  if (!Number.isInteger(next.number)) return `Next: ${name}`;
+  const season = current && next.season === current.season ? "" : `S${next.season}:`;
+  return `Next: ${season}E${next.number}${name ? ` “${name}”` : ""}`;
+}
+
 function numberOrNull(value) {
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }

@@ -4,7 +4,7 @@ import { ApiError, api, enc, session } from "../api.js";
 import { PlayBeacons } from "../beacons.js";
 import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
-import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf } from "./markers.js";
+import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } from "./markers.js";
 import { loadHls } from "./hls_loader.js";
 import { startBandwidth, startConfig, startLevelFor } from "./start_level.js";
 import { TrackMenu } from "./track_menu.js";
@@ -163,7 +163,7 @@ class Player {
     this.qualityButton = h("button", { class: "control control-text", type: "button", "aria-haspopup": "true", "aria-expanded": "false", "data-control": "quality" }, svgIcon("gear", 22), this.rendition);
     this.qualityMenu = h("div", { class: "quality-menu", role: "menu", "aria-label": "Quality", hidden: true });
     this.nextButton = this.nextEpisode
-      ? h("button", { class: "control", type: "button", "aria-label": `Next episode: ${this.nextEpisode.name}`, "data-control": "next" }, svgIcon("next", 26))
+      ? h("button", { class: "control control-text", type: "button", "aria-label": `Next episode: ${this.nextEpisode.name}`, "data-control": "next" }, svgIcon("next", 26), h("span", { class: "next-label" }, nextLabel(this.nextEpisode, this.currentEpisode)))
       : null;
     this.fullButton = h("button", { class: "control", type: "button", "aria-label": "Full screen", "data-control": "fullscreen" }, svgIcon("full", 24));
     this.notice = h("div", { class: "player-notice", role: "status", "aria-live": "polite", hidden: true });
@@ -527,7 +527,7 @@ class Player {
     let left = NEXT_EPISODE_COUNTDOWN_S;
     const label = h("span", {}, `Next episode in ${left}`);
     this.upNext.replaceChildren(
-      h("p", { class: "up-next-name" }, `Up next: ${this.nextEpisode.name}`),
+      h("p", { class: "up-next-name" }, nextLabel(this.nextEpisode, this.currentEpisode)),
       label,
       h("button", { class: "button button-play", type: "button", onclick: () => this.playNext() }, svgIcon("play", 20), "Play now"),
       h("button", { class: "button button-outline", type: "button", onclick: () => this.cancelNext() }, "Cancel"),
