@@ -64,7 +64,7 @@ def allocations(platform: LocalPlatform, index: int) -> dict[str, dict[str, str]
 
 @pytest.mark.backends
 def test_definitions_are_checked_and_run_through_their_life(platform: LocalPlatform) -> None:
-    demo = call(platform, "GET", "/v1/experiments/recs-ials-blend").json()
+    demo = call(platform, "GET", "/v1/experiments/recs-seq-ease").json()
     assert demo["status"] == "running" and demo["layer"] == "recommender"
     good = {"name": "artwork-a", "layer": "artwork", "traffic": 0.5, "cells": TWO_CELLS}
     for bad in [
@@ -94,7 +94,7 @@ def test_definitions_are_checked_and_run_through_their_life(platform: LocalPlatf
     assert call(platform, "GET", "/v1/experiments/nothing-here").status_code == 404
     assert call(platform, "GET", "/v1/allocations", params={"profile_id": "a b"}).status_code == 422
     names = {e["name"] for e in call(platform, "GET", "/v1/experiments").json()}
-    assert {"recs-ials-blend", "artwork-a", "artwork-b"} <= names
+    assert {"recs-seq-ease", "artwork-a", "artwork-b"} <= names
 
 
 @pytest.mark.backends

@@ -202,11 +202,11 @@ async def test_recent_answers_are_reused_under_load(gateway: FakeGateway) -> Non
 async def test_an_experiment_cell_chooses_the_model_and_the_exposure_is_logged(
     gateway: FakeGateway,
 ) -> None:
-    gateway.treatments = "recommender.model=ials-blend"
+    gateway.treatments = "recommender.model=seq-ease"
     home = HomePage(gateway)
     page = await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
     assert page["degraded"] == [] and rows_by_id(page)["top-picks"] == ["t3"]
-    assert gateway.headers == [{"X-Cinemesh-Treatments": "recommender.model=ials-blend"}]
+    assert gateway.headers == [{"X-Cinemesh-Treatments": "recommender.model=seq-ease"}]
     for _ in range(5):  # the exposure is sent in the background
         await asyncio.sleep(0)
     assert gateway.exposures == [{"profile_id": "p1", "experiment_ids": ["e1"], "shown": ["t3"]}]
@@ -219,7 +219,7 @@ async def test_an_experiment_cell_chooses_the_model_and_the_exposure_is_logged(
 
 
 async def test_a_page_showing_other_titles_is_exposed_again(gateway: FakeGateway) -> None:
-    gateway.treatments = "recommender.model=ials-blend"
+    gateway.treatments = "recommender.model=seq-ease"
     home = HomePage(gateway)
     await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
     home.allocator.expose("p1", await home.allocator.of("p1"), shown=["t9", "t3"])
@@ -234,7 +234,7 @@ async def test_a_page_showing_other_titles_is_exposed_again(gateway: FakeGateway
 
 
 async def test_experiments_down_means_control_and_a_whole_page(gateway: FakeGateway) -> None:
-    gateway.treatments = "recommender.model=ials-blend"
+    gateway.treatments = "recommender.model=seq-ease"
     gateway.down = {"experiments"}
     page = await build(gateway)
     assert page["degraded"] == [] and rows_by_id(page)["top-picks"] == ["t3"]

@@ -59,8 +59,11 @@ def test_evaluate_prints_a_table_and_writes_json(tmp_path: Path) -> None:
         "item-knn (cosine)",
         "ease",
         "recency-ease",
+        "rp3beta",
+        "ease-decay",
         "ials",
         "ials-blend",
+        "seq-ease",
     ]
     assert "| **recency-ease** |" in (tmp_path / "r.md").read_text()
 

@@ -149,8 +149,11 @@ def test_evaluate_runs_every_model_through_one_harness() -> None:
         "item-knn (cosine)",
         "ease",
         "recency-ease",
+        "rp3beta",
+        "ease-decay",
         "ials",
         "ials-blend",
+        "seq-ease",
     ]
     ours = report.results[3].metrics
     assert ours.ndcg_at_10 > report.results[0].metrics.ndcg_at_10

@@ -151,12 +151,12 @@ def retrained_with_everything(platform: LocalPlatform, titles: int) -> None:
 def assert_the_challenger_cell_is_served(
     platform: LocalPlatform, profile: str, *, watched: list[str]
 ) -> None:
-    """An experiment's challenger cell (the gateway's treatments header) gets the iALS blend,
-    with the same rules; without the header, or with an unknown model, the current one."""
+    """An experiment's challenger cell (the gateway's treatments header) gets seq-ease, with
+    the same rules; without the header, or with an unknown model, the current one."""
     url = platform.url_of("recommender", 0) + "/v1/rows"
     asked = {"profile_id": profile, "maturity": "NC-17", "limit": 10}
     for treatments, name in [
-        ("recommender.model=ials-blend", "ials-blend"),
+        ("recommender.model=seq-ease", "seq-ease"),
         ("recommender.model=unknown;x=y", "recency-ease"),
         (None, "recency-ease"),
     ]:

@@ -1,5 +1,5 @@
 """An experiment's treatments travel with a request in one header, `key=value` pairs joined by
-`;` (`recommender.model=ials-blend`): experiments writes them for a profile's cells, the gateway
+`;` (`recommender.model=seq-ease`): experiments writes them for a profile's cells, the gateway
 passes them on, and the service a key names reads its own."""
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ CellOption = typer.Option(
     ...,
     "--cell",
     help="NAME[:WEIGHT][:KEY=VALUE,...], once per cell; e.g. "
-    "--cell control --cell ials:1:recommender.model=ials-blend",
+    "--cell control --cell seq:1:recommender.model=seq-ease",
 )
 
 

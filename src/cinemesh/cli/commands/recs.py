@@ -194,6 +194,7 @@ def _as_json(report: Report) -> dict[str, object]:
         "dataset": report.dataset,
         "protocol": report.protocol,
         "results": [asdict(r) for r in report.results],
+        "validation": [asdict(t) for t in report.validation],
     }
 
 

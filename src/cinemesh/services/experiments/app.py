@@ -1,5 +1,5 @@
 """experiments: A/B tests of what members are shown. An experiment has cells with weights and
-each cell's overrides (`treatments`, e.g. `recommender.model=ials-blend`); a profile is
+each cell's overrides (`treatments`, e.g. `recommender.model=seq-ease`); a profile is
 allocated by hashing (allocation.py): deterministic, sticky over restarts and instances,
 never in two experiments of one layer. The gateway asks `GET /v1/allocations` with a short
 deadline (control when this service is away), passes the overrides on in a header and logs an
@@ -7,7 +7,7 @@ exposure when it showed them. Play starts and QoE come from `playback.*` and `te
 events; `GET /v1/experiments/{id}/report` compares every cell with control (analysis.py).
 
 On first start the demo experiment is made and started: the current recommender against the
-iALS challenger (demo.py)."""
+seq-ease challenger (demo.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The experiment the demo runs out of the box: recommendations from the current model
-(control) against the iALS blend (recommender/ials.py), half the profiles each."""
+(control) against seq-ease, recency-EASE blended with a sequence-aware term
+(recommender/sequence.py), half the profiles each."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from cinemesh.services.experiments.service import Experiments
 
 log = logger("cinemesh.experiments")
 DEMO = ExperimentCreate(
-    name="recs-ials-blend",
-    description="Home rows from recency-EASE (control) against the iALS blend (challenger)",
+    name="recs-seq-ease",
+    description="Home rows from recency-EASE (control) against seq-ease (challenger)",
     layer="recommender",
     traffic=1.0,
     cells=[
         CellSpec(name="control", weight=1, treatments={"recommender.model": "recency-ease"}),
-        CellSpec(name="ials-blend", weight=1, treatments={"recommender.model": "ials-blend"}),
+        CellSpec(name="seq-ease", weight=1, treatments={"recommender.model": "seq-ease"}),
     ],
     control="control",
 )

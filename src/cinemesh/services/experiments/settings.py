@@ -14,5 +14,5 @@ class ExperimentsSettings(ServiceSettings):
     # an instance re-reads the running experiments this often (a start or stop elsewhere is
     # seen within it); allocation itself needs no database read
     designs_s: float = Field(2.0, ge=0.1, le=300)
-    # the demo's experiment (recency-ease against the iALS blend), made and started on first run
+    # the demo's experiment (recency-ease against seq-ease), made and started on first run
     demo: bool = True

@@ -12,8 +12,8 @@ from cinemesh.contracts.maturity import ADULT_MAX, RATINGS
 from cinemesh.contracts.treatments import HEADER, treatment
 from cinemesh.platform.deps import Db, provided
 from cinemesh.platform.errors import ApiError
-from cinemesh.services.recommender.ials import Challengers
 from cinemesh.services.recommender.rows import build_rows
+from cinemesh.services.recommender.sequence import Challengers
 from cinemesh.services.recommender.service import Histories, interaction_view
 from cinemesh.services.recommender.training import ModelKeeper
 
@@ -25,7 +25,7 @@ Keeper = Annotated[ModelKeeper, provided(ModelKeeper)]
 HistoriesDep = Annotated[Histories, provided(Histories)]
 ChallengersDep = Annotated[Challengers, provided(Challengers)]
 # the experiment cell's overrides, set by the gateway from experiments' allocation:
-# `recommender.model=ials-blend;other.key=value`
+# `recommender.model=seq-ease;other.key=value`
 Treatments = Header(None, alias=HEADER, max_length=1000)
 router = APIRouter(prefix="/v1")
 

@@ -24,9 +24,10 @@ API (internal; every call needs the service credential):
   (default: the profile's own limit from profile events, else NC-17) never appear; finished
   and thumbed-down titles never appear; personal rows also leave out titles in progress, thumbed up and
   in My List. `limit` is 1..100 items per row. 503 `MODEL_NOT_READY` only before the very
-  first model exists. The `X-Cinemesh-Treatments` header (`recommender.model=ials-blend`,
-  set by the gateway for a profile in an experiment's challenger cell) serves the iALS blend
-  (ials.py) instead of the current model; `model.name` says which answered.
+  first model exists. The `X-Cinemesh-Treatments` header (`recommender.model=seq-ease`,
+  set by the gateway for a profile in an experiment's challenger cell) serves recency-EASE
+  blended with a sequence-aware term (sequence.py) instead of the current model;
+  `model.name` says which answered.
 - `POST /v1/retrain` -> trains now from the database and serves the result; the previous
   snapshot answers until then. `{retrained, model}`.
 - `GET /v1/model` -> the serving snapshot: version, trained_at, profiles, titles, ...
@@ -45,7 +46,7 @@ from cinemesh.platform.settings import load_settings
 from cinemesh.services.recommender import ingest
 from cinemesh.services.recommender.api import router
 from cinemesh.services.recommender.collaborative import ModelParams
-from cinemesh.services.recommender.ials import Challengers
+from cinemesh.services.recommender.sequence import Challengers
 from cinemesh.services.recommender.service import Histories
 from cinemesh.services.recommender.serving import keep_in_service
 from cinemesh.services.recommender.settings import RecommenderSettings
@@ -73,5 +74,5 @@ def create_app() -> FastAPI:
         runtime.kept_reads(RECOMMENDER_HISTORIES_CHANGED, max_age_s=settings.kept_reads_s),
     )
     keep_in_service(runtime, keeper)
-    challengers = Challengers(keeper.store.root)  # the experiment's challenger model (ials.py)
+    challengers = Challengers(keeper.store.root)  # the experiment's challenger (sequence.py)
     return runtime.build_app(router, provides=[keeper, histories, challengers])

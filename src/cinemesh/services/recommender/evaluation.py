@@ -8,9 +8,10 @@ Protocol (documented in docs/recommender.md):
 - NDCG@10 (binary gains, ideal DCG over min(10, |test|) hits), Recall@20 = hits in the top 20
   / min(20, |test|), HR@10 = share of users with at least one hit in the top 10; averaged
   over test users.
-- Hyperparameters of every model (EASE's lambda, kNN's k, ours' lambda and half-life) are
-  chosen on a validation split made the same way from the training part only, then each
-  model is fitted on the whole training part. The test set is touched once.
+- Hyperparameters of every model (EASE's lambda, kNN's k, ours' lambda and half-life, and
+  every challenger candidate's grid in candidates.py) are chosen on a validation split made
+  the same way from the training part only, then each model is fitted on the whole training
+  part. The test set is touched once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from cinemesh.services.recommender import algorithms, ials
+from cinemesh.services.recommender import algorithms, candidates
 from cinemesh.services.recommender.collaborative import ItemModel, ModelParams, recency_history
 from cinemesh.services.recommender.dataset import Interactions
 
@@ -57,6 +58,7 @@ class Report:
     dataset: dict[str, Any]
     protocol: dict[str, Any]
     results: list[Result] = field(default_factory=list)
+    validation: list[candidates.Trial] = field(default_factory=list)  # every setting tried
 
     def best(self) -> Result:
         return max(self.results, key=lambda r: r.metrics.ndcg_at_10)
@@ -113,12 +115,6 @@ def ease_scorer(solver: algorithms.EaseSolver, history: sp.csr_matrix) -> Scorer
 def ours_scorer(model: ItemModel, train: Interactions) -> Scorer:
     history = recency_history(train, model.params.half_life)
     return lambda users: model.batch_scores(history[users])
-
-
-def ials_scorer(train: Interactions, params: ials.IalsParams) -> Scorer:
-    """iALS alone: its fitted user factors times its item factors."""
-    fold_in = ials.FoldIn(ials.fit_item_factors(train, params), params)
-    return lambda users: fold_in.scores(train.matrix()[users])
 
 
 def _best(options: dict[Any, Metrics]) -> Any:
@@ -182,13 +178,19 @@ def evaluate(
         else "using default hyperparameters"
     )
     params = tune(train, test_fraction=test_fraction) if tuned else DEFAULTS
+    served = ModelParams(**params["ours"])
+    picked = candidates.DEFAULTS
+    if tuned:
+        log("choosing every challenger candidate's setting on the validation split")
+        picked, report.validation = candidates.search(
+            train, test_fraction=test_fraction, ours=served, measure=measure
+        )
 
     @cache
     def ours() -> ItemModel:
         """The served model, fitted once: measured alone and as the challenger's base."""
-        return ItemModel.fit(train, ModelParams(**params["ours"]))
+        return ItemModel.fit(train, served)
 
-    challenger = ials.IalsParams()
     runs: list[tuple[str, dict[str, Any], Callable[[], Scorer]]] = [
         ("popularity", {}, lambda: popularity_scorer(train)),
         (
@@ -208,17 +210,21 @@ def evaluate(
             {**params["ours"], "neighbours": ModelParams().neighbours},
             lambda: ours_scorer(ours(), train),
         ),
-        ("ials", {"factors": challenger.factors}, lambda: ials_scorer(train, challenger)),
-        (
-            ials.CHALLENGER,
-            {**vars(challenger), "base": OURS},
-            lambda: ials.challenger_scorer(train, ours(), challenger),
-        ),
     ]
+
+    def candidate(name: str) -> Callable[[], Scorer]:
+        return lambda: candidates.build(name, picked[name], train, ours())
+
+    runs += [(name, picked[name], candidate(name)) for name in candidates.GRID]
+    base_s = 0.0
     for name, chosen, build in runs:
         log(f"fitting {name}")
         started = time.perf_counter()
         scorer = build()
         fit_s = time.perf_counter() - started
+        if name == OURS:
+            base_s = fit_s
+        elif name in candidates.BLENDS:  # the blend's fit includes its recency-EASE part
+            fit_s += base_s
         report.results.append(Result(name, chosen, measure(scorer, train, test), round(fit_s, 2)))
     return report

@@ -1,37 +1,27 @@
-"""The challenger: recency-EASE blended with implicit ALS (iALS, Hu, Koren and Volinsky 2008,
-fitted by the `implicit` library).
+"""A challenger candidate (candidates.py): recency-EASE blended with implicit ALS (iALS, Hu,
+Koren and Volinsky 2008, fitted by the `implicit` library). Measured offline, not served.
 
-iALS alone loses to recency-EASE on the per-user temporal split (NDCG@10 0.10 against 0.14 on
-MovieLens latest-small): its user factors average a whole history. Folding a profile in from
-its recency-weighted history (the latest titles count most, as in the served model) and
-blending those scores with recency-EASE's, each scaled to its maximum, is what wins (about
-+6% NDCG@10, docs in bench/README.md). Item factors are fitted in the trainer process beside
-the snapshot and saved next to it; a profile is folded in at request time (one small solve),
-so a new profile needs no retraining, like the served model.
+iALS alone loses to recency-EASE on the per-user temporal split: its user factors average a
+whole history. Here a profile is folded in from its recency-weighted history (the latest
+titles count most, as in the served model), and the blend mixes those scores with
+recency-EASE's, each scaled to its maximum. With settings chosen on the validation split it
+gains about 1% there (docs/recommender.md), so the served challenger is seq-ease
+(sequence.py), which uses `blended` too.
 
-`BlendModel` answers `picks` and `similar` as `ItemModel` does, so the rows code serves it
-unchanged; "because you watched" stays the item-item model's (a neighbour list explains
-itself, a latent factor does not).
+`BlendModel` answers `picks` and `similar` as `ItemModel` does; "because you watched" stays
+the item-item model's (a neighbour list explains itself, a latent factor does not).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from cinemesh.services.recommender.collaborative import ItemModel, Pick, recency_history
+from cinemesh.services.recommender.collaborative import ItemModel, Pick
 from cinemesh.services.recommender.dataset import Interactions
-from cinemesh.services.recommender.service import TrainingData
-
-CHALLENGER = "ials-blend"
-CONTROL = "recency-ease"
-KEEP_FACTORS = 3
 
 
 @dataclass(frozen=True)
@@ -166,59 +156,3 @@ class BlendModel:
     def batch_scores(self, history: sp.csr_matrix) -> np.ndarray:
         latent = self.fold_in.scores(history)
         return blended(self.base.batch_scores(history), latent, self.fold_in.params.blend)
-
-
-# --- alongside the snapshots -------------------------------------------------------------
-def factors_file(root: Path, version: str) -> Path:
-    return root / "challengers" / f"{version}.npy"
-
-
-def publish_factors(root: Path, *, data: TrainingData, version: str, params: IalsParams) -> None:
-    """Fit the challenger's item factors on the snapshot's data, in the snapshot's item order
-    (the catalog's titles sorted, then the rest, as `build_snapshot` orders them), and save them
-    under `challengers/<version>.npy` before the snapshot is announced."""
-    titles = sorted(t["title_id"] for t in data.titles)
-    interactions = Interactions.from_records(data.interactions, item_ids=titles)
-    factors = fit_item_factors(interactions, params)
-    target = factors_file(root, version)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".{uuid.uuid4().hex}.npy"
-    np.save(temporary, factors, allow_pickle=False)
-    os.replace(temporary, target)
-    kept = sorted(target.parent.glob("*.npy"))
-    for old in kept[:-KEEP_FACTORS]:
-        old.unlink(missing_ok=True)
-
-
-class Challengers:
-    """Per serving instance: the snapshot with the challenger mixed in, built once per
-    snapshot version when its factors exist (until then, the challenger's cell gets control)."""
-
-    def __init__(self, root: Path, params: IalsParams | None = None) -> None:
-        self.root = root
-        self.params = params or IalsParams()
-        self._served: tuple[str, Any] | None = None
-
-    def serve(self, snapshot: Any, model: str | None) -> tuple[Any, str]:
-        """The snapshot to build rows from for the asked model, and the model's name."""
-        if model != CHALLENGER:
-            return snapshot, CONTROL
-        if self._served is not None and self._served[0] == snapshot.version:
-            return self._served[1], CHALLENGER
-        try:
-            factors = np.load(factors_file(self.root, snapshot.version), mmap_mode="r")
-        except (OSError, ValueError):
-            return snapshot, CONTROL
-        if factors.shape[0] != len(snapshot.model.item_ids):
-            return snapshot, CONTROL
-        mixed = replace(snapshot, model=BlendModel(snapshot.model, FoldIn(factors, self.params)))
-        self._served = (snapshot.version, mixed)
-        return mixed, CHALLENGER
-
-
-def challenger_scorer(train: Interactions, base: ItemModel, params: IalsParams) -> Any:
-    """Scores for evaluation: the blend over the training part's recency-weighted history."""
-    fold_in = FoldIn(fit_item_factors(train, params), params)
-    history = recency_history(train, params.half_life)
-    model = BlendModel(base, fold_in)
-    return lambda users: model.batch_scores(history[users])

@@ -25,14 +25,14 @@ from typing import Any
 
 from cinemesh.platform.db import Database
 from cinemesh.platform.observability import logger
-from cinemesh.services.recommender import ials, trainer
+from cinemesh.services.recommender import sequence, trainer
 from cinemesh.services.recommender.collaborative import ModelFileError, ModelParams
 from cinemesh.services.recommender.service import TrainingData, training_data
 from cinemesh.services.recommender.slices import between_requests
 from cinemesh.services.recommender.snapshot import ModelStore, Snapshot, build_snapshot
 
 log = logger("recommender.training")
-IALS = ials.IalsParams()  # the challenger's item factors are fitted beside every snapshot
+CHALLENGER = sequence.SequenceParams()  # the challenger's term is fitted beside every snapshot
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def train(job: TrainingJob) -> dict[str, Any]:
         if not mine:
             return {"retrained": False, "reason": "another instance is training"}
         snapshot = build_snapshot(data, params=job.params)
-        ials.publish_factors(store.root, data=data, version=snapshot.version, params=IALS)
+        sequence.publish(store.root, data=data, version=snapshot.version, params=CHALLENGER)
         store.publish(snapshot)
     return {"retrained": True, "version": snapshot.version}
 

@@ -36,7 +36,7 @@ class CellBody(RequestBody):
     treatments: dict[Key, Value] = Field(
         default_factory=dict,
         max_length=20,
-        description="what this cell's members get, e.g. recommender.model=ials-blend",
+        description="what this cell's members get, e.g. recommender.model=seq-ease",
     )
 
 
