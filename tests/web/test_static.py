@@ -30,6 +30,7 @@ MODULES = [
     "views/profiles.js",
     "views/ops.js",
     "views/ops_qoe.js",
+    "views/ops_experiments.js",
 ]
 
 
