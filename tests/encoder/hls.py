@@ -4,6 +4,7 @@ keyframes and the shipped ffmpeg decoding the master playlist end to end."""
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,8 +97,21 @@ def first_video_packet_is_key(init: Path, segment: Path) -> bool:
     return False
 
 
+def start_durations(segment_s: float, start_segment_s: float = 1.0) -> list[float]:
+    """The short segments a rendition opens with: 1, 1, 2 s before 4 s segments."""
+    ends, at = [], start_segment_s
+    while at < segment_s:
+        ends.append(at)
+        at *= 2
+    if not ends:
+        return []
+    edges = [0.0, *ends, segment_s]
+    return [b - a for a, b in itertools.pairwise(edges)]
+
+
 def check_package(folder: Path, *, segment_s: float = 4.0, expect_audio: bool = True) -> dict:
-    """Assert everything a player relies on; returns what it found for further checks."""
+    """Assert everything a player relies on (segments of segment_s after the short start ones);
+    returns what it found for further checks."""
     for name in ("master.m3u8", "poster.jpg", "thumbs.jpg", "thumbs.vtt"):
         assert (folder / name).is_file(), f"{name} missing"
     variants = parse_master((folder / "master.m3u8").read_text())
@@ -116,8 +130,9 @@ def check_package(folder: Path, *, segment_s: float = 4.0, expect_audio: bool = 
         base = media_path.parent
         durations = [d for _, d in playlist.segments]
         assert durations, f"{variant.uri} has no segments"
-        for d in durations[:-1]:
-            assert abs(d - segment_s) <= DURATION_TOLERANCE_S, (variant.uri, durations)
+        start = start_durations(segment_s)
+        for d, want in zip(durations[:-1], start + [segment_s] * len(durations), strict=False):
+            assert abs(d - want) <= DURATION_TOLERANCE_S, (variant.uri, durations)
         assert 0 < durations[-1] <= segment_s + DURATION_TOLERANCE_S, durations
         assert playlist.target_duration <= segment_s + 1
         for uri, _ in playlist.segments:

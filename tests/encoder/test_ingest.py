@@ -45,7 +45,7 @@ def test_an_upload_becomes_a_checked_package_and_the_title_plays(
     folder = media_platform.data_dir / "media" / "assets" / job["asset_id"]
     found = check_package(folder, segment_s=4.0)
     assert len(found["variants"]) == len(kept)
-    assert found["boundaries"] == [4.0, 8.0, 9.0]
+    assert found["boundaries"] == [1.0, 2.0, 4.0, 8.0, 9.0]  # 1, 1 and 2 s at the start
     assert not any((media_platform.data_dir / "media" / ".work").iterdir()), "work cleaned up"
 
     deadline = time.monotonic() + 30

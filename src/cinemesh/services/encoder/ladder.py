@@ -51,6 +51,39 @@ class EncodeOptions:
     crf: int = 23
     segment_s: int = 4
     threads: int = 0
+    # the first segment of every rendition lasts this long and the next ones double up to
+    # segment_s (1, 1, 2, then 4 s): a play's first bytes of video are a quarter of a segment
+    start_segment_s: float = 1.0
+
+
+def start_keyframes_s(options: EncodeOptions) -> list[float]:
+    """Where the short start segments end, before the regular grid (none when they would not
+    be shorter than a segment)."""
+    found: list[float] = []
+    at = options.start_segment_s
+    while at < options.segment_s:
+        found.append(at)
+        at *= 2
+    return found
+
+
+def keyframe_expression(options: EncodeOptions, *, short_start: bool = True) -> str:
+    """ffmpeg's `-force_key_frames` value: a keyframe at 0, at the end of each start segment,
+    then every segment_s (n_forced counts the keyframes forced so far)."""
+    seg = options.segment_s
+    starts = start_keyframes_s(options) if short_start else []
+    if not starts:
+        return f"expr:gte(t,n_forced*{seg})"
+    m, first = len(starts), starts[0]
+    start = f"if(n_forced,{first:g}*pow(2,n_forced-1),0)"
+    return f"expr:gte(t,if(lte(n_forced,{m}),{start},(n_forced-{m})*{seg}))"
+
+
+def segmenter_time_s(options: EncodeOptions, *, short_start: bool = True) -> float:
+    """The HLS muxer's `-hls_time`: it cuts at the first keyframe past each multiple of it,
+    so with the start segments' keyframes it cuts 1, 1, 2, then every segment_s."""
+    starts = start_keyframes_s(options) if short_start else []
+    return starts[0] if starts else float(options.segment_s)
 
 
 def even(value: float) -> int:
@@ -122,10 +155,13 @@ def ladder_args(
         for j in range(source.audio_streams):
             args += ["-map", f"0:a:{j}"]
     gop = gop_frames(source, options.segment_s)
+    # an audio-only rendition would be cut at every start-segment length throughout (the muxer
+    # cuts audio anywhere), so a separate audio group keeps the plain grid
+    short_start = not separate
     args += [
         "-c:v", "libx264", "-preset", options.preset, "-profile:v", "high",
         "-crf", str(options.crf), "-g", str(gop), "-keyint_min", str(gop),
-        "-sc_threshold", "0", "-force_key_frames", f"expr:gte(t,n_forced*{options.segment_s})",
+        "-sc_threshold", "0", "-force_key_frames", keyframe_expression(options, short_start=short_start),
     ]  # fmt: skip
     for i, rung in enumerate(rungs):
         args += [f"-maxrate:v:{i}", str(rung.max_video_bitrate)]
@@ -147,7 +183,8 @@ def ladder_args(
             for i, r in enumerate(rungs)
         ]
     args += [
-        "-f", "hls", "-hls_time", str(options.segment_s), "-hls_playlist_type", "vod",
+        "-f", "hls", "-hls_time", f"{segmenter_time_s(options, short_start=short_start):g}",
+        "-hls_playlist_type", "vod",
         "-hls_segment_type", "fmp4", "-hls_flags", "independent_segments",
         "-hls_fmp4_init_filename", "init.mp4",
         "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.m4s"),

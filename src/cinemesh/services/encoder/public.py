@@ -3,8 +3,9 @@
 checks a subtitle file before uploading anything), `bench/encoder_bench.py` (the ladder pass
 against a bare ffmpeg, and whole packages) and `bench/tracks_bench.py` (what audio and
 subtitle renditions add), `bench/intro_bench.py` (intro and credits detection on a
-generated season). Code outside `cinemesh.services.encoder` imports the encoder through
-this module only (`make contracts` checks it)."""
+generated season), `bench/qoe_bench.py` (its ladder cut into segments as the encoder cuts
+one). Code outside `cinemesh.services.encoder` imports the encoder through this module only
+(`make contracts` checks it)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from cinemesh.services.encoder.intro import (
 from cinemesh.services.encoder.ladder import (
     THUMBS_DIR,
     EncodeOptions,
+    keyframe_expression,
     ladder_args,
     plan_ladder,
     plan_sprite,
+    segmenter_time_s,
 )
 from cinemesh.services.encoder.package import MediaFolders, QualityOptions, build_package
 from cinemesh.services.encoder.probe import probe
@@ -48,6 +51,7 @@ __all__ = [
     "detect_intros",
     "detect_markers",
     "ffmpeg_exe",
+    "keyframe_expression",
     "ladder_args",
     "parse_subtitles",
     "plan_ladder",
@@ -55,4 +59,5 @@ __all__ = [
     "probe",
     "run_ffmpeg",
     "segment_webvtt",
+    "segmenter_time_s",
 ]

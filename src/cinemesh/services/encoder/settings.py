@@ -17,6 +17,8 @@ class EncoderSettings(ServiceSettings):
     preset: str = Field("veryfast", pattern=r"^[a-z]+$")
     crf: int = Field(23, ge=0, le=51)
     segment_s: int = Field(4, ge=1, le=20)
+    # every rendition opens with segments this long, doubling up to segment_s (1, 1, 2, 4 s)
+    start_segment_s: float = Field(1.0, ge=0.5, le=20)
     ack_wait_s: float = Field(30.0, ge=2.0)
     max_attempts: int = Field(5, ge=1)
     vmaf_min_gain: float = Field(2.0, ge=0.0)

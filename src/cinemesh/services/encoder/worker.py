@@ -61,6 +61,7 @@ class EncodeWorker:
             crf=settings.crf,
             segment_s=settings.segment_s,
             threads=settings.threads,
+            start_segment_s=settings.start_segment_s,
         )
         self.quality = QualityOptions(
             min_gain=settings.vmaf_min_gain, subsample=settings.vmaf_subsample
