@@ -402,3 +402,31 @@ def test_a_play_starts_from_the_link_this_profile_measured_on_this_device(
     )
     assert bad_device.status_code == 422
     _stop(media_platform, member, str(climbing["session_id"]))
+
+
+def test_a_session_answer_carries_the_start_renditions_playlists_and_init_segment(
+    media_platform: LocalPlatform, hls_package: Path
+) -> None:
+    """A first play (the 500 kbit/s default) starts on the lowest rendition: the master as the
+    edge serves this session (capped), that rendition's playlist and its init segment come with
+    the answer, so the player's first request is for video. They are read once per asset, so a
+    start that missed them on a slow host has them on the next one."""
+    member = sign_up(media_platform, plan="basic")
+    title = _title(media_platform, hls_package)
+    deadline = time.monotonic() + 30
+    while True:
+        started = _play(media_platform, member, title)
+        assert started.status_code == 201, started.text
+        body = started.json()
+        _stop(media_platform, member, body["session_id"])
+        if len(body["start_files"]) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    files = body["start_files"]
+    base = body["manifest_url"].rsplit("/", 1)[0]
+    playlist = httpx.get(f"{base}/180p/index.m3u8", timeout=10).text
+    init = "180p/" + playlist.split('URI="', 1)[1].split('"', 1)[0]
+    assert set(files) == {"master.m3u8", "180p/index.m3u8", init}, files
+    assert files["master.m3u8"]["text"] == httpx.get(body["manifest_url"], timeout=10).text
+    assert files["180p/index.m3u8"]["text"] == playlist
+    assert base64.b64decode(files[init]["base64"]) == (hls_package / init).read_bytes()

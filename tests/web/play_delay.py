@@ -102,6 +102,11 @@ class Play:
     height_after: int
     start_bandwidth_bps: int | None = None
     session_answer_s: float | None = None  # from the press: the session's answer arrived
+    # playlists and init segments asked of the network before the first frame (the session
+    # answer carries the start's own)
+    start_fetches: int | None = None
+    # from the press: the first video segment asked for and arrived (resource timing)
+    first_segment_s: tuple[float, float] | None = None
 
 
 def wait_js(page: Any, expression: str, *, timeout_s: float) -> Any:
@@ -139,21 +144,35 @@ def play_in_app(page: Any, gateway: str, title_path: str, *, watch_s: float) -> 
     wait_js(page, "window.__qoe.playing !== null && window.cinemeshPlayer", timeout_s=60)
     time.sleep(watch_s)
     seen = page.evaluate(
-        """() => {
+        r"""() => {
           const p = window.cinemeshPlayer;
           return {ttff: p.beacons.ttff, stalls: window.__qoe.stalls, first: p.switches[0] || 0,
                   now: Number(p.shell.dataset.level || 0),
                   start: Number(p.started.start_bandwidth_bps) || null,
                   session: performance.getEntriesByType('resource')
                     .filter((e) => e.name.endsWith('/api/v1/playback/sessions'))
-                    .map((e) => e.responseEnd - p.pressedAt).pop() ?? null};
+                    .map((e) => e.responseEnd - p.pressedAt).pop() ?? null,
+                  fetches: performance.getEntriesByType('resource')
+                    .filter((e) => /(\.m3u8|init\.mp4)$/.test(new URL(e.name).pathname)
+                      && e.startTime < p.pressedAt + p.beacons.ttff).length,
+                  segment: performance.getEntriesByType('resource')
+                    .filter((e) => new URL(e.name).pathname.endsWith('.m4s'))
+                    .map((e) => [e.startTime - p.pressedAt, e.responseEnd - p.pressedAt])[0]
+                    ?? null};
         }"""
     )
     page.go_back()  # the player closes: its last beat carries what it measured of the link
     page.locator(".button-play").first.wait_for(timeout=30_000)
     session = None if seen["session"] is None else round(seen["session"] / 1000, 3)
     return Play(
-        seen["ttff"] / 1000, seen["stalls"], seen["first"], seen["now"], seen["start"], session
+        seen["ttff"] / 1000,
+        seen["stalls"],
+        seen["first"],
+        seen["now"],
+        seen["start"],
+        session,
+        seen["fetches"],
+        None if seen["segment"] is None else tuple(round(t / 1000, 3) for t in seen["segment"]),
     )
 
 

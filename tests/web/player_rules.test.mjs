@@ -15,6 +15,7 @@ async function load(path) {
 const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } = await load("views/markers.js");
 const { captionStyle, captionStyleKey, preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
 const { startConfig, startLevelFor } = await load("views/start_level.js");
+const { startFiles } = await load("views/start_files.js");
 
 const intro = markersFor(null, { intro_start_s: 10, intro_end_s: 40, credits_start_s: 1200 });
 
@@ -104,9 +105,21 @@ test("a caption style is kept per profile and read back safely", () => {
 test("a play starts on the highest rung whose first segment loads in half a second", () => {
   const levels = [{ bitrate: 2_396_000 }, { bitrate: 396_000 }, { bitrate: 796_000 }, { bitrate: 1_296_000 }];
   assert.equal(startLevelFor(levels, 500_000), 1); // a first play: nothing fits, the lowest
-  assert.equal(startLevelFor(levels, 7_000_000), 2); // 796 kbit/s x 4 s within 0.5 s at 7 Mbit/s
-  assert.equal(startLevelFor(levels, 12_000_000), 3);
-  assert.equal(startLevelFor(levels, 20_000_000), 0);
+  assert.equal(startLevelFor(levels, 1_700_000), 2); // 796 kbit/s x 1 s within 0.5 s at 1.7 Mbit/s
+  assert.equal(startLevelFor(levels, 3_000_000), 3);
+  assert.equal(startLevelFor(levels, 5_000_000), 0);
   assert.deepEqual(startConfig({ start_bandwidth_bps: 5_000_000 }), { abrEwmaDefaultEstimate: 5_000_000, testBandwidth: false, autoStartLoad: false });
   assert.deepEqual(startConfig({}), {}); // an older playback: hls.js's own start
+});
+
+test("the files that came with the session are found by URL path, an init segment as bytes", () => {
+  const started = {
+    manifest_url: "http://edge:1/e/9/tok/a~1080/master.m3u8",
+    start_files: { "master.m3u8": { text: "#EXTM3U" }, "240p/init.mp4": { base64: "AAEC" }, odd: {} },
+  };
+  const files = startFiles(started);
+  assert.deepEqual([...files.keys()], ["/e/9/tok/a~1080/master.m3u8", "/e/9/tok/a~1080/240p/init.mp4"]);
+  assert.equal(files.get("/e/9/tok/a~1080/master.m3u8"), "#EXTM3U");
+  assert.deepEqual([...new Uint8Array(files.get("/e/9/tok/a~1080/240p/init.mp4"))], [0, 1, 2]);
+  assert.equal(startFiles({ manifest_url: "http://edge:1/m.m3u8" }).size, 0); // an older playback
 });

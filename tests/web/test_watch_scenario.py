@@ -641,3 +641,89 @@ def test_play_delay_on_a_4_mbit_link_is_near_the_static_floor(
     assert app.start_bandwidth_bps == 500_000  # a first play: the conservative start
     assert app.stalls == 0 and plain.stalls == 0, (app, plain)
     assert app.first_frame_s <= 1.1 * plain.first_frame_s + 0.6, (app, plain)
+
+
+def test_a_first_play_climbs_to_the_top_without_a_rebuffer_and_the_next_starts_from_the_link(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """A new member on a steady 4 Mbit/s link starts at the conservative default on the lowest
+    rendition, reaches the highest one the link sustains (this episode's top) within 20 s and
+    never rebuffers; the next play on the same device starts from what that play measured (on
+    this ladder still the lowest rung: the 360p first second does not load within half a
+    second at 70% of 4 Mbit/s), without a stall."""
+    from tests.web.play_delay import Link, play_in_app, signed_in_context
+
+    link = Link("4 Mbit/s 100 ms", 4, 100)
+    member = sign_in_new_member(platform)
+    page = signed_in_context(browser, platform.gateway, member["tokens"], member["profile"])
+    try:
+        link.throttle(page)
+        title = f"/title/{catalog.series_id}"
+        first = play_in_app(page, platform.gateway, title, watch_s=20)
+        time.sleep(1)  # the closing beat carries what the first play measured
+        again = play_in_app(page, platform.gateway, title, watch_s=2)
+    finally:
+        page.context.close()
+    print(f"at {link.name}: first {first}, again {again}")
+    top = max(episode_heights(platform, member, catalog))
+    assert first.start_bandwidth_bps == 500_000 and first.start_height < top, first
+    assert first.height_after == top and first.stalls == 0, first
+    assert again.start_bandwidth_bps and again.start_bandwidth_bps > 500_000, again
+    assert again.start_height >= first.start_height and again.stalls == 0, (first, again)
+
+
+def test_a_member_measured_on_a_fast_link_starts_higher_and_does_not_stall_when_it_got_slower(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """A new member's first play starts on the lowest rendition; what it measured on an 8 Mbit/s
+    link starts the next one on a higher rendition of the same title. When that next play
+    meets a 1.2 Mbit/s link with 150 ms round trips instead, the short first segment and ABR
+    keep the picture going: no stall in its first 8 s. The session answer carried the start's
+    playlists and init segment: nothing of them asked of the link before the picture."""
+    from tests.web.play_delay import Link, play_in_app, signed_in_context
+
+    member = sign_in_new_member(platform)
+    page = signed_in_context(browser, platform.gateway, member["tokens"], member["profile"])
+    title = f"/title/{catalog.series_id}"
+    try:
+        Link("8 Mbit/s 40 ms", 8, 40).throttle(page)
+        fast = play_in_app(page, platform.gateway, title, watch_s=5)
+        time.sleep(1)
+        Link("1.2 Mbit/s 150 ms", 1.2, 150).throttle(page)
+        slower = play_in_app(page, platform.gateway, title, watch_s=8)
+    finally:
+        page.context.close()
+    print(f"fast {fast}, then slower {slower}")
+    assert slower.start_bandwidth_bps and slower.start_bandwidth_bps > 2_000_000, slower
+    assert fast.start_bandwidth_bps == 500_000, fast  # a new member
+    assert slower.start_height > fast.start_height, (fast, slower)
+    assert slower.stalls == 0, slower
+    assert slower.start_fetches == 0, slower
+
+
+def episode_heights(
+    platform: LocalPlatform, member: dict[str, Any], catalog: SeededCatalog
+) -> list[int]:
+    """The heights of the first episode's renditions, from a signed master playlist."""
+    headers = {"Authorization": f"Bearer {member['tokens']['access_token']}"}
+    started = httpx.post(
+        f"{platform.gateway}/api/v1/playback/sessions",
+        json={
+            "profile_id": member["profile"]["id"],
+            "title_id": catalog.series_id,
+            "episode_id": catalog.episode_ids[0],
+        },
+        headers=headers,
+        timeout=10,
+    ).json()
+    master = httpx.get(started["manifest_url"], timeout=10).text
+    httpx.delete(
+        f"{platform.gateway}/api/v1/playback/sessions/{started['session_id']}",
+        headers=headers,
+        timeout=10,
+    )
+    return [
+        int(line.split("RESOLUTION=", 1)[1].split(",", 1)[0].split("x")[1])
+        for line in master.splitlines()
+        if "RESOLUTION=" in line
+    ]

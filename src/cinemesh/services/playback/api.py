@@ -17,12 +17,14 @@ from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.playback.schemas import Heartbeat, StartRequest
 from cinemesh.services.playback.service import Playback, Viewer
 from cinemesh.services.playback.settings import PlaybackSettings
+from cinemesh.services.playback.start_files import StartFiles
 
 log = logger("cinemesh.playback")
 
 SessionId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 PlaybackDep = Annotated[Playback, provided(Playback)]
 Settings = Annotated[PlaybackSettings, provided(PlaybackSettings)]
+StartFilesDep = Annotated[StartFiles, provided(StartFiles)]
 router = APIRouter(prefix="/v1/sessions")
 
 
@@ -110,6 +112,7 @@ async def start(
     runtime: Runtime,
     playback: PlaybackDep,
     settings: Settings,
+    start_files: StartFilesDep,
 ) -> dict[str, Any]:
     viewer = await viewer_of(request, db, runtime, playback, who, body.profile_id)
     resume = await resume_point(request, runtime, settings, body)
@@ -128,6 +131,11 @@ async def start(
             device=body.device or "",
         )
         await session.commit()
+    # the master playlist, the start rendition's playlist and init segment: no round trip
+    # over the member's link before the first byte of video
+    started["start_files"] = await start_files.for_session(
+        started["manifest_path"], started.get("start_bandwidth_bps")
+    )
     return started
 
 

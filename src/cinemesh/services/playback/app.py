@@ -15,6 +15,7 @@ from cinemesh.services.playback.api import router
 from cinemesh.services.playback.events import consume_events
 from cinemesh.services.playback.service import Playback
 from cinemesh.services.playback.settings import EdgeKeySettings, PlaybackSettings
+from cinemesh.services.playback.start_files import StartFiles, edge_reader
 from cinemesh.services.playback.throughput import LinkMemory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,5 +33,6 @@ def create_app() -> FastAPI:
         manifest_ttl_s=settings.manifest_ttl_s,
         links=LinkMemory(first_play_bps=settings.first_play_bps),
     )
+    start_files = StartFiles(edge_reader(runtime), deadline_s=settings.start_files_deadline_s)
     consume_events(runtime, playback)
-    return runtime.build_app(router, provides=[playback, settings])
+    return runtime.build_app(router, provides=[playback, settings, start_files])

@@ -18,6 +18,8 @@ class PlaybackSettings(ServiceSettings):
     # where a play starts with nothing measured on this profile and device: a low rung, whose
     # first segment loads in a fraction of a second on any home link; ABR climbs from there
     first_play_bps: int = Field(500_000, ge=10_000, le=1_000_000_000)
+    # how long a start may wait for the files it sends with the session (start_files.py)
+    start_files_deadline_s: float = Field(0.25, ge=0, le=5)
 
 
 class EdgeKeySettings(ServiceSettings):

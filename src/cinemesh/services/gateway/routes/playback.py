@@ -43,6 +43,9 @@ class Started(BaseModel):
     heartbeat_interval_s: float
     start_bandwidth_bps: int | None = None
     start_bandwidth_measured: bool | None = None
+    # the master playlist, the start rendition's playlist ({"text"}) and init segment
+    # ({"base64"}) by URI relative to the manifest, so the player asks the link only for video
+    start_files: dict[str, dict[str, str]] = {}
 
 
 class Beat(BaseModel):

@@ -6,6 +6,7 @@ import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
 import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } from "./markers.js";
 import { loadHls } from "./hls_loader.js";
+import { loaderWithStartFiles, startFiles } from "./start_files.js";
 import { startBandwidth, startConfig, startLevelFor } from "./start_level.js";
 import { TrackMenu } from "./track_menu.js";
 
@@ -275,6 +276,8 @@ class Player {
         ...startConfig(this.started),
         startPosition: this.startPosition,
         capLevelToPlayerSize: false,
+        // the playlists and init segment that came with the session are not fetched again
+        loader: loaderWithStartFiles(Hls.DefaultConfig.loader, startFiles(this.started)),
         xhrSetup: (xhr, url) => xhr.open("GET", this.onCurrentEdge(url), true),
         fragLoadPolicy: {
           default: {

@@ -4,9 +4,12 @@
 // sustains, so the start rendition is the highest whose first segment loads within
 // FIRST_SEGMENT_S at that rate; hls.js takes the same figure as its first estimate (and does
 // not spend a segment measuring the link), so ABR climbs to what the link sustains from the
-// second segment on.
+// second segment on. Playback guesses the same rung to send its playlist with the session
+// (services/playback/start_files.py: keep the two rules alike).
 export const FIRST_SEGMENT_S = 0.5;
-export const SEGMENT_S = 4; // the encoder's segment length: the master playlist does not say
+// the length of a rendition's first segment: the encoder opens every rendition with 1, 1 and
+// 2 s segments before its 4 s ones (encoder/ladder.py); the master playlist does not say
+export const START_SEGMENT_S = 1;
 
 export function startBandwidth(started) {
   const bps = Number(started?.start_bandwidth_bps);
@@ -28,7 +31,7 @@ export function startLevelFor(levels, bps) {
   levels.forEach((level, index) => {
     const rate = Number(level.bitrate) || 0;
     if (lowest < 0 || rate < Number(levels[lowest].bitrate)) lowest = index;
-    if (rate * SEGMENT_S <= bps * FIRST_SEGMENT_S && (chosen < 0 || rate > Number(levels[chosen].bitrate))) chosen = index;
+    if (rate * START_SEGMENT_S <= bps * FIRST_SEGMENT_S && (chosen < 0 || rate > Number(levels[chosen].bitrate))) chosen = index;
   });
   return chosen >= 0 ? chosen : lowest;
 }
