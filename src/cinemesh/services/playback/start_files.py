@@ -16,7 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from cinemesh.platform.http import ServiceUnavailable
+from cinemesh.platform.observability import logger
 from cinemesh.platform.runtime import ServiceRuntime
+
+log = logger("cinemesh.playback.start_files")
 
 # The web player's start rule (gateway/web/views/start_level.js), which this guesses: the
 # highest rendition whose first segment (the encoder makes it 1 s long) loads within half a
@@ -68,22 +71,33 @@ class StartFiles:
         self, manifest_path: str, start_bps: int | None
     ) -> dict[str, dict[str, str]]:
         """Each file by its URI relative to the master playlist: `{"text": ...}` for a
-        playlist, `{"base64": ...}` for the init segment; what is not ready in time is left out
-        (the reading goes on, so the next session of the asset has it)."""
-        task = asyncio.ensure_future(self._read(manifest_path, start_bps or 0))
+        playlist, `{"base64": ...}` for the init segment; what is not at hand in time is left
+        out (the reading goes on, so the next session of the asset has it)."""
+        found: dict[str, dict[str, str]] = {}
+        task = asyncio.ensure_future(self._read(manifest_path, start_bps or 0, found))
         self._reading.add(task)
-        task.add_done_callback(self._reading.discard)
+        task.add_done_callback(self._settled)
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.deadline_s)
         except TimeoutError:
+            return dict(found)  # what was at hand in time
+        except Exception as exc:  # never a failed start for want of a shortcut
+            log.warning("start files not read", error=str(exc) or type(exc).__name__)
             return {}
 
-    async def _read(self, manifest_path: str, bps: int) -> dict[str, dict[str, str]]:
+    def _settled(self, task: asyncio.Task[dict[str, dict[str, str]]]) -> None:
+        self._reading.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("start files not read", error=str(task.exception()))
+
+    async def _read(
+        self, manifest_path: str, bps: int, found: dict[str, dict[str, str]]
+    ) -> dict[str, dict[str, str]]:
         folder, name = manifest_path.rsplit("/", 1)
         master = await self._file(folder, name)
         if master is None:
-            return {}
-        found = {name: {"text": master.decode()}}
+            return found
+        found[name] = {"text": master.decode()}
         variant = start_variant(master.decode(), bps)
         playlist = None if variant is None else await self._file(folder, variant)
         if variant is None or playlist is None or len(playlist) > MAX_PLAYLIST_BYTES:
@@ -120,6 +134,9 @@ def edge_reader(runtime: ServiceRuntime) -> Fetch:
                 "GET", path, timeout_s=2.0, idempotent=True
             )
         except ServiceUnavailable:
+            return None
+        except Exception as exc:  # the registry itself may be away
+            log.warning("edge not asked for start files", error=str(exc) or type(exc).__name__)
             return None
         return answer.body if answer.status == 200 else None
 
