@@ -254,12 +254,35 @@ def finished(world: ProviderWorld, *, profile_id: str, title_id: str) -> dict[st
     return {"profile_id": profile_id, "title_id": title_id}
 
 
-def watched_to(world: ProviderWorld, *, profile_id: str, title_id: str, position_s: float) -> None:
+def part_way_through_an_episode(
+    world: ProviderWorld, *, profile_id: str, title_id: str, episode_id: str
+) -> dict[str, Any]:
+    watched_to(
+        world, profile_id=profile_id, title_id=title_id, episode_id=episode_id, position_s=600.0
+    )
+    path = f"/v1/profiles/{profile_id}/progress/{title_id}"
+    params = {"episode_id": episode_id}
+    world.wait_for(
+        lambda: world.ask("history", "GET", path, params=params).status_code == 200,
+        f"history has {profile_id} in {episode_id}",
+    )
+    return {"profile_id": profile_id, "title_id": title_id}
+
+
+def watched_to(
+    world: ProviderWorld,
+    *,
+    profile_id: str,
+    title_id: str,
+    position_s: float,
+    episode_id: str | None = None,
+) -> None:
     event = PlaybackProgress(
         session_id=uuid.uuid4().hex,
         account_id=world.account_id,
         profile_id=profile_id,
         title_id=title_id,
+        episode_id=episode_id,
         position_s=position_s,
         duration_s=3600.0,
         at=datetime.now(UTC).isoformat(),

@@ -544,6 +544,19 @@ async def test_gateway_pact_with_history(tmp_path: Path) -> None:
         )
     )
 
+    episode = f"{SERIES_ID}-s01e01"
+    (
+        pact.upon_receiving("the profile's resume point in an episode")
+        .given(f"profile {PROFILE_ID} is part-way through {episode}")
+        .with_request("GET", f"/v1/profiles/{PROFILE_ID}/progress/{SERIES_ID}")
+        .with_query_parameter("episode_id", episode)
+        .will_respond_with(200)
+        .with_body(
+            {**position, "title_id": match.str(SERIES_ID), "episode_id": match.str(episode)},
+            content_type="application/json",
+        )
+    )
+
     async with gateway_against(pact) as gateway:
         sources = HomeSources()
         await HomePage(gateway)._continue_watching(None, MEMBER, PROFILE_ID, sources)  # type: ignore[arg-type]
@@ -554,6 +567,15 @@ async def test_gateway_pact_with_history(tmp_path: Path) -> None:
         gateway._owned[(MEMBER.account_id, PROFILE_ID)] = (time.monotonic(), {})
         watched = await history_routes.watched(None, gateway, MEMBER, profile_id=PROFILE_ID)  # type: ignore[arg-type]
         assert watched.status_code == 200
+        in_episode = await history_routes.progress(
+            None,  # type: ignore[arg-type]
+            gateway,
+            MEMBER,
+            profile_id=PROFILE_ID,
+            title_id=SERIES_ID,
+            episode_id=episode,
+        )
+        assert in_episode.status_code == 200
     settle_pact(pact, "history", tmp_path)
 
 

@@ -29,6 +29,7 @@ from tests.contracts.providers import (
     an_experiment_runs,
     finished,
     part_way_through,
+    part_way_through_an_episode,
     subtitles_exist,
     telemetry_knows_a_session,
 )
@@ -98,6 +99,12 @@ STATES: dict[str, StateSetup] = {
     ),
     f"profile {PROFILE_ID} is part-way through {TITLE_ID}": partial(
         part_way_through, profile_id=PROFILE_ID, title_id=TITLE_ID
+    ),
+    f"profile {PROFILE_ID} is part-way through {SERIES_ID}-s01e01": partial(
+        part_way_through_an_episode,
+        profile_id=PROFILE_ID,
+        title_id=SERIES_ID,
+        episode_id=f"{SERIES_ID}-s01e01",
     ),
     f"profile {PROFILE_ID} finished {FINISHED_ID}": partial(
         finished, profile_id=PROFILE_ID, title_id=FINISHED_ID
