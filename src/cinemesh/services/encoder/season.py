@@ -14,6 +14,7 @@ from cinemesh.contracts.media import MarkersDetected
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.services.encoder.intro import EpisodeMarkers, detect_markers
 from cinemesh.services.encoder.models import Job
+from cinemesh.services.encoder.probe import SourceInfo
 from cinemesh.services.encoder.service import Jobs
 from cinemesh.services.encoder.sources import SourceShelf
 
@@ -31,13 +32,14 @@ class SeasonMarkers:
 
     async def detect_after(self, job: Job) -> list[MarkersDetected]:
         """Detect the markers of the season of `job`'s episode and publish them; answers what
-        was published (nothing for a movie, or a season with fewer than two packaged)."""
+        was published (nothing for a movie, or a season with fewer than two packaged episodes
+        that have sound)."""
         if job.episode_id is None:
             return []
         packaged: list[Job] = []
         for episode_id in await self.season_of(job.title_id, job.episode_id):
             ready = await self.jobs.latest_ready(title_id=job.title_id, episode_id=episode_id)
-            if ready is not None:
+            if ready is not None and SourceInfo.from_dict(ready.source_info).has_audio:
                 packaged.append(ready)
         if len(packaged) < 2:
             return []
