@@ -84,7 +84,7 @@ def test_a_season_is_compared_in_catalog_order_skipping_what_has_no_video_or_no_
         "show-s02e01": job("show-s02e01", names[2]),  # another season: not compared
     }
     jobs = Jobs(ready)
-    finder = SeasonMarkers(Runtime(Catalog(title)), jobs, Sources(tmp_path), min_s=8.0)  # type: ignore[arg-type]
+    finder = SeasonMarkers(Runtime(Catalog(title)), jobs, Sources(tmp_path), min_s=8.0)
     published = asyncio.run(finder.detect_after(ready["show-s01e05"]))
     assert published == jobs.announced
     compared = ["show-s01e01", "show-s01e04", "show-s01e05"]
@@ -99,7 +99,7 @@ def test_a_season_is_compared_in_catalog_order_skipping_what_has_no_video_or_no_
 def test_a_season_with_one_packaged_episode_or_a_movie_publishes_nothing(tmp_path: Path) -> None:
     title = {"id": "show", "seasons": [{"number": 1, "episodes": [{"id": "e1"}, {"id": "e2"}]}]}
     jobs = Jobs({"e1": job("e1", "one.wav")})
-    finder = SeasonMarkers(Runtime(Catalog(title)), jobs, Sources(tmp_path), min_s=8.0)  # type: ignore[arg-type]
+    finder = SeasonMarkers(Runtime(Catalog(title)), jobs, Sources(tmp_path), min_s=8.0)
     assert asyncio.run(finder.detect_after(jobs.ready["e1"])) == []
     movie = job("e1", "one.wav")
     movie.episode_id = None
