@@ -226,6 +226,7 @@ def test_subtitles_are_checked_published_in_the_master_and_served_by_the_edge(
     title_id = create_title(media_platform, operator, "Subtitled")
     for bad, code in [
         (b"\x00\x01binary\x00", "NOT_SUBTITLES"),
+        (b"", "SUBTITLES_EMPTY"),
         ("1\n00:00:01,000 --> 00:00:02,000\nCaf\xe9\n".encode("latin-1"), "SUBTITLES_NOT_UTF8"),
         (b"1\n00:00:03,000 --> 00:00:02,000\nbackwards\n", "SUBTITLES_BAD_CUE_TIMES"),
     ]:
