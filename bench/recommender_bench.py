@@ -1,6 +1,8 @@
 """recommender's costs and quality, each beside its baseline in the same run:
 - quality: NDCG@10, Recall@20 and HR@10 of our model (recency-ease) against popularity,
-  item-kNN and EASE, through the project's own harness (`cinemesh recs evaluate`, protocol in
+  item-kNN and EASE, and every challenger candidate's NDCG@10, Recall@20 and fit time beside
+  recency-ease (and EASE's fit time), each candidate's settings chosen on the validation split
+  (candidates.py), through the project's own harness (`cinemesh recs evaluate`, protocol in
   docs/recommender.md);
 - training: wall time and peak memory (tracemalloc peak of Python + numpy allocations, and the
   process' max RSS growth) of a snapshot (the served model + trending) on every interaction;
@@ -67,6 +69,7 @@ import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
 from cinemesh.benchsuite.nats import nats_server
+from cinemesh.benchsuite.rows import row as summary_row
 from cinemesh.contracts.catalog import TitleUpserted
 from cinemesh.contracts.history import TitleWatched
 from cinemesh.contracts.maturity import RATINGS
@@ -84,6 +87,10 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "moviele
 GOAL_MS = 10.0
 OURS = "recency-ease"
 BASELINES = ("popularity", "item-knn (cosine)", "ease")
+FIT_BASELINES = {  # EASE's fit in the harness is its inverse; its scores are made while measuring
+    "ease": "ease fit (its inverse only)",
+    OURS: f"{OURS} fit",
+}
 Record = tuple[str, str, float, float]  # user, item, weight, unix seconds
 
 
@@ -215,10 +222,12 @@ def percentiles(samples_s: list[float]) -> dict[str, float]:
 
 
 # --- quality -------------------------------------------------------------------------------------
-def quality(world: World, folder: Path) -> dict[str, Any]:
-    """`cinemesh recs evaluate` on the world's CSV: every model through one harness."""
+def quality(world: World, folder: Path, *, tune: bool) -> dict[str, Any]:
+    """`cinemesh recs evaluate` on the world's CSV: every model through one harness (without
+    the validation grids in the tiny smoke run, whose generated data says nothing)."""
     out = folder / "evaluation.json"
     command = ["recs", "evaluate", "--interactions", str(world.csv), "--json", str(out)]
+    command += [] if tune else ["--no-tune"]
     done = subprocess.run(
         [sys.executable, "-m", "cinemesh", *command],
         capture_output=True,
@@ -633,6 +642,7 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _ratio_row(f"HR@10, {OURS}", "ease", ours["hr_at_10"], by_model["ease"]["hr_at_10"]),
     ]
+    rows += candidate_rows(report["quality"]["results"])
     train = report["training"]
     rows += [
         {
@@ -722,6 +732,41 @@ def summarize(report: dict[str, Any]) -> list[dict[str, Any]]:
             "better": "higher",
         },
     ]
+    return rows
+
+
+def candidate_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every challenger candidate (settings chosen on the validation split, measured on the test
+    split once) beside recency-ease, their fit times beside recency-ease's (a blend's includes
+    its recency-EASE part), and recency-ease's beside EASE's."""
+    by_model = {r["model"]: r for r in results}
+    ours = by_model[OURS]
+    rows = []
+    for name in by_model:
+        if name in (OURS, *BASELINES):
+            continue
+        mine, settings = by_model[name], by_model[name]["params"]
+        chosen = ", ".join(f"{k}={v}" for k, v in settings.items())
+        for label, key in (("NDCG@10", "ndcg_at_10"), ("Recall@20", "recall_at_20")):
+            rows.append(
+                summary_row(
+                    f"{label}, candidate {name} ({chosen})",
+                    mine["metrics"][key],
+                    baseline=OURS,
+                    baseline_value=ours["metrics"][key],
+                )
+            )
+    fits = [(OURS, "ease")] + [(name, OURS) for name in by_model if name not in (OURS, *BASELINES)]
+    for name, baseline in fits:
+        rows.append(
+            summary_row(
+                f"fit on the training part, s, {name}",
+                by_model[name]["fit_s"],
+                baseline=FIT_BASELINES[baseline],
+                baseline_value=by_model[baseline]["fit_s"],
+                better="lower",
+            )
+        )
     return rows
 
 
@@ -817,7 +862,7 @@ def main() -> None:
         report: dict[str, Any] = {"benchmark": "recommender", "mode": name, "data": world.data}
         phases: dict[str, float] = {}
         with phase(phases, "quality"):
-            report["quality"] = quality(world, Path(tmp))
+            report["quality"] = quality(world, Path(tmp), tune=name != "tiny")
         with phase(phases, "training"):
             report["training"], snapshot = training(world)
         with phase(phases, "rows_in_process"):
