@@ -1,9 +1,11 @@
-"""Uploads through the gateway to a published package, with real processes."""
+"""Uploads through the gateway to a published package, with real processes; and a season's
+intro and credits, which the encoder detects once its episodes are packaged."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from tests.encoder.conftest import (
 from tests.encoder.hls import check_package
 from tests.playback.media import start_session
 from tests.support.platform import LocalPlatform
+from tests.support.season import season_videos
 from tests.support.users import Member, sign_up
 
 
@@ -288,3 +291,62 @@ def test_subtitles_are_checked_published_in_the_master_and_served_by_the_edge(
     assert "Bonjour." in cues.text and "X-TIMESTAMP-MAP" in cues.text
     unsigned = httpx.get(edge + f"/{again['asset_id']}/{segment}.vtt", timeout=10)
     assert unsigned.status_code in (403, 404), "subtitles are behind the signed URL too"
+
+
+MARKERS_TOLERANCE_S = 1.0
+
+
+def admin_api(platform: LocalPlatform, who: Member, method: str, path: str, **kw: Any) -> Any:
+    answer = httpx.request(
+        method, f"{platform.gateway}/api/v1{path}", headers=who.headers, timeout=60, **kw
+    )
+    assert answer.status_code in (200, 201, 202), answer.text
+    return answer.json()
+
+
+def episodes_of_series(
+    platform: LocalPlatform, who: Member, series_id: str
+) -> list[dict[str, Any]]:
+    title = admin_api(platform, who, "GET", f"/titles/{series_id}")
+    return [e for season in title["seasons"] for e in season["episodes"]]
+
+
+def test_a_packaged_season_gets_its_intro_and_credits_but_an_admins_markers_stay(
+    media_platform: LocalPlatform, operator: Member, tmp_path: Path
+) -> None:
+    season = season_videos(
+        tmp_path, offsets=(2.0, 8.03, 4.51), durations=(36.0, 40.0, 38.0), credits_s=10.0
+    )
+    series = admin_api(media_platform, operator, "POST", "/admin/titles",
+                       json={"title": "Detected Harbour", "kind": "series", "genres": ["Drama"]})  # fmt: skip
+    ids = [
+        admin_api(media_platform, operator, "POST", f"/admin/titles/{series['id']}/episodes",
+                  json={"season": 1, "number": n, "name": f"Episode {n}"})["id"]
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    admin_marks = {"intro_start_s": 1.0, "intro_end_s": 3.0}
+    admin_api(media_platform, operator, "PATCH", f"/admin/titles/{series['id']}/episodes/{ids[2]}",
+              json=admin_marks)  # fmt: skip
+    for episode_id, episode in zip(ids, season, strict=True):
+        with episode.path.open("rb") as video:
+            sent = admin_api(media_platform, operator, "POST", f"/admin/titles/{series['id']}/media",
+                             params={"episode_id": episode_id},
+                             files={"file": (episode.path.name, video, "video/mp4")})  # fmt: skip
+        job, _ = wait_for_job(media_platform, operator, sent["job_id"])
+        assert job["state"] == "ready", job
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        found = episodes_of_series(media_platform, operator, series["id"])
+        if all(e["markers_source"] == "detected" for e in found[:2]):
+            break
+        time.sleep(0.5)
+    first, second, third = found
+    for seen, truth in ((first, season[0]), (second, season[1])):
+        assert seen["markers_source"] == "detected", found
+        assert truth.intro is not None and truth.credits is not None
+        assert abs(seen["intro_start_s"] - truth.intro[0]) <= MARKERS_TOLERANCE_S, (seen, truth)
+        assert abs(seen["intro_end_s"] - truth.intro[1]) <= MARKERS_TOLERANCE_S, (seen, truth)
+        assert abs(seen["credits_start_s"] - truth.credits[0]) <= MARKERS_TOLERANCE_S, (seen, truth)
+    kept = (third["intro_start_s"], third["intro_end_s"], third["credits_start_s"])
+    assert (*kept, third["markers_source"]) == (1.0, 3.0, None, "admin"), third
