@@ -30,7 +30,8 @@ log = logger("cinemesh.edge")
 
 HEAD_LIMIT = 16 * 1024  # a longer request head is the application's to refuse
 READ_SIZE = 64 * 1024
-IDLE_S = 75.0  # aiohttp's keep-alive: an idle connection is closed after this long
+# aiohttp's keep-alive: a connection with no whole request head for this long is closed
+IDLE_S = 75.0
 ACCEPTS_AT_ONCE = 64
 # what only the application answers: a body, a protocol switch, a part or a condition
 NOT_PLAIN = frozenset(
@@ -192,7 +193,8 @@ class Connection:
                 while end < 0:
                     if len(buffered) > HEAD_LIMIT:
                         break
-                    self.idle_since = None if buffered else time.monotonic()
+                    if self.idle_since is None:  # a head coming slowly counts as idle
+                        self.idle_since = time.monotonic()
                     chunk = await loop.sock_recv(sock, READ_SIZE)
                     if not chunk:
                         return
