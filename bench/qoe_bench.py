@@ -9,8 +9,9 @@ The title is a real CMAF HLS ladder made by ffmpeg the way the encoder makes one
 keyframes, 1, 1 and 2 s segments at the start and 4 s ones after, cut by the encoder's own
 keyframe rule) and announced as the encoder announces it; the platform runs the
 services a play touches (no encoder, search or recommender). A new member's first play starts
-from playback's conservative default; `--quick` and the full run also play the title again on
-the same device, which starts from what the first play measured. Chromium is Debian's
+from playback's conservative default; `--quick` and the full run then play another title of
+the same video on the same device, which starts from what the first play measured (the same
+title again would resume where the first play stopped, inside a 4 s segment). Chromium is Debian's
 (/usr/bin/chromium, apt-get when missing), never a downloaded one. Prints JSON.
 
     .venv/bin/python bench/qoe_bench.py [--quick | --tiny] [--watch-s S]
@@ -126,9 +127,15 @@ def make_ladder(folder: Path, *, top: int, seconds: int) -> list[Rendition]:
 
 
 def add_movie(
-    platform: LocalPlatform, package: Path, renditions: list[Rendition], seconds: int
-) -> str:
-    """A title made through the admin API, its video announced as the encoder announces it."""
+    platform: LocalPlatform,
+    package: Path,
+    renditions: list[Rendition],
+    seconds: int,
+    *,
+    asset_id: str | None = None,
+) -> tuple[str, str]:
+    """A title made through the admin API, its video (published unless `asset_id` names one
+    already) announced as the encoder announces it: the title and the asset."""
     boss = admin(platform)
     made = httpx.post(
         f"{platform.gateway}/api/v1/admin/titles",
@@ -145,8 +152,9 @@ def add_movie(
     )
     made.raise_for_status()
     title_id = str(made.json()["id"])
-    asset_id = f"a{uuid.uuid4().hex[:16]}"
-    publish_asset(platform.env, platform.data_dir, asset_id, package)
+    if asset_id is None:
+        asset_id = f"a{uuid.uuid4().hex[:16]}"
+        publish_asset(platform.env, platform.data_dir, asset_id, package)
     ready = AssetReady(
         asset_id=asset_id, title_id=title_id, duration_s=float(seconds), renditions=renditions
     )
@@ -157,7 +165,7 @@ def add_movie(
         "CINEMESH_BUS_NAMESPACE": platform.env.get("CINEMESH_BUS_NAMESPACE", "cinemesh"),
     }
     publish(bus, ready)
-    return title_id
+    return title_id, asset_id
 
 
 def manifest_of(platform: LocalPlatform, title_id: str) -> str:
@@ -192,21 +200,18 @@ def measure_link(
     floor: StaticFloor,
     link: Link,
     *,
-    title_id: str,
+    title_ids: tuple[str, str],
     watch_s: float,
     again: bool,
 ) -> dict[str, Any]:
     page = member_page(browser, platform)
     try:
         link.throttle(page)
-        plays = {
-            "first play": play_in_app(page, platform.gateway, f"/title/{title_id}", watch_s=watch_s)
-        }
+        first, other = (f"/title/{t}" for t in title_ids)
+        plays = {"first play": play_in_app(page, platform.gateway, first, watch_s=watch_s)}
         if again:
             time.sleep(1)  # the first play's closing beat, with what it measured
-            plays["next play"] = play_in_app(
-                page, platform.gateway, f"/title/{title_id}", watch_s=watch_s
-            )
+            plays["next play"] = play_in_app(page, platform.gateway, other, watch_s=watch_s)
     finally:
         page.context.close()
     found: dict[str, Any] = {}
@@ -283,7 +288,10 @@ def main() -> None:
         (work / "data" / ".seeded").touch()  # the bench adds the one title it plays
         platform = LocalPlatform(work / "data", services=SERVICES, env=env).start(timeout_s=300)
         try:
-            title_id = add_movie(platform, work / "package", renditions, seconds)
+            title_id, asset_id = add_movie(platform, work / "package", renditions, seconds)
+            other_id, _ = add_movie(
+                platform, work / "package", renditions, seconds, asset_id=asset_id
+            )
             manifest = manifest_of(platform, title_id)
             files = player_files(platform.gateway)
             floor = StaticFloor(work / "floor", manifest_url=manifest, **files)
@@ -297,7 +305,7 @@ def main() -> None:
                             platform,
                             floor,
                             link,
-                            title_id=title_id,
+                            title_ids=(title_id, other_id),
                             watch_s=watch_s,
                             again=again,
                         )
