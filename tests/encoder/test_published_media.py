@@ -1,7 +1,8 @@
 """From an upload to a player, on each media store: the encoder publishes the whole package
 (on S3: listed through the S3 API, and nothing of it under the data dir's media folder for an
-edge to read; the source kept in the bucket), and the title plays through the edge (on S3 also
-in the web app's player in headless Chromium)."""
+edge to read; the source kept in the bucket and the encoder's local copy of it deleted once
+the job is done), and the title plays through the edge (on S3 also in the web app's player in
+headless Chromium)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,16 @@ def test_an_ingest_is_published_whole_and_plays_through_the_edge(
     assert job["state"] == "ready", job
     check_package(published_package(store_platform, job["asset_id"], tmp_path / "asset"))
     s3 = running_s3_env(store_platform.data_dir)
+    local_sources = store_platform.data_dir / "media" / "sources"
     if s3 is not None:
         kept = asyncio.run(listed(s3_store(s3), "sources/"))
         assert len(kept) == 1 and kept[0].startswith("sources/src-"), "the source is kept in S3"
+        deadline = time.monotonic() + 20  # deleted just after the job is marked ready
+        while [p for p in local_sources.iterdir() if p.is_file()]:
+            assert time.monotonic() < deadline, "the encoder's local copy of the source stayed"
+            time.sleep(0.2)
+    else:
+        assert any(p.is_file() for p in local_sources.iterdir()), "the store's own copy stays"
 
     member = sign_up(store_platform, plan="premium")
     body = {"profile_id": member.profile_id, "title_id": title_id}

@@ -1,7 +1,8 @@
 """Sources live in the media store (services/encoder/sources.py), so any encoder instance can
 encode what another received: on S3 the upload is in the bucket and an instance without a
-local copy fetches it whole; on files it stays where the upload put it; a store that is down
-keeps nothing and says so."""
+local copy fetches it whole, and a local copy is deleted once its job is done (fetched again if
+needed); on files it stays where the upload put it; a store that is down keeps nothing and
+says so."""
 
 from __future__ import annotations
 
@@ -47,12 +48,26 @@ async def test_an_instance_without_the_source_fetches_it_from_the_bucket(
         await worker.local("src-never-uploaded")
 
 
+async def test_on_s3_a_released_local_copy_is_deleted_and_fetched_again_when_needed(
+    seaweedfs: SeaweedS3, tmp_path: Path
+) -> None:
+    store = s3_store(store_env("s3", seaweedfs))
+    shelf = shelf_on(tmp_path, store)
+    name = f"src-{os.urandom(6).hex()}"
+    kept = await shelf.keep(received(tmp_path, b"video"), name)
+    assert shelf.release(name) and not kept.exists(), "the job done, its copy is deleted"
+    assert await store.read(source_key(name)) == b"video", "the bucket keeps the source"
+    assert not shelf.release(name), "nothing left to delete"
+    assert (await shelf.local(name)).read_bytes() == b"video", "fetched again for a new job"
+
+
 async def test_on_files_the_source_stays_where_the_upload_put_it(tmp_path: Path) -> None:
     media = tmp_path / "media"
     shelf = shelf_on(media, FileMediaStore(media))
     kept = await shelf.keep(received(media, b"video"), "src-a")
     assert kept == media / "sources" / "src-a" and kept.read_bytes() == b"video"
     assert await shelf.local("src-a") == kept
+    assert not shelf.release("src-a") and kept.read_bytes() == b"video", "the store's own copy"
 
 
 async def test_a_store_that_cannot_take_the_source_keeps_nothing(tmp_path: Path) -> None:

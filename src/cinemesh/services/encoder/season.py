@@ -44,7 +44,12 @@ class SeasonMarkers:
         if len(packaged) < 2:
             return []
         paths = [await self.sources.local(p.source) for p in packaged]
-        found = await asyncio.to_thread(detect_markers, paths, min_s=self.min_s)
+        try:
+            found = await asyncio.to_thread(detect_markers, paths, min_s=self.min_s)
+        finally:  # the other episodes' copies fetched for this (the worker releases job's own)
+            for other in packaged:
+                if other.source != job.source:
+                    self.sources.release(other.source)
         compared = [str(p.episode_id) for p in packaged]
         detected = [detected_event(p, m, compared) for p, m in zip(packaged, found, strict=True)]
         await self.jobs.announce_markers(detected)

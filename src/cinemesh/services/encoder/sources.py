@@ -1,7 +1,9 @@
 """Uploaded sources, kept in the media store so that any encoder instance can encode (or package
 again) what another one received: on S3 the bucket's `sources/` folder, with a local copy on
-the instance's disk while it works on it; on files the data dir's `media/sources`, where the
-upload already is. No encoder needs a volume shared with the others."""
+the instance's disk while it works on it, deleted once the job has published its assets (the
+scratch disk holds the jobs under way, not every source ever received); on files the data
+dir's `media/sources`, where the upload already is and stays. No encoder needs a volume shared
+with the others."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import os
 import uuid
 from pathlib import Path
 
-from cinemesh.platform.media_store import MediaStore
+from cinemesh.platform.media_store import FileMediaStore, MediaStore
 from cinemesh.services.encoder.package import MediaFolders
 
 SOURCES = "sources"
@@ -56,3 +58,17 @@ class SourceShelf:
         finally:
             part.unlink(missing_ok=True)
         return local
+
+    def release(self, name: str) -> bool:
+        """Delete this instance's copy of source `name`, a job that needed it being done, when
+        the store keeps the source elsewhere: on S3 every local copy was put in the bucket
+        (keep) or fetched from it (local), so another job fetches it again. On files the copy
+        is the store's own and stays. Answers whether a copy was deleted."""
+        local = self.folders.sources / name
+        if isinstance(self.store, FileMediaStore) and self.store.path(source_key(name)) == local:
+            return False
+        try:
+            local.unlink()
+        except FileNotFoundError:
+            return False
+        return True

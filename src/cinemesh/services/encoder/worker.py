@@ -151,6 +151,8 @@ class EncodeWorker:
         log.info("asset ready", job_id=job_id, asset_id=job.asset_id)
         if job.episode_id and self.settings.detect_markers:
             await self._mark_season(job)
+        if self.sources.release(job.source):  # published; the store keeps the source
+            log.info("local copy of the source deleted", job_id=job_id, source=job.source)
 
     async def _mark_season(self, job: Job) -> None:
         try:
