@@ -127,6 +127,8 @@ def test_subtitles_and_audio_languages_switch_in_the_browser(
                  headers=member.headers, timeout=10)  # fmt: skip
 
     page = open_as(browser, platform, member, f"/watch/{title['id']}")
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
     try:
         page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
         tracks = page.evaluate(
@@ -162,11 +164,16 @@ def test_subtitles_and_audio_languages_switch_in_the_browser(
         assert [text for _, _, text in active or []] == ["Hello."], showing_cues(page)
 
         page.evaluate("document.querySelector('video').play()")
+        assert not [u for u in fetched if "/audio_1_fr/" in u], "French audio before choosing it"
         choose_track(page, "Audio", dict(tracks["audio"])["fr"])
         switched = wait_for(
             lambda: page.evaluate("window.cinemeshPlayer.hls.audioTrack") == 1, timeout_s=15
         )
         assert switched, page.evaluate("window.cinemeshPlayer.hls.audioTrack")
+        french_audio = wait_for(
+            lambda: [u for u in fetched if "/audio_1_fr/" in u and u.endswith(".m4s")], timeout_s=15
+        )
+        assert french_audio, [u for u in fetched if "audio_" in u]
         before = player_state(page)["time"]
         assert wait_for(lambda: player_state(page)["time"] >= before + 1, timeout_s=20)
         french = page.locator(
