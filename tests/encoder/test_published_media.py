@@ -1,8 +1,8 @@
 """From an upload to a player, on each media store: the encoder publishes the whole package
 (on S3: listed through the S3 API, and nothing of it under the data dir's media folder for an
 edge to read; the source kept in the bucket and the encoder's local copy of it deleted once
-the job is done), and the title plays through the edge (on S3 also in the web app's player in
-headless Chromium)."""
+the job is done; catalog's generated artwork put in the bucket for every instance), and the
+title plays through the edge (on S3 also in the web app's player in headless Chromium)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,10 @@ def test_an_ingest_is_published_whole_and_plays_through_the_edge(
         while [p for p in local_sources.iterdir() if p.is_file()]:
             assert time.monotonic() < deadline, "the encoder's local copy of the source stayed"
             time.sleep(0.2)
+        poster = httpx.get(f"{store_platform.gateway}/api/v1/artwork/{title_id}/poster", timeout=30)
+        assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8", poster.text
+        drawn = asyncio.run(listed(s3_store(s3), "artwork/"))
+        assert [k for k in drawn if k.endswith("-poster.jpg")], "drawn once, put in the bucket"
     else:
         assert any(p.is_file() for p in local_sources.iterdir()), "the store's own copy stays"
 

@@ -16,7 +16,7 @@ from cinemesh.contracts.maturity import Rating as MaturityRating
 from cinemesh.platform.db import Database
 from cinemesh.platform.deps import Admin, Db, provided
 from cinemesh.platform.errors import conflict
-from cinemesh.services.catalog.artwork import ArtworkShelf, artwork_path, forget, render
+from cinemesh.services.catalog.artwork import ArtworkShelf, forget
 from cinemesh.services.catalog.markers import markers_of
 from cinemesh.services.catalog.schemas import (
     ID_PATTERN,
@@ -170,9 +170,7 @@ async def artwork_file(
 ) -> FileResponse:
     async with db.session() as session:
         name = (await catalog.get(session, title_id)).title
-    path = artwork_path(shelf.folder, title_id, kind, name)
-    if not path.exists():
-        await asyncio.to_thread(render, name, title_id, kind, path)
+    path = await shelf.image(title_id, kind, name)
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": ARTWORK_CACHE})
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from cinemesh.platform.media_store import S3MediaStore, open_media_store
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.settings import load_settings
 from cinemesh.services.catalog.api import router
@@ -24,5 +25,9 @@ def create_app() -> FastAPI:
     )
     catalog = Catalog(stage=runtime.stage)
     consume_events(runtime, catalog)
-    shelf = ArtworkShelf(runtime.data_dir / "catalog" / "artwork")
+    store = open_media_store(runtime.data_dir)  # on S3, artwork is drawn once for all instances
+    shelf = ArtworkShelf(
+        runtime.data_dir / "catalog" / "artwork",
+        store if isinstance(store, S3MediaStore) else None,
+    )
     return runtime.build_app(router, provides=[catalog, shelf])

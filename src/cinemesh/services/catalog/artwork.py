@@ -1,9 +1,13 @@
 """Generated artwork for titles that have none: a poster and a backdrop drawn from the title's
-name, deterministic, made on first request and kept on disk."""
+name, deterministic, made on first request and kept on disk. With an S3 media store the first
+instance to draw an image also puts it in the bucket's `artwork/` folder, and an instance that
+has not drawn it reads it from there instead of drawing it again."""
 
 from __future__ import annotations
 
+import asyncio
 import colorsys
+import contextlib
 import hashlib
 import os
 import textwrap
@@ -13,15 +17,39 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from cinemesh.platform.media_store import OriginUnavailable, S3MediaStore
+
+ARTWORK = "artwork"
 SIZES = {"poster": (400, 600), "backdrop": (1280, 720)}
 KINDS = tuple(SIZES)
 
 
 @dataclass(frozen=True)
 class ArtworkShelf:
-    """The folder where one instance keeps the images it drew."""
+    """The folder where one instance keeps its images, and on S3 the bucket they are shared in
+    (None on files: every instance of the embedded platform shares the data dir already)."""
 
     folder: Path
+    store: S3MediaStore | None = None
+
+    async def image(self, title_id: str, kind: str, name: str) -> Path:
+        """The image's file here: kept already, read from the bucket, or drawn (and then put in
+        the bucket for the other instances; with the store down it is drawn here all the same)."""
+        path = artwork_path(self.folder, title_id, kind, name)
+        if path.exists():
+            return path
+        key = f"{ARTWORK}/{path.relative_to(self.folder).as_posix()}"
+        if self.store is not None:
+            with contextlib.suppress(OriginUnavailable):
+                body = await self.store.read(key)
+                if body is not None:
+                    _write(path, body)
+                    return path
+        await asyncio.to_thread(render, name, title_id, kind, path)
+        if self.store is not None:
+            with contextlib.suppress(OriginUnavailable):
+                await self.store.put_file(key, path)
+        return path
 
 
 def artwork_path(folder: Path, title_id: str, kind: str, name: str) -> Path:
@@ -58,10 +86,21 @@ def render(title: str, title_id: str, kind: str, path: Path) -> Path:
         fill=(229, 9, 20),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _tmp_beside(path)
     image.save(tmp, "JPEG", quality=82)
     tmp.replace(path)  # atomic: a concurrent request sees the old file or the whole new one
     return path
+
+
+def _tmp_beside(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _write(path: Path, body: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_beside(path)
+    tmp.write_bytes(body)
+    tmp.replace(path)
 
 
 def forget(folder: Path, title_id: str) -> None:
