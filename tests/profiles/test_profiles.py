@@ -68,6 +68,26 @@ def test_a_profile_remembers_its_audio_and_subtitle_languages(platform: LocalPla
         assert refused.status_code == 422, wrong
 
 
+def test_a_profile_can_turn_off_the_next_episode_starting_by_itself(
+    platform: LocalPlatform,
+) -> None:
+    member = sign_up(platform, profile=None)
+    grown_up = api(platform, member, "POST", "/profiles", {"name": "Ada"}).json()
+    assert grown_up["autoplay_next_episode"] is True
+    body = {"name": "Kid", "kids": True, "autoplay_next_episode": False}
+    kid = api(platform, member, "POST", "/profiles", body).json()
+    assert kid["autoplay_next_episode"] is False
+    path = f"/profiles/{kid['id']}"
+    renamed = api(platform, member, "PATCH", path, {"name": "Kiddo"}).json()
+    assert renamed["autoplay_next_episode"] is False  # a patch without it keeps it
+    back_on = api(platform, member, "PATCH", path, {"autoplay_next_episode": True}).json()
+    assert back_on["autoplay_next_episode"] is True
+    listed = {p["id"]: p for p in api(platform, member, "GET", "/profiles").json()["items"]}
+    assert listed[kid["id"]]["autoplay_next_episode"] is True
+    refused = api(platform, member, "PATCH", path, {"autoplay_next_episode": "maybe"})
+    assert refused.status_code == 422
+
+
 def test_kids_profiles_are_capped(platform: LocalPlatform) -> None:
     member = sign_up(platform, profile=None)
     kid = api(

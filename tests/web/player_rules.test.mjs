@@ -12,7 +12,7 @@ async function load(path) {
   return import(`data:text/javascript,${encodeURIComponent(source)}`);
 }
 
-const { countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } = await load("views/markers.js");
+const { autoplaysNext, countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } = await load("views/markers.js");
 const { captionStyle, captionStyleKey, preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
 const { startConfig, startLevelFor } = await load("views/start_level.js");
 const { startFiles } = await load("views/start_files.js");
@@ -122,4 +122,11 @@ test("the files that came with the session are found by URL path, an init segmen
   assert.equal(files.get("/e/9/tok/a~1080/master.m3u8"), "#EXTM3U");
   assert.deepEqual([...new Uint8Array(files.get("/e/9/tok/a~1080/240p/init.mp4"))], [0, 1, 2]);
   assert.equal(startFiles({ manifest_url: "http://edge:1/m.m3u8" }).size, 0); // an older playback
+});
+
+test("the next episode starts by itself unless the profile turned it off", () => {
+  assert.equal(autoplaysNext({ id: "p", autoplay_next_episode: true }), true);
+  assert.equal(autoplaysNext({ id: "kid", kids: true, autoplay_next_episode: false }), false);
+  assert.equal(autoplaysNext({ id: "older answer without the field" }), true);
+  assert.equal(autoplaysNext(null), true);
 });

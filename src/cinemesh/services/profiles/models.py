@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cinemesh.platform.db import UtcDateTime
@@ -28,6 +28,10 @@ class Profile(Base):
     audio_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     subtitle_language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     kids: Mapped[bool] = mapped_column(Boolean)
+    # the next episode starts by itself after the credits' countdown
+    autoplay_next_episode: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
     maturity: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

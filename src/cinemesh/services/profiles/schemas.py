@@ -31,6 +31,7 @@ class ProfileCreate(RequestBody):
     language: Language = "en"
     audio_language: Language | None = None
     subtitle_language: Language | None = None
+    autoplay_next_episode: bool = True
 
 
 class ProfileUpdate(RequestBody):
@@ -41,6 +42,7 @@ class ProfileUpdate(RequestBody):
     language: Language | None = None
     audio_language: Language | None = None  # null: the title's own default
     subtitle_language: Language | None = None  # null: subtitles off
+    autoplay_next_episode: bool | None = None
 
 
 class ProfileView(BaseModel):
@@ -53,6 +55,7 @@ class ProfileView(BaseModel):
     language: str
     audio_language: str | None = None
     subtitle_language: str | None = None
+    autoplay_next_episode: bool = True
 
 
 class ListItem(BaseModel):

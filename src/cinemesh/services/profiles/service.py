@@ -52,6 +52,7 @@ def view(profile: Profile) -> ProfileView:
         language=profile.language,
         audio_language=profile.audio_language,
         subtitle_language=profile.subtitle_language,
+        autoplay_next_episode=profile.autoplay_next_episode,
     )
 
 
@@ -95,6 +96,7 @@ class Profiles:
             language=body.language,
             audio_language=body.audio_language,
             subtitle_language=body.subtitle_language,
+            autoplay_next_episode=body.autoplay_next_episode,
             kids=body.kids,
             maturity=effective_maturity(kids=body.kids, wanted=body.maturity),
             created_at=_now(),
@@ -112,7 +114,7 @@ class Profiles:
     ) -> Profile:
         profile = await self.owned(session, account_id=account_id, profile_id=profile_id)
         changes = body.model_dump(exclude_unset=True, exclude_none=True)
-        for name in ("name", "avatar", "language", "kids"):
+        for name in ("name", "avatar", "language", "kids", "autoplay_next_episode"):
             if name in changes:
                 setattr(profile, name, changes[name].strip() if name == "name" else changes[name])
         for name in CLEARABLE:

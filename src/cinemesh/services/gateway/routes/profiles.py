@@ -38,6 +38,9 @@ class ProfileCreate(RequestBody):
     language: Language = "en"
     audio_language: Language | None = None
     subtitle_language: Language | None = None
+    autoplay_next_episode: bool = Field(
+        True, description="at an episode's credits, count down to the next one and start it"
+    )
 
 
 class ProfileUpdate(RequestBody):
@@ -52,6 +55,7 @@ class ProfileUpdate(RequestBody):
     subtitle_language: Language | None = Field(
         None, description="the subtitles the player shows when a title has them; null: off"
     )
+    autoplay_next_episode: bool | None = None
 
 
 class ProfileOut(BaseModel):
@@ -64,6 +68,7 @@ class ProfileOut(BaseModel):
     language: str
     audio_language: str | None = None
     subtitle_language: str | None = None
+    autoplay_next_episode: bool = True
 
 
 class ProfileList(BaseModel):

@@ -28,6 +28,13 @@ export function countdownStartsAt(markers, duration, lastSeconds) {
   return Math.max(0, duration - lastSeconds);
 }
 
+// Whether the next episode starts by itself when the credits' countdown runs out: a profile
+// says so (`autoplay_next_episode`, on unless its grown-ups turned it off); an older profile
+// answer without the field keeps the countdown.
+export function autoplaysNext(profile) {
+  return profile?.autoplay_next_episode !== false;
+}
+
 // The episode that plays after `current`: the catalog's next_episode_id (the next one with a
 // video, across seasons); from an older catalog without it, the next playable in list order.
 export function nextEpisodeOf(episodes, current) {

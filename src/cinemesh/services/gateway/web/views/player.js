@@ -4,7 +4,7 @@ import { ApiError, api, enc, session } from "../api.js";
 import { PlayBeacons } from "../beacons.js";
 import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
-import { countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } from "./markers.js";
+import { autoplaysNext, countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } from "./markers.js";
 import { loadHls } from "./hls_loader.js";
 import { loaderWithStartFiles, startFiles } from "./start_files.js";
 import { startBandwidth, startConfig, startLevelFor } from "./start_level.js";
@@ -105,7 +105,8 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
     stopSession(started.session_id, 0);
     return;
   }
-  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate, pressedAt });
+  const autoplay = autoplaysNext(profile);
+  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplay });
   player.start();
   return () => player.destroy();
 }
@@ -132,8 +133,8 @@ function stopSession(sessionId, position, bandwidth) {
 }
 
 class Player {
-  constructor({ shell, started, title, titleId, episodeId, back, navigate, pressedAt }) {
-    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate, pressedAt });
+  constructor({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplay }) {
+    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplay });
     this.edges = (started.edge_urls?.length ? started.edge_urls : [new URL(started.manifest_url).origin]).map((u) => new URL(u).origin);
     this.edgeIndex = Math.max(0, this.edges.indexOf(new URL(started.manifest_url).origin));
     this.switches = [];
@@ -528,7 +529,7 @@ class Player {
 
   offerNext() {
     let left = NEXT_EPISODE_COUNTDOWN_S;
-    const label = h("span", {}, `Next episode in ${left}`);
+    const label = h("span", {}, this.autoplay ? `Next episode in ${left}` : "Up next");
     this.upNext.replaceChildren(
       h("p", { class: "up-next-name" }, nextLabel(this.nextEpisode, this.currentEpisode)),
       label,
@@ -537,7 +538,9 @@ class Player {
     );
     this.upNext.hidden = false;
     this.upNext.querySelector("button").focus();
+    // Without autoplay the panel stays until the member chooses; the timer only marks it offered.
     this.countdown = setInterval(() => {
+      if (!this.autoplay) return;
       left -= 1;
       label.textContent = `Next episode in ${left}`;
       if (left <= 0) this.playNext();

@@ -118,6 +118,7 @@ function profileForm({ profile, first, onDone, onCancel }) {
   const editing = Boolean(profile);
   const name = h("input", { type: "text", name: "name", required: true, maxlength: 40, value: profile?.name || "", autocomplete: "off" });
   const kids = h("input", { type: "checkbox", name: "kids", checked: Boolean(profile?.kids) });
+  const autoplay = h("input", { type: "checkbox", name: "autoplay_next_episode", checked: profile?.autoplay_next_episode !== false });
   const maturity = h(
     "select",
     { name: "maturity" },
@@ -147,6 +148,7 @@ function profileForm({ profile, first, onDone, onCancel }) {
     h("label", { class: "field" }, h("span", { class: "field-label" }, "Name"), name),
     h("label", { class: "check" }, kids, h("span", {}, "Kids profile"), h("span", { class: "muted small" }, " · only titles rated PG and below")),
     h("label", { class: "field" }, h("span", { class: "field-label" }, "Maturity"), maturity),
+    h("label", { class: "check" }, autoplay, h("span", {}, "Play the next episode automatically"), h("span", { class: "muted small" }, " · a countdown at the credits")),
     colours,
     h(
       "div",
@@ -175,6 +177,7 @@ function profileForm({ profile, first, onDone, onCancel }) {
     const body = {
       name: name.value.trim(),
       kids: kids.checked,
+      autoplay_next_episode: autoplay.checked,
       avatar: form.querySelector('input[name="avatar"]:checked')?.value || "red",
     };
     if (!kids.checked) body.maturity = maturity.value;
