@@ -476,6 +476,64 @@ def test_skip_intro_then_the_credits_count_down_to_the_next_episode(
         page.context.close()
 
 
+def test_a_profile_without_autoplay_is_offered_the_next_episode_but_not_moved_on(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """A kids profile whose grown-ups turned the next episode's autoplay off: at the credits
+    the panel offers it without a countdown, nothing starts by itself, Play now still works."""
+    from tests.support.users import sign_up
+
+    first, second = catalog.episode_ids
+    marked = httpx.patch(
+        f"{platform.gateway}/api/v1/admin/titles/{catalog.series_id}/episodes/{first}",
+        json={"intro_start_s": 1, "intro_end_s": 20, "credits_start_s": 27},
+        headers=catalog.admin.headers,
+        timeout=10,
+    )
+    assert marked.status_code == 200, marked.text
+    title = httpx.get(
+        f"{platform.gateway}/api/v1/titles/{catalog.series_id}",
+        headers=catalog.admin.headers,
+        timeout=10,
+    ).json()
+    if title["seasons"][0]["episodes"][0].get("next_episode_id") != second:
+        give_the_second_episode_a_video(platform, catalog)
+    member = sign_up(platform)
+    turned_off = httpx.patch(
+        f"{platform.gateway}/api/v1/profiles/{member.profile_id}",
+        json={"autoplay_next_episode": False},
+        headers=member.headers,
+        timeout=10,
+    )
+    assert turned_off.status_code == 200 and turned_off.json()["autoplay_next_episode"] is False
+    page = open_as(browser, platform, member, f"/watch/{catalog.series_id}?episode={first}")
+    starts: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            starts.append(r.url)
+            if r.method == "POST" and r.url.endswith("/api/v1/playback/sessions")
+            else None
+        ),
+    )
+    try:
+        page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
+        page.evaluate("document.querySelector('video').currentTime = 26.5")
+        up_next = page.locator(".up-next")
+        up_next.wait_for(state="visible", timeout=15_000)
+        assert "Next episode in" not in up_next.inner_text()
+        page.wait_for_timeout(12_000)  # past the 8 s countdown a profile with autoplay gets
+        assert starts == [] and f"episode={first}" in page.url
+        with page.expect_request(
+            lambda r: r.method == "POST" and r.url.endswith("/api/v1/playback/sessions"),
+            timeout=20_000,
+        ) as started:
+            up_next.get_by_role("button", name="Play now").click()
+        assert started.value.post_data_json["episode_id"] == second
+    finally:
+        page.context.close()
+
+
 def test_continue_watching_offers_the_next_episode_once_one_is_finished(
     platform: LocalPlatform, catalog: SeededCatalog
 ) -> None:

@@ -105,8 +105,8 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
     stopSession(started.session_id, 0);
     return;
   }
-  const autoplay = autoplaysNext(profile);
-  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplay });
+  const autoplayNext = autoplaysNext(profile);
+  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext });
   player.start();
   return () => player.destroy();
 }
@@ -133,8 +133,8 @@ function stopSession(sessionId, position, bandwidth) {
 }
 
 class Player {
-  constructor({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplay }) {
-    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplay });
+  constructor({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext }) {
+    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext });
     this.edges = (started.edge_urls?.length ? started.edge_urls : [new URL(started.manifest_url).origin]).map((u) => new URL(u).origin);
     this.edgeIndex = Math.max(0, this.edges.indexOf(new URL(started.manifest_url).origin));
     this.switches = [];
@@ -529,7 +529,7 @@ class Player {
 
   offerNext() {
     let left = NEXT_EPISODE_COUNTDOWN_S;
-    const label = h("span", {}, this.autoplay ? `Next episode in ${left}` : "Up next");
+    const label = h("span", {}, this.autoplayNext ? `Next episode in ${left}` : "Up next");
     this.upNext.replaceChildren(
       h("p", { class: "up-next-name" }, nextLabel(this.nextEpisode, this.currentEpisode)),
       label,
@@ -540,7 +540,7 @@ class Player {
     this.upNext.querySelector("button").focus();
     // Without autoplay the panel stays until the member chooses; the timer only marks it offered.
     this.countdown = setInterval(() => {
-      if (!this.autoplay) return;
+      if (!this.autoplayNext) return;
       left -= 1;
       label.textContent = `Next episode in ${left}`;
       if (left <= 0) this.playNext();
