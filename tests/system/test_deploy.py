@@ -90,6 +90,7 @@ class SteadyMembers:
     def __init__(self, platform: LocalPlatform, member: Member) -> None:
         self.platform, self.member = platform, member
         self.answers: Counter[int] = Counter()
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._visit) for _ in range(3)]
 
@@ -101,8 +102,9 @@ class SteadyMembers:
                     headers=self.member.headers,
                     timeout=10,
                 ).status_code
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 status = 0
+                self.errors.append(f"{time.time():.3f} {type(exc).__name__}: {exc}")
             self.answers[status] += 1
 
     def __enter__(self) -> SteadyMembers:
@@ -145,7 +147,7 @@ def test_profiles_and_gateway_move_to_a_new_revision_with_no_failed_request(
         time.sleep(1)
     print(f"answers during two rolling deploys: {dict(load.answers)}")
     assert load.answers[200] > 50
-    assert load.failed == 0, dict(load.answers)
+    assert load.failed == 0, (dict(load.answers), load.errors)
     listed = platform.cli("releases", "profiles")
     assert ref[:12] in listed.stdout and "promoted" in listed.stdout
     ops = httpx.get(f"{platform.gateway}/api/v1/ops/services", timeout=10).json()
