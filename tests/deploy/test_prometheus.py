@@ -60,7 +60,8 @@ def test_shipped_files_are_what_the_code_generates(tmp_path: Path) -> None:
         )
 
 
-def test_the_local_platform_runs_the_shipped_configuration(tmp_path: Path) -> None:
+def test_the_local_platform_runs_the_shipped_configuration(promtool: str, tmp_path: Path) -> None:
+    # `promtool` installs Debian's prometheus package too, which LocalPrometheus looks for
     local = LocalPrometheus(data_dir=tmp_path, logs_dir=tmp_path)
     local.write_files()
     home = tmp_path / "prometheus"
