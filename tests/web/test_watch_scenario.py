@@ -407,6 +407,18 @@ def test_player_explains_stream_limit_and_profile_restrictions(
     page.context.close()
 
 
+def mark_the_first_episode(platform: LocalPlatform, catalog: SeededCatalog) -> None:
+    """An admin's intro (1-20 s) and credits (from 27 s) on the first episode."""
+    marked = httpx.patch(
+        f"{platform.gateway}/api/v1/admin/titles/{catalog.series_id}/episodes/"
+        f"{catalog.episode_ids[0]}",
+        json={"intro_start_s": 1, "intro_end_s": 20, "credits_start_s": 27},
+        headers=catalog.admin.headers,
+        timeout=10,
+    )
+    assert marked.status_code == 200, marked.text
+
+
 def give_the_second_episode_a_video(platform: LocalPlatform, catalog: SeededCatalog) -> None:
     """A short video for episode 2, so that episode 1's next episode plays."""
     from tests.web.catalog import make_video, wait_ready
@@ -439,13 +451,7 @@ def test_skip_intro_then_the_credits_count_down_to_the_next_episode(
     from tests.support.users import sign_up
 
     first, second = catalog.episode_ids
-    marked = httpx.patch(
-        f"{platform.gateway}/api/v1/admin/titles/{catalog.series_id}/episodes/{first}",
-        json={"intro_start_s": 1, "intro_end_s": 20, "credits_start_s": 27},
-        headers=catalog.admin.headers,
-        timeout=10,
-    )
-    assert marked.status_code == 200, marked.text
+    mark_the_first_episode(platform, catalog)
     give_the_second_episode_a_video(platform, catalog)
     page = open_as(
         browser, platform, sign_up(platform), f"/watch/{catalog.series_id}?episode={first}"
@@ -484,13 +490,7 @@ def test_a_profile_without_autoplay_is_offered_the_next_episode_but_not_moved_on
     from tests.support.users import sign_up
 
     first, second = catalog.episode_ids
-    marked = httpx.patch(
-        f"{platform.gateway}/api/v1/admin/titles/{catalog.series_id}/episodes/{first}",
-        json={"intro_start_s": 1, "intro_end_s": 20, "credits_start_s": 27},
-        headers=catalog.admin.headers,
-        timeout=10,
-    )
-    assert marked.status_code == 200, marked.text
+    mark_the_first_episode(platform, catalog)
     title = httpx.get(
         f"{platform.gateway}/api/v1/titles/{catalog.series_id}",
         headers=catalog.admin.headers,
