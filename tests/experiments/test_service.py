@@ -109,7 +109,9 @@ def test_allocation_is_the_same_on_every_instance_and_after_a_restart(
     first = allocations(platform, 0)
     assert first == allocations(platform, 1)
     cells = [f["rows-order"] for f in first.values()]
-    assert 0.4 < cells.count("control") / len(cells) < 0.6
+    # an even split of 100 profiles: 50 +- 5 (one sd); the experiment's own salt moves it, so the
+    # bounds sit four sds out (a wrong split, say everyone in one cell, still fails)
+    assert 30 < cells.count("control") < 70, cells.count("control")
     platform.kill("experiments", 0)
     time.sleep(1)
     platform.wait_healthy(service="experiments", count=2, timeout_s=90)

@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from cinemesh.runner import natsd
 from cinemesh.runner.infra import answers
 from cinemesh.runner.natsd import NatsCluster
+from cinemesh.runner.supervisor import Supervisor, UpOptions
 
 
 @pytest.fixture
@@ -63,3 +66,32 @@ async def test_a_node_held_down_stays_down_until_revived(cluster: NatsCluster) -
     assert await cluster.revive() == 1
     assert node.pid is not None and node.restarts == 1
     assert await cluster.revive() == 0
+
+
+async def test_nats_starts_on_other_ports_when_another_platform_takes_the_preferred_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two platforms starting at once both see the preferred port free; one binds it first."""
+    monkeypatch.setattr(natsd, "port_is_free", lambda _port: True)
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("127.0.0.1", natsd.PREFERRED_PORT))
+        except OSError:
+            pytest.skip("something else holds the preferred NATS port")
+        taken.listen()
+        said: list[str] = []
+        supervisor = Supervisor(UpOptions(data_dir=tmp_path), out=said.append)
+        supervisor.layout.prepare()
+        await supervisor._start_nats()
+        try:
+            assert supervisor.nats is not None
+            assert supervisor.nats.ports[0].client != natsd.PREFERRED_PORT
+            assert "trying other ports" in " ".join(said)
+            _reader, writer = await asyncio.open_connection(
+                "127.0.0.1", supervisor.nats.ports[0].client
+            )
+            writer.close()
+        finally:
+            assert supervisor.nats is not None
+            await supervisor.nats.stop()

@@ -93,9 +93,10 @@ class NatsCluster:
         logs_dir: Path,
         say: Any = print,
         on_change: Callable[[], None] | None = None,
+        preferred_port: bool = True,
     ) -> None:
         self.size = size
-        self.ports = _ports_for(size)
+        self.ports = _ports_for(size, preferred_port=preferred_port)
         self.nodes = [
             InfraProcess(
                 name=SERVICE_NAME,
@@ -193,13 +194,13 @@ class NatsCluster:
         return command
 
 
-def _ports_for(size: int) -> list[NodePorts]:
+def _ports_for(size: int, *, preferred_port: bool) -> list[NodePorts]:
     """Distinct ports for every node: bound all at once, so none is handed out twice."""
     with contextlib.ExitStack() as held:
         sockets = [held.enter_context(socket.socket()) for _ in range(3 * size)]
         for sock in sockets:
             sock.bind(("127.0.0.1", 0))
         found = [int(sock.getsockname()[1]) for sock in sockets]
-    if size == 1 and port_is_free(PREFERRED_PORT):
+    if size == 1 and preferred_port and port_is_free(PREFERRED_PORT):
         found[0] = PREFERRED_PORT
     return [NodePorts(*found[3 * i : 3 * i + 3]) for i in range(size)]

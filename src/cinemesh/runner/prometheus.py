@@ -118,10 +118,12 @@ class LocalPrometheus:
         time_scale: float = 1.0,
         say: Any = print,
         on_change: Callable[[], None] | None = None,
+        preferred_port: bool = True,
     ) -> None:
         self.home = data_dir / "prometheus"
         self.time_scale = time_scale
-        self.port = PREFERRED_PORT if port_is_free(PREFERRED_PORT) else free_port()
+        preferred = preferred_port and port_is_free(PREFERRED_PORT)
+        self.port = PREFERRED_PORT if preferred else free_port()
         self.process = InfraProcess(
             name=SERVICE_NAME,
             index=0,

@@ -35,6 +35,7 @@ from cinemesh.runner.seaweed import SeaweedS3, start_local_s3
 
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
+PORT_ATTEMPTS = 3  # a port seen free can be taken by another platform before ours binds it
 DRAIN_GRACE_S = 20.0  # settling, requests in flight, shutdown steps: then SIGKILL
 WHOLE_STOP: dict[str, Any] = {"sig": signal.SIGINT, "grace_s": 5.0}
 
@@ -159,26 +160,44 @@ class Supervisor:
     async def _start_nats(self) -> None:
         if self.nats_url:
             return
-        self.nats = NatsCluster(
-            size=self.options.nats_nodes,
-            data_dir=self.layout.data_dir,
-            logs_dir=self.layout.logs_dir,
-            say=self.out,
-            on_change=self._write_pids,
-        )
-        await self.nats.start()
+        for attempt in range(PORT_ATTEMPTS):
+            self.nats = NatsCluster(
+                size=self.options.nats_nodes,
+                data_dir=self.layout.data_dir,
+                logs_dir=self.layout.logs_dir,
+                say=self.out,
+                on_change=self._write_pids,
+                preferred_port=attempt == 0,
+            )
+            try:
+                await self.nats.start()
+                break
+            except StartupError:
+                await self.nats.stop()
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.out("nats-server did not start; trying other ports")
         self.nats_url = self.nats.urls
         self.out(self.nats.describe())
 
     async def _start_prometheus(self) -> None:
-        self.prometheus = LocalPrometheus(
-            data_dir=self.layout.data_dir,
-            logs_dir=self.layout.logs_dir,
-            time_scale=configured_time_scale(),
-            say=self.out,
-            on_change=self._write_pids,
-        )
-        await self.prometheus.start(self.status())
+        for attempt in range(PORT_ATTEMPTS):
+            self.prometheus = LocalPrometheus(
+                data_dir=self.layout.data_dir,
+                logs_dir=self.layout.logs_dir,
+                time_scale=configured_time_scale(),
+                say=self.out,
+                on_change=self._write_pids,
+                preferred_port=attempt == 0,
+            )
+            try:
+                await self.prometheus.start(self.status())
+                break
+            except StartupError:
+                await self.prometheus.stop()
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self.out("prometheus did not start; trying another port")
         self.out(f"metrics: prometheus on {self.prometheus.url}")
 
     async def _start_service(self, name: str) -> str:
