@@ -49,3 +49,21 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     store = SeaweedS3(tmp_path_factory.mktemp("seaweedfs")).start()
     yield store
     store.stop()
+
+
+_seconds_by_module: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Sum setup, call and teardown by module: where the suite's time goes, fixtures included."""
+    module = report.nodeid.split("::", 1)[0]
+    _seconds_by_module[module] = _seconds_by_module.get(module, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _seconds_by_module:
+        return
+    slowest = sorted(_seconds_by_module.items(), key=lambda item: -item[1])[:25]
+    terminalreporter.section("slowest modules (setup + tests + teardown)")
+    for module, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:8.1f}s {module}")
