@@ -153,9 +153,11 @@ class FastPath:
                 if connection.idle_since is not None and now - connection.idle_since > IDLE_S:
                     task.cancel()
 
-    async def stop(self, *, timeout_s: float) -> None:
-        """Accept no more; close idle connections now, and those answering once done (or
-        when `timeout_s` has passed)."""
+    async def stop(self, *, timeout_s: float, accepted_grace_s: float = 0.0) -> None:
+        """Accept no more; after `accepted_grace_s`, close idle connections, and those
+        answering once done (or when `timeout_s` has passed). The grace is for a connection
+        accepted a moment ago whose request is still on its way: closed as idle, its caller
+        would see no answer (platform/drain.py has the same wait for uvicorn)."""
         loop = asyncio.get_running_loop()
         for sock in self._listening:
             loop.remove_reader(sock.fileno())
@@ -163,6 +165,8 @@ class FastPath:
         self._listening.clear()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if accepted_grace_s > 0:
+            await asyncio.sleep(accepted_grace_s)
         for task, connection in list(self._connections.items()):
             connection.closing = True
             if connection.idle_since is not None:

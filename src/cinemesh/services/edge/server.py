@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from cinemesh.contracts.signed_urls import InvalidMediaUrl, MediaPath, verify
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER, is_service_token
+from cinemesh.platform.drain import ACCEPTED_GRACE_S
 from cinemesh.platform.faults import FaultSpec
 from cinemesh.platform.media_store import OriginUnavailable
 from cinemesh.platform.observability import logger
@@ -380,7 +381,8 @@ class EdgeServer:
             await terminated.wait()
             if not interrupted.is_set():
                 await self._settle(interrupted)
-            await fast.stop(timeout_s=5)  # accept no more; what is in flight finishes
+            grace_s = 0.0 if interrupted.is_set() else ACCEPTED_GRACE_S
+            await fast.stop(timeout_s=5, accepted_grace_s=grace_s)  # what is in flight finishes
             await runner.cleanup()
 
     async def _settle(self, interrupted: asyncio.Event) -> None:
