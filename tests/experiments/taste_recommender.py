@@ -21,9 +21,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query
 
-from cinemesh.contracts.treatments import HEADER, treatment
+from cinemesh.contracts.treatments import treatment
 from cinemesh.platform.runtime import ServiceRuntime
 from cinemesh.platform.serve import serve
+from cinemesh.platform.treatments import TREATMENTS_HEADER
 
 ROW_LENGTH = 10
 TASTE_FIRST = "taste-first"
@@ -77,7 +78,7 @@ def create_app() -> FastAPI:
         profile_id: str = Query(..., min_length=1, max_length=64),
         maturity: str | None = Query(None),
         limit: int = Query(20, ge=1, le=100),
-        treatments: Annotated[str | None, Header(alias=HEADER)] = None,
+        treatments: Annotated[str | None, Header(alias=TREATMENTS_HEADER)] = None,
     ) -> dict[str, Any]:
         asked = treatment(treatments, "recommender.model")
         model = TASTE_FIRST if asked == TASTE_FIRST else TASTE_BLIND

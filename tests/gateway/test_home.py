@@ -13,7 +13,9 @@ import pytest
 from cinemesh.platform.cache import MemoryCache
 from cinemesh.platform.http import Response
 from cinemesh.platform.kept import KeptReads
+from cinemesh.platform.treatments import TREATMENTS_HEADER, carried_treatments, carry_treatments
 from cinemesh.services.gateway.core import unavailable
+from cinemesh.services.gateway.experiments import Allocator
 from cinemesh.services.gateway.home import HomePage, HomeSources
 from cinemesh.services.gateway.kept_parts import NOTICES, KeptParts
 from cinemesh.services.gateway.settings import GatewaySettings
@@ -44,13 +46,14 @@ class FakeGateway:
         self.batches: list[list[str]] = []
         self.answering = True  # whether the services answered this gateway lately
         self.treatments = ""  # what experiments allocates every profile
-        self.headers: list[dict[str, str]] = []  # those of every call to the recommender
+        self.headers: list[dict[str, str]] = []  # treatments carried to the recommender
         self.exposures: list[Any] = []
         # not listening to notices, so nothing is kept unless a test says it listens
         self.parts = KeptParts(
             {service: KeptReads(service) for service in NOTICES},
             answering=lambda _service: self.answering,
         )
+        self.allocator = Allocator(self)  # type: ignore[arg-type]
 
     async def call(self, service: str, method: str, path: str, **kwargs: Any) -> Response:
         self.calls.append((service, path))
@@ -67,13 +70,14 @@ class FakeGateway:
             self.exposures.append(kwargs["json"])
             return {"logged": 1}
         if service == "recommender":
-            self.headers.append(kwargs.get("headers") or {})
+            carried = carried_treatments()  # what the resilient client would send
+            self.headers.append({TREATMENTS_HEADER: carried} if carried else {})
         if service == "history":
             return {"items": [{"title_id": "t1", "position_s": 30, "duration_s": 120}]}
         if service == "profiles":
             return {"items": [{"title_id": "t2"}, {"title_id": "t9"}]}
         if service == "recommender":
-            asked = (kwargs.get("headers") or {}).get("X-Cinemesh-Treatments", "")
+            asked = carried_treatments()
             model = asked.partition("=")[2] or None
             return {
                 "maturity": (kwargs.get("params") or {}).get("maturity"),
@@ -111,7 +115,13 @@ def gateway() -> FakeGateway:
     return FakeGateway()
 
 
+async def for_the_profile(gateway: FakeGateway, profile_id: str) -> None:
+    """What the home route's `require_profile` does first: carry the profile's treatments."""
+    carry_treatments((await gateway.allocator.of(profile_id)).treatments)
+
+
 async def build(gateway: FakeGateway, maturity: str = "NC-17") -> dict[str, Any]:
+    await for_the_profile(gateway, "p1")
     return await HomePage(gateway).build(None, MEMBER, {"id": "p1", "maturity": maturity})  # type: ignore[arg-type]
 
 
@@ -192,7 +202,7 @@ async def test_recent_answers_are_reused_under_load(gateway: FakeGateway) -> Non
     await build(gateway)
     first = len(gateway.calls)
     await build(gateway)
-    # (each `build` is a new HomePage, whose allocator asks experiments once per profile)
+    # (the gateway's allocator asks experiments once per profile)
     second = [call for call in gateway.calls[first:] if call[0] != "experiments"]
     # Browse rows and titles come from the cache; history, my list and the recommender's
     # personal rows are asked every time while nothing is kept (no notices to trust).
@@ -204,6 +214,7 @@ async def test_an_experiment_cell_chooses_the_model_and_the_exposure_is_logged(
 ) -> None:
     gateway.treatments = "recommender.model=seq-ease"
     home = HomePage(gateway)
+    await for_the_profile(gateway, "p1")
     page = await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
     assert page["degraded"] == [] and rows_by_id(page)["top-picks"] == ["t3"]
     assert gateway.headers == [{"X-Cinemesh-Treatments": "recommender.model=seq-ease"}]
@@ -221,6 +232,7 @@ async def test_an_experiment_cell_chooses_the_model_and_the_exposure_is_logged(
 async def test_a_page_showing_other_titles_is_exposed_again(gateway: FakeGateway) -> None:
     gateway.treatments = "recommender.model=seq-ease"
     home = HomePage(gateway)
+    await for_the_profile(gateway, "p1")
     await home.build(None, MEMBER, {"id": "p1", "maturity": "NC-17"})
     home.allocator.expose("p1", await home.allocator.of("p1"), shown=["t9", "t3"])
     home.allocator.expose("p2", await home.allocator.of("p2"), shown=["t3"])

@@ -30,6 +30,8 @@ class FakeProfiles:
         self.calls = 0
 
     async def request(self, method: str, path: str, **_kwargs: Any) -> Response:
+        if not path.startswith("/v1/profiles/"):  # experiments, asked for the profile's cells
+            raise ServiceUnavailable("experiments", "not in this test")
         self.calls += 1
         if self.answer is None:
             raise ServiceUnavailable("profiles", "circuit open")

@@ -1,12 +1,11 @@
-"""An experiment's treatments travel with a request in one header, `key=value` pairs joined by
-`;` (`recommender.model=seq-ease`): experiments writes them for a profile's cells, the gateway
-passes them on, and the service a key names reads its own."""
+"""An experiment's treatments travel with a request in one header (the chassis carries it:
+platform/treatments.py), `key=value` pairs joined by `;` (`recommender.model=seq-ease`):
+experiments writes them for a profile's cells, the gateway carries them on every call made
+for the profile, and the service a key names reads its own."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-HEADER = "X-Cinemesh-Treatments"
 
 
 def encode(overrides: Mapping[str, str]) -> str:

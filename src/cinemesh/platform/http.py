@@ -35,6 +35,7 @@ from cinemesh.platform.resilience import (
     RetryBudget,
     backoff_s,
 )
+from cinemesh.platform.treatments import TREATMENTS_HEADER, carried_treatments
 
 IDLE_CONNECTION_S = 30.0  # a pooled connection unused this long is closed by the caller
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -173,6 +174,8 @@ class ServiceClient:
             retryable = False
         inject_trace_headers(out_headers)
         out_headers[PRIORITY_HEADER] = current_priority().label
+        if treatments := carried_treatments():
+            out_headers.setdefault(TREATMENTS_HEADER, treatments)
         outcome = "abandoned"  # what the breaker learns unless the call ends in an answer
         try:
             async with self.bulkhead.slot():

@@ -27,6 +27,7 @@ from cinemesh.platform.concurrency import (
 from cinemesh.platform.drain import Drain
 from cinemesh.platform.faults import FaultState
 from cinemesh.platform.observability import HTTP_LATENCY, HTTP_REQUESTS, extract_trace_context
+from cinemesh.platform.treatments import TREATMENTS_HEADER, carry_treatments, stop_carrying
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,6 +36,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = ("/health/", "/metrics")
+TREATMENTS_KEY = TREATMENTS_HEADER.lower()
 REMEMBERED_LABELS = 4096
 
 
@@ -188,10 +190,13 @@ class PlatformMiddleware:
 
         token = otel_context.attach(extract_trace_context(headers))
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        # a public service's caller is a client, who never chooses its own cells
+        carried = carry_treatments("" if self.public else headers.get(TREATMENTS_KEY, ""))
         try:
             with tracer.start_as_current_span(f"{scope['method']} {scope['path']}"):
                 await self.app(scope, receive, send_wrapper)
         finally:
+            stop_carrying(carried)
             structlog.contextvars.unbind_contextvars("request_id")
             otel_context.detach(token)
             route = scope.get("route")

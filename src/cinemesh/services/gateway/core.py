@@ -16,6 +16,8 @@ from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.http import ServiceUnavailable
 from cinemesh.platform.ratelimit import retry_after_header
 from cinemesh.platform.runtime import ServiceRuntime
+from cinemesh.platform.treatments import carry_treatments
+from cinemesh.services.gateway.experiments import Allocator
 from cinemesh.services.gateway.kept_parts import KeptParts
 from cinemesh.services.gateway.ratelimit import ClientAddress, RateLimit, shared_windows
 from cinemesh.services.gateway.recent_pages import RecentPages
@@ -54,6 +56,7 @@ class Gateway:
             max_age_s=settings.kept_reads_s,
             answered_within_s=settings.answered_within_s,
         )
+        self.allocator = Allocator(self)
         self._owned: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
 
     async def principal(self, request: Request) -> Principal:
@@ -126,7 +129,16 @@ class Gateway:
         self, request: Request, who: Principal, profile_id: str
     ) -> dict[str, Any]:
         """The caller's profile; 404 unless it belongs to their account (never 200, never 500).
-        While profiles cannot answer, a profile this gateway saw in the last few minutes is
+        From here on every call the request makes carries the profile's experiment treatments
+        (experiments.py: kept a while per profile, control when experiments cannot answer)."""
+        profile = await self._owned_profile(request, who, profile_id)
+        carry_treatments((await self.allocator.of(profile_id)).treatments)
+        return profile
+
+    async def _owned_profile(
+        self, request: Request, who: Principal, profile_id: str
+    ) -> dict[str, Any]:
+        """While profiles cannot answer, a profile this gateway saw in the last few minutes is
         still known: an overloaded profiles service must not turn every page into a 503."""
         key = (who.account_id, profile_id)
         seen = self._owned.get(key)

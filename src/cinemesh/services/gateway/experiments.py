@@ -1,6 +1,8 @@
 """Experiments as the gateway applies them: a profile's cells (from the experiments service,
-kept per profile for a while in this instance), their overrides passed on in the
-`X-Cinemesh-Treatments` header, and an exposure logged once a cell's experience was shown.
+kept per profile for a while in this instance), their overrides carried in the
+`X-Cinemesh-Treatments` header on every call made for the profile (`Gateway.require_profile`
+looks them up once a request; platform/treatments.py carries them), and an exposure logged
+once a cell's experience was shown.
 
 Experiments never cost a page: the allocation is asked with a short deadline, and when the
 experiments service does not answer the profile keeps the cells it had here, or gets control
@@ -16,12 +18,15 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
-from cinemesh.contracts.treatments import HEADER, treatment
+from cinemesh.contracts.treatments import treatment
 from cinemesh.platform.errors import ApiError
-from cinemesh.services.gateway.core import Gateway
+
+if TYPE_CHECKING:  # the gateway makes its allocator (core.py)
+    from cinemesh.services.gateway.core import Gateway
 
 ALLOCATION_DEADLINE_S = 0.1
 EXPOSURE_DEADLINE_S = 0.5
@@ -34,6 +39,7 @@ ALLOCATIONS = Counter(
     "Experiment allocations looked up, by where they came from",
     ["source"],  # kept, asked, kept_stale, control_fallback
 )
+KEPT_ALLOCATIONS = ALLOCATIONS.labels("kept")  # on every member request: bound once
 EXPOSURES = Counter(
     "cinemesh_gateway_exposures_total", "Exposures sent to experiments, by outcome", ["outcome"]
 )
@@ -46,10 +52,6 @@ class Assignment:
 
     def override(self, key: str) -> str | None:
         return treatment(self.treatments, key)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {HEADER: self.treatments} if self.treatments else {}
 
 
 CONTROL = Assignment("", ())
@@ -74,7 +76,7 @@ class Allocator:
     async def of(self, profile_id: str) -> Assignment:
         kept = self.kept(profile_id)
         if kept is not None:
-            ALLOCATIONS.labels("kept").inc()
+            KEPT_ALLOCATIONS.inc()
             return kept
         try:
             response = await self.gw.call(

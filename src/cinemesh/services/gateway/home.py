@@ -20,7 +20,6 @@ from cinemesh.platform.errors import ApiError
 from cinemesh.platform.http import Response as ServiceResponse
 from cinemesh.platform.single_flight import SingleFlight
 from cinemesh.services.gateway.core import Gateway
-from cinemesh.services.gateway.experiments import Allocator
 from cinemesh.services.gateway.up_next import resolve_up_next
 
 GENRE_ROWS = 4
@@ -59,7 +58,7 @@ class HomeSources:
 class HomePage:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
-        self.allocator = Allocator(gateway)
+        self.allocator = gateway.allocator
         self._refreshing: SingleFlight[str, tuple[Any, bool]] = SingleFlight()
         self._fetching_titles: SingleFlight[str, dict[str, dict[str, Any]]] = SingleFlight()
 
@@ -107,7 +106,6 @@ class HomePage:
         *,
         params: dict[str, Any] | None = None,
         fits: Callable[[Any], bool] = lambda _kept: True,
-        headers: dict[str, str] | None = None,
     ) -> tuple[Any, bool]:
         """What `service` answers for the profile, and whether it was asked now: kept from an
         earlier page while nothing changed and the service answers (kept_parts.py) and it
@@ -117,7 +115,7 @@ class HomePage:
         if kept is not None and fits(answer := orjson.loads(kept)):
             return answer, False
         ticket = parts.ticket(service)
-        response = await self._ask(request, service, path, params, headers)
+        response = await self._ask(request, service, path, params)
         parts.keep(service, who.account_id, profile_id, response.body, ticket)
         return response.json(), True
 
@@ -130,16 +128,9 @@ class HomePage:
         service: str,
         path: str,
         params: dict[str, Any] | None,
-        headers: dict[str, str] | None = None,
     ) -> ServiceResponse:
         response = await self.gw.call(
-            service,
-            "GET",
-            path,
-            request=request,
-            params=params,
-            timeout_s=self.deadline_s,
-            headers=headers,
+            service, "GET", path, request=request, params=params, timeout_s=self.deadline_s
         )
         if response.status != 200:
             raise ValueError(f"{service} answered {response.status}")
@@ -181,8 +172,9 @@ class HomePage:
     ) -> None:
         """The profile's rows; when the recommender cannot answer, the last ones it gave
         (remembered whenever it answered anew), else trending at this maturity. The profile's
-        experiment cells choose the model (experiments.py); an exposure is logged when the
-        rows came from the model its cell asked for."""
+        experiment cells choose the model (the request carries their treatments: see
+        `Gateway.require_profile`); an exposure is logged when the rows came from the model
+        its cell asked for."""
         assignment = await self.allocator.of(profile_id)
         model = assignment.override("recommender.model")
         try:
@@ -197,7 +189,6 @@ class HomePage:
                 fits=lambda kept: (
                     kept.get("maturity") == maturity and _model(kept, "asked") == model
                 ),
-                headers=assignment.headers,
             )
             rows = list(body.get("rows", []))
             if model is None or _model(body, "name") == model:

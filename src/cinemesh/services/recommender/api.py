@@ -9,9 +9,10 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi import Path as PathParam
 
 from cinemesh.contracts.maturity import ADULT_MAX, RATINGS
-from cinemesh.contracts.treatments import HEADER, treatment
+from cinemesh.contracts.treatments import treatment
 from cinemesh.platform.deps import Db, provided
 from cinemesh.platform.errors import ApiError
+from cinemesh.platform.treatments import TREATMENTS_HEADER
 from cinemesh.services.recommender.rows import build_rows
 from cinemesh.services.recommender.sequence import Challengers
 from cinemesh.services.recommender.service import Histories, interaction_view
@@ -26,7 +27,7 @@ HistoriesDep = Annotated[Histories, provided(Histories)]
 ChallengersDep = Annotated[Challengers, provided(Challengers)]
 # the experiment cell's overrides, set by the gateway from experiments' allocation:
 # `recommender.model=seq-ease;other.key=value`
-Treatments = Header(None, alias=HEADER, max_length=1000)
+Treatments = Header(None, alias=TREATMENTS_HEADER, max_length=1000)
 router = APIRouter(prefix="/v1")
 
 
