@@ -46,3 +46,25 @@ async def test_with_the_store_down_an_image_is_drawn_here(tmp_path: Path) -> Non
     drawn = await shelf.image("t-alone-1", "backdrop", "Alone")
     assert drawn.read_bytes()[:2] == b"\xff\xd8"
     assert await shelf.image("t-alone-1", "backdrop", "Alone") == drawn, "kept on disk"
+
+
+async def test_a_deleted_titles_images_leave_the_bucket_and_the_disk(
+    seaweedfs: SeaweedS3, tmp_path: Path
+) -> None:
+    store = s3_store(store_env("s3", seaweedfs))
+    shelf = ArtworkShelf(tmp_path / "catalog-0", store)
+    gone = [await shelf.image("t-gone-1", kind, "Gone") for kind in artwork.KINDS]
+    kept = await shelf.image("t-kept-1", "poster", "Kept")
+    await shelf.forget("t-gone-1")
+    assert not any(path.exists() for path in gone) and kept.exists()
+    for path in [*gone, kept]:
+        key = f"artwork/{path.relative_to(shelf.folder).as_posix()}"
+        assert (await store.read(key) is None) == (path != kept), key
+
+
+async def test_on_files_a_deleted_titles_images_leave_the_disk(tmp_path: Path) -> None:
+    shelf = ArtworkShelf(tmp_path / "catalog-0")
+    gone = await shelf.image("t-gone-1", "backdrop", "Gone")
+    kept = await shelf.image("t-kept-1", "backdrop", "Kept")
+    await shelf.forget("t-gone-1")
+    assert not gone.exists() and kept.exists()

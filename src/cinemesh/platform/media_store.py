@@ -231,6 +231,18 @@ class S3MediaStore:
         except BaseError as exc:
             raise OriginUnavailable.of(exc) from exc
 
+    async def delete_prefixed(self, prefix: str) -> list[str]:
+        """Remove every object whose key starts with `prefix` (a folder's path and the start of
+        a name: a listing only goes by whole folders); answers their keys."""
+        folder = prefix.rpartition("/")[0]
+        gone = [key for key in await self._etags(folder + "/") if key.startswith(prefix)]
+        try:
+            if gone:
+                await obstore.delete_async(self.store, gone)
+        except BaseError as exc:
+            raise OriginUnavailable.of(exc) from exc
+        return gone
+
     async def check(self) -> None:
         try:
             await obstore.list(self.store, prefix=ASSETS + "/", chunk_size=1).__anext__()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -16,7 +15,7 @@ from cinemesh.contracts.maturity import Rating as MaturityRating
 from cinemesh.platform.db import Database
 from cinemesh.platform.deps import Admin, Db, provided
 from cinemesh.platform.errors import conflict
-from cinemesh.services.catalog.artwork import ArtworkShelf, forget
+from cinemesh.services.catalog.artwork import ArtworkShelf
 from cinemesh.services.catalog.markers import markers_of
 from cinemesh.services.catalog.schemas import (
     ID_PATTERN,
@@ -133,7 +132,7 @@ async def delete(
 ) -> None:
     async with writing(db) as session:
         await catalog.delete(session, title_id)
-    await asyncio.to_thread(forget, shelf.folder, title_id)
+    await shelf.forget(title_id)
 
 
 @router.post("/titles/{title_id}/episodes", status_code=201)

@@ -1,7 +1,8 @@
 """Generated artwork for titles that have none: a poster and a backdrop drawn from the title's
 name, deterministic, made on first request and kept on disk. With an S3 media store the first
 instance to draw an image also puts it in the bucket's `artwork/` folder, and an instance that
-has not drawn it reads it from there instead of drawing it again."""
+has not drawn it reads it from there instead of drawing it again. A deleted title's images go
+from both."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from cinemesh.platform.media_store import OriginUnavailable, S3MediaStore
+from cinemesh.platform.observability import logger
 
 ARTWORK = "artwork"
 SIZES = {"poster": (400, 600), "backdrop": (1280, 720)}
 KINDS = tuple(SIZES)
+
+log = logger("cinemesh.catalog.artwork")
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,27 @@ class ArtworkShelf:
                 await self.store.put_file(key, path)
         return path
 
+    async def forget(self, title_id: str) -> None:
+        """Drop every image of a deleted title, here and in the bucket (with the store down the
+        bucket's copies stay behind: they are never served again, since the title is gone)."""
+        await asyncio.to_thread(_forget_files, self.folder, title_id)
+        if self.store is not None:
+            try:
+                await self.store.delete_prefixed(f"{ARTWORK}/{_title_prefix(title_id)}")
+            except OriginUnavailable as exc:
+                log.warning("artwork left in the bucket", title_id=title_id, error=str(exc))
+
 
 def artwork_path(folder: Path, title_id: str, kind: str, name: str) -> Path:
     """Where a title's image lives; a renamed title gets a new file (the name is drawn on it)."""
-    digest = hashlib.sha256(title_id.encode()).hexdigest()[:16]
     drawn = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return folder / digest[:2] / f"{digest}-{drawn}-{kind}.jpg"
+    return folder / f"{_title_prefix(title_id)}{drawn}-{kind}.jpg"
+
+
+def _title_prefix(title_id: str) -> str:
+    """How the path of each of a title's images starts, below the shelf's folder."""
+    digest = hashlib.sha256(title_id.encode()).hexdigest()[:16]
+    return f"{digest[:2]}/{digest}-"
 
 
 def render(title: str, title_id: str, kind: str, path: Path) -> Path:
@@ -103,8 +122,6 @@ def _write(path: Path, body: bytes) -> None:
     tmp.replace(path)
 
 
-def forget(folder: Path, title_id: str) -> None:
-    """Drop every generated image of a deleted title."""
-    digest = hashlib.sha256(title_id.encode()).hexdigest()[:16]
-    for path in (folder / digest[:2]).glob(f"{digest}-*.jpg"):
+def _forget_files(folder: Path, title_id: str) -> None:
+    for path in folder.glob(f"{_title_prefix(title_id)}*.jpg"):
         path.unlink(missing_ok=True)
