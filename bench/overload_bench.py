@@ -48,6 +48,7 @@ MODES = {  # multiples of capacity, seconds a level, viewers, titles
     "quick": ((0.5, 1.0, 2.0, 3.0, 4.0), 8.0, 100, 40),
     "tiny": ((0.5, 2.0), 3.0, 10, 10),
 }
+SURGE = 3.0  # the multiple of capacity issue 26 judges goodput at
 TINY_CAPACITY = 20.0  # the smoke run only walks the code: no ramp, a rate any host can serve
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -92,19 +93,27 @@ def curve(
     viewers: int,
     titles: int,
     capacity: float | None,
-) -> tuple[float, list[dict[str, Any]]]:
-    """The capacity (measured here unless given) and one level per multiple of it."""
+    *,
+    ramp: bool,
+) -> tuple[float, float, list[dict[str, Any]]]:
+    """The capacity (measured here unless given), this platform's own peak goodput measured
+    just before its levels (`ramp`: by the ramp, else the capacity), and one level per
+    multiple of the capacity."""
     with seeded(env, viewers=viewers, titles=titles) as (url, homes):
-        if capacity is None:
-            capacity = ramp_to_capacity(url, homes).good_per_s
+        if ramp:
+            peak = ramp_to_capacity(url, homes).good_per_s  # its warm-up included
         else:
+            assert capacity is not None, "a capacity is given when there is no ramp"
+            peak = capacity
             run_open_loop(url, homes, [Phase(3.0, 0.5 * capacity)])  # the same warm-up
+        capacity = capacity or peak
         levels = [level(url, homes, m * capacity, seconds) for m in multiples]
-    return capacity, levels
+    return capacity, peak, levels
 
 
 def summary(
     capacity: float,
+    peak_on: float,
     off: list[dict[str, Any]],
     on: list[dict[str, Any]],
     multiples: tuple[float, ...],
@@ -114,8 +123,23 @@ def summary(
             "measurement": "home page capacity, 200s within 300 ms a second (limiter off)",
             "value": capacity,
             "better": "higher",
-        }
+        },
+        {
+            "measurement": "peak goodput with the limiter, measured just before its levels",
+            "value": peak_on,
+            "better": "higher",
+        },
     ]
+    surge = dict(zip(multiples, on, strict=True)).get(SURGE)
+    if surge is not None and peak_on:
+        rows.append(
+            {
+                "measurement": f"goodput at {SURGE:g}x capacity with the limiter, "
+                "share of its peak (goal 0.8, issue 26)",
+                "value": round(surge["good_per_s"] / peak_on, 3),
+                "better": "higher",
+            }
+        )
     for multiple, without, with_limits in zip(multiples, off, on, strict=True):
         good_off, good_on = without["good_per_s"], with_limits["good_per_s"]
         rows.append(
@@ -178,15 +202,17 @@ def main() -> None:
     multiples, seconds, viewers, titles = MODES[mode]
     started = time.monotonic()
     given = TINY_CAPACITY if mode == "tiny" else None
-    capacity, off = curve(WITHOUT_LIMITS, multiples, seconds, viewers, titles, given)
-    _, on = curve({}, multiples, seconds, viewers, titles, capacity)
+    ramp = mode != "tiny"
+    capacity, _, off = curve(WITHOUT_LIMITS, multiples, seconds, viewers, titles, given, ramp=ramp)
+    _, peak_on, on = curve({}, multiples, seconds, viewers, titles, capacity, ramp=ramp)
     spec = plot_spec(multiples, off, on)
     body: dict[str, Any] = {
         "mode": mode,
         "capacity_per_s": capacity,
         "without_limiter": off,
         "with_limiter": on,
-        "summary": summary(capacity, off, on, multiples),
+        "peak_with_limiter_per_s": peak_on,
+        "summary": summary(capacity, peak_on, off, on, multiples),
         "plots": [spec],
         "wall_s": round(time.monotonic() - started, 1),
     }
