@@ -11,6 +11,7 @@ plain EASE on a temporal split; pruning to 100 neighbours costs nothing measurab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -99,32 +100,97 @@ class ItemModel:
         idx, vals = self.history_vector([i for i, _ in history], [w for _, w in history])
         found: list[Pick] = []
         if len(idx):
-            scores, columns, contributions, owners = self._contributions(idx, vals)
-            if allowed is not None:
-                scores[~allowed] = 0.0
-            candidates = np.flatnonzero(scores > 0)
-            ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
-            # walking the ranking past excluded items costs what the few skipped cost; marking
-            # every excluded item first cost a lookup for each of a long history's titles
-            best = ranked[self._first_not_in(ranked, exclude, k)]
-            strongest = self._strongest(best, columns, contributions, owners)
-            for item, top in zip(best.tolist(), strongest, strict=True):
-                found.append(
-                    Pick(self.item_ids[item], float(scores[item]), self.item_ids[idx[top]])
-                )
+            scores, *added = self._contributions(idx, vals)
+            best = self._best(scores, floor=0.0, allowed=allowed, exclude=exclude, k=k)
+            because = self._because(best, idx, *added)
+            found = [Pick(self.item_ids[i], float(scores[i]), because[i]) for i in best.tolist()]
         if fill_popular and len(found) < k:
-            taken = {p.item for p in found}
-            for item in self.by_popularity:
-                if len(found) >= k:
-                    break
-                name = self.item_ids[item]
-                if (
-                    (allowed is None or allowed[item])
-                    and name not in exclude
-                    and name not in taken
-                    and self.popularity[item] > 0
-                ):
-                    found.append(Pick(name, 0.0, None))
+            found += self._popular(k - len(found), allowed, exclude, {p.item for p in found})
+        return found
+
+    def blended_picks(
+        self,
+        history: list[tuple[str, float]],
+        *,
+        term: ItemModel | Callable[[np.ndarray, np.ndarray], np.ndarray],
+        share: float,
+        floor: float = 0.0,
+        k: int,
+        allowed: np.ndarray | None = None,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        fill_popular: bool = True,
+    ) -> list[Pick]:
+        """`picks` from this model's scores mixed with `share` of a term's (`blended`), the
+        history left out, only items scoring above `floor`. The term is another item model
+        scoring the same history (its contributions a second source of reasons) or a function
+        of this model's history vector (a latent term: a pick that nothing in the history
+        added to is put down to the latest title watched)."""
+        items, weights = [i for i, _ in history], [w for _, w in history]
+        idx, vals = self.history_vector(items, weights)
+        if not len(idx):
+            return self.picks(
+                history, k=k, allowed=allowed, exclude=exclude, fill_popular=fill_popular
+            )
+        own, *added = self._contributions(idx, vals)
+        if isinstance(term, ItemModel):
+            term_idx, term_vals = term.history_vector(items, weights)
+            theirs, *term_added = term._contributions(term_idx, term_vals)
+        else:
+            theirs = term(idx, vals)
+        scores = blended(own, theirs, share).astype(np.float32)
+        scores[idx] = floor
+        best = self._best(scores, floor=floor, allowed=allowed, exclude=exclude, k=k)
+        because = self._because(best, idx, *added)
+        if isinstance(term, ItemModel):
+            because = term._because(best, term_idx, *term_added) | because
+        latest = self.item_ids[idx[0]]
+        found = [
+            Pick(self.item_ids[i], float(scores[i]), because.get(i, latest)) for i in best.tolist()
+        ]
+        if fill_popular and len(found) < k:
+            taken = {p.item for p in found} | set(items)
+            found += self._popular(k - len(found), allowed, exclude, taken)
+        return found
+
+    def _best(
+        self,
+        scores: np.ndarray,
+        *,
+        floor: float,
+        allowed: np.ndarray | None,
+        exclude: set[str] | frozenset[str],
+        k: int,
+    ) -> np.ndarray:
+        """The k best-scoring items above `floor`, allowed and not excluded."""
+        if allowed is not None:
+            scores[~allowed] = floor
+        candidates = np.flatnonzero(scores > floor)
+        ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
+        # walking the ranking past excluded items costs what the few skipped cost; marking
+        # every excluded item first cost a lookup for each of a long history's titles
+        return ranked[self._first_not_in(ranked, exclude, k)]
+
+    def _popular(
+        self,
+        k: int,
+        allowed: np.ndarray | None,
+        exclude: set[str] | frozenset[str],
+        taken: set[str],
+    ) -> list[Pick]:
+        """The k most popular items allowed, not excluded and not taken yet, for a history
+        that says too little."""
+        found: list[Pick] = []
+        for item in self.by_popularity:
+            if len(found) >= k:
+                break
+            name = self.item_ids[item]
+            if (
+                (allowed is None or allowed[item])
+                and name not in exclude
+                and name not in taken
+                and self.popularity[item] > 0
+            ):
+                found.append(Pick(name, 0.0, None))
         return found
 
     def _first_not_in(
@@ -158,19 +224,24 @@ class ItemModel:
         scores = summed.astype(np.float32)
         return scores, columns, contributions, owners
 
-    @staticmethod
-    def _strongest(
-        best: np.ndarray, columns: np.ndarray, contributions: np.ndarray, owners: np.ndarray
-    ) -> list[int]:
-        """For each of `best`, the history position that added most (the newest on a tie)."""
-        if not len(best):
-            return []
+    def _because(
+        self,
+        best: np.ndarray,
+        idx: np.ndarray,
+        columns: np.ndarray,
+        contributions: np.ndarray,
+        owners: np.ndarray,
+    ) -> dict[int, str]:
+        """For each of `best` that the history added to, the history title that added most
+        (the newest on a tie)."""
         mask = np.isin(columns, best)
+        if not mask.any():
+            return {}
         cols, values, who = columns[mask], contributions[mask], owners[mask]
         order = np.lexsort((who, -values, cols))
         first = order[np.flatnonzero(np.r_[True, cols[order][1:] != cols[order][:-1]])]
-        by_column = dict(zip(cols[first].tolist(), who[first].tolist(), strict=True))
-        return [by_column[c] for c in best.tolist()]
+        titles = [self.item_ids[i] for i in idx[who[first]].tolist()]
+        return dict(zip(cols[first].tolist(), titles, strict=True))
 
     def similar(
         self,
@@ -249,6 +320,17 @@ class ItemModel:
         )
         yield
         return cls(item_ids, weights, arrays["popularity"], ModelParams(**meta["params"]), index)
+
+
+def blended(base: np.ndarray, other: np.ndarray, share: float) -> np.ndarray:
+    """Each score set scaled by its row's largest magnitude, then mixed."""
+
+    def scaled(scores: np.ndarray) -> np.ndarray:
+        top = np.abs(scores).max(axis=-1, keepdims=True)
+        out: np.ndarray = scores / np.maximum(top, 1e-9)
+        return out
+
+    return (1.0 - share) * scaled(base) + share * scaled(other)
 
 
 def recency_history(data: Interactions, half_life: float) -> sp.csr_matrix:

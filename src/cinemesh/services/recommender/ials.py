@@ -6,7 +6,7 @@ whole history. Here a profile is folded in from its recency-weighted history (th
 titles count most, as in the served model), and the blend mixes those scores with
 recency-EASE's, each scaled to its maximum. With settings chosen on the validation split it
 gains about 1% there (docs/recommender.md), so the served challenger is seq-ease
-(sequence.py), which uses `blended` too.
+(sequence.py), which blends the same way (collaborative.blended).
 
 `BlendModel` answers `picks` and `similar` as `ItemModel` does; "because you watched" stays
 the item-item model's (a neighbour list explains itself, a latent factor does not).
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from cinemesh.services.recommender.collaborative import ItemModel, Pick
+from cinemesh.services.recommender.collaborative import ItemModel, Pick, blended
 from cinemesh.services.recommender.dataset import Interactions
 
 
@@ -77,6 +77,11 @@ class FoldIn:
         solved: np.ndarray = np.linalg.solve(a, (y.T * (1.0 + c)).sum(axis=1))
         return solved
 
+    def item_scores(self, items: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Every item's score for one folded-in history."""
+        scores: np.ndarray = self.user(items, weights) @ self.item_factors.T
+        return scores
+
     def scores(self, history: sp.csr_matrix) -> np.ndarray:
         """Users x items for rows of recency-weighted history."""
         history = history.tocsr()
@@ -85,17 +90,6 @@ class FoldIn:
             start, end = history.indptr[row], history.indptr[row + 1]
             users[row] = self.user(history.indices[start:end], history.data[start:end])
         return users @ self.item_factors.T.astype(np.float64)
-
-
-def blended(base: np.ndarray, latent: np.ndarray, share: float) -> np.ndarray:
-    """Each score set scaled by its row's largest magnitude, then mixed."""
-
-    def scaled(scores: np.ndarray) -> np.ndarray:
-        top = np.abs(scores).max(axis=-1, keepdims=True)
-        out: np.ndarray = scores / np.maximum(top, 1e-9)
-        return out
-
-    return (1.0 - share) * scaled(base) + share * scaled(latent)
 
 
 class BlendModel:
@@ -107,48 +101,16 @@ class BlendModel:
         self.item_ids, self.index = base.item_ids, base.index
         self.weights, self.popularity, self.params = base.weights, base.popularity, base.params
 
-    def picks(
-        self,
-        history: list[tuple[str, float]],
-        *,
-        k: int,
-        allowed: np.ndarray | None = None,
-        exclude: set[str] | frozenset[str] = frozenset(),
-        fill_popular: bool = True,
-    ) -> list[Pick]:
-        idx, vals = self.base.history_vector([i for i, _ in history], [w for _, w in history])
-        if not len(idx):
-            return self.base.picks(
-                history, k=k, allowed=allowed, exclude=exclude, fill_popular=fill_popular
-            )
-        base, columns, contributions, owners = self.base._contributions(idx, vals)
-        latent = self.fold_in.user(idx, vals) @ self.fold_in.item_factors.T
-        scores = blended(base, latent, self.fold_in.params.blend).astype(np.float32)
-        scores[idx] = -np.inf
-        if allowed is not None:
-            scores[~allowed] = -np.inf
-        candidates = np.flatnonzero(np.isfinite(scores))
-        ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
-        best = ranked[self.base._first_not_in(ranked, exclude, k)]
-        found = []
-        for item in best.tolist():
-            because = self._because(item, idx, columns, contributions, owners)
-            found.append(Pick(self.item_ids[item], float(scores[item]), because))
-        return found
-
-    def _because(
-        self,
-        item: int,
-        idx: np.ndarray,
-        columns: np.ndarray,
-        contributions: np.ndarray,
-        owners: np.ndarray,
-    ) -> str | None:
-        mine = columns == item
-        if not mine.any():
-            return self.item_ids[int(idx[0])]  # the latest title watched
-        strongest = owners[mine][int(np.argmax(contributions[mine]))]
-        return self.item_ids[int(idx[strongest])]
+    def picks(self, history: list[tuple[str, float]], **kwargs: Any) -> list[Pick]:
+        """The base's picks with iALS mixed in; a latent score may be below zero and still
+        rank."""
+        return self.base.blended_picks(
+            history,
+            term=self.fold_in.item_scores,
+            share=self.fold_in.params.blend,
+            floor=-np.inf,
+            **kwargs,
+        )
 
     def similar(self, item: str, **kwargs: Any) -> list[Pick]:
         return self.base.similar(item, **kwargs)

@@ -7,7 +7,7 @@ title j came within `window` titles after title i (the d-th one after counting `
 each row scaled to sum to 1 and pruned to its `neighbours` strongest entries: a sparse
 item x item matrix T, like the served model's W. A profile is scored with its own
 recency-weighted history (half-life `half_life`) as h @ T, and the two score sets, each scaled
-to the profile's maximum, are mixed with `share` of this term (ials.blended).
+to the profile's maximum, are mixed with `share` of this term (collaborative.blended).
 
 Interactions of one profile with the same timestamp have no order (MovieLens rates many
 titles in the same second; the split breaks those ties by item id): they count both ways,
@@ -37,10 +37,10 @@ from cinemesh.services.recommender.collaborative import (
     ModelFileError,
     ModelParams,
     Pick,
+    blended,
     recency_history,
 )
 from cinemesh.services.recommender.dataset import Interactions
-from cinemesh.services.recommender.ials import blended
 from cinemesh.services.recommender.service import TrainingData
 
 CHALLENGER = "seq-ease"
@@ -110,60 +110,8 @@ class SequenceBlend:
         self.item_ids, self.index = base.item_ids, base.index
         self.weights, self.popularity, self.params = base.weights, base.popularity, base.params
 
-    def picks(
-        self,
-        history: list[tuple[str, float]],
-        *,
-        k: int,
-        allowed: np.ndarray | None = None,
-        exclude: set[str] | frozenset[str] = frozenset(),
-        fill_popular: bool = True,
-    ) -> list[Pick]:
-        items, weights = [i for i, _ in history], [w for _, w in history]
-        idx, vals = self.base.history_vector(items, weights)
-        if not len(idx):
-            return self.base.picks(
-                history, k=k, allowed=allowed, exclude=exclude, fill_popular=fill_popular
-            )
-        base, columns, contributions, owners = self.base._contributions(idx, vals)
-        seq_idx, seq_vals = self.sequence.history_vector(items, weights)
-        follows, seq_columns, seq_contributions, seq_owners = self.sequence._contributions(
-            seq_idx, seq_vals
-        )
-        scores = blended(base, follows, self.share).astype(np.float32)
-        if allowed is not None:
-            scores[~allowed] = 0.0
-        scores[idx] = 0.0
-        candidates = np.flatnonzero(scores > 0)
-        ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
-        best = ranked[self.base._first_not_in(ranked, exclude, k)]
-        found = [
-            Pick(
-                self.item_ids[item],
-                float(scores[item]),
-                self._because(item, idx, columns, contributions, owners)
-                or self._because(item, seq_idx, seq_columns, seq_contributions, seq_owners),
-            )
-            for item in best.tolist()
-        ]
-        if fill_popular and len(found) < k:
-            taken = exclude | {p.item for p in found} | set(items)
-            found += self.base.picks([], k=k - len(found), allowed=allowed, exclude=taken)
-        return found
-
-    def _because(
-        self,
-        item: int,
-        idx: np.ndarray,
-        columns: np.ndarray,
-        contributions: np.ndarray,
-        owners: np.ndarray,
-    ) -> str | None:
-        mine = columns == item
-        if not mine.any():
-            return None
-        strongest = owners[mine][int(np.argmax(contributions[mine]))]
-        return self.item_ids[int(idx[strongest])]
+    def picks(self, history: list[tuple[str, float]], **kwargs: Any) -> list[Pick]:
+        return self.base.blended_picks(history, term=self.sequence, share=self.share, **kwargs)
 
     def similar(self, item: str, **kwargs: Any) -> list[Pick]:
         return self.base.similar(item, **kwargs)
