@@ -21,7 +21,7 @@ from tests.encoder.conftest import (
 from tests.encoder.hls import check_package
 from tests.playback.media import start_session
 from tests.support.platform import LocalPlatform
-from tests.support.season import season_videos
+from tests.support.season import add_series, season_videos
 from tests.support.users import Member, sign_up
 
 
@@ -317,19 +317,15 @@ def test_a_packaged_season_gets_its_intro_and_credits_but_an_admins_markers_stay
     season = season_videos(
         tmp_path, offsets=(2.0, 8.03, 4.51), durations=(36.0, 40.0, 38.0), credits_s=10.0
     )
-    series = admin_api(media_platform, operator, "POST", "/admin/titles",
-                       json={"title": "Detected Harbour", "kind": "series", "genres": ["Drama"]})  # fmt: skip
-    ids = [
-        admin_api(media_platform, operator, "POST", f"/admin/titles/{series['id']}/episodes",
-                  json={"season": 1, "number": n, "name": f"Episode {n}"})["id"]
-        for n in (1, 2, 3)
-    ]  # fmt: skip
+    series_id, ids = add_series(
+        media_platform, operator, title="Detected Harbour", episodes=len(season)
+    )
     admin_marks = {"intro_start_s": 1.0, "intro_end_s": 3.0}
-    admin_api(media_platform, operator, "PATCH", f"/admin/titles/{series['id']}/episodes/{ids[2]}",
+    admin_api(media_platform, operator, "PATCH", f"/admin/titles/{series_id}/episodes/{ids[2]}",
               json=admin_marks)  # fmt: skip
     for episode_id, episode in zip(ids, season, strict=True):
         with episode.path.open("rb") as video:
-            sent = admin_api(media_platform, operator, "POST", f"/admin/titles/{series['id']}/media",
+            sent = admin_api(media_platform, operator, "POST", f"/admin/titles/{series_id}/media",
                              params={"episode_id": episode_id},
                              files={"file": (episode.path.name, video, "video/mp4")})  # fmt: skip
         job, _ = wait_for_job(media_platform, operator, sent["job_id"])
@@ -337,7 +333,7 @@ def test_a_packaged_season_gets_its_intro_and_credits_but_an_admins_markers_stay
 
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        found = episodes_of_series(media_platform, operator, series["id"])
+        found = episodes_of_series(media_platform, operator, series_id)
         if all(e["markers_source"] == "detected" for e in found[:2]):
             break
         time.sleep(0.5)

@@ -1,6 +1,7 @@
 """A generated season as videos to upload: cinemesh.demo.season's episodes (a shared 15 s intro
 at a known offset in each, and shared closing credits) with a tiny test picture, so that what
-the encoder packages costs little and intro detection has real sound to work on."""
+the encoder packages costs little and intro detection has real sound to work on; and the
+series to upload them to."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import imageio_ffmpeg
 
 from cinemesh.demo.season import Episode, make_season
+from tests.support.platform import LocalPlatform
+from tests.support.users import Member
 
 
 def season_videos(
@@ -42,3 +46,30 @@ def season_videos(
         episode.path.unlink()
         videos.append(dataclasses.replace(episode, path=video))
     return videos
+
+
+def add_series(
+    platform: LocalPlatform, who: Member, *, title: str, episodes: int, name: str = "Episode {}"
+) -> tuple[str, list[str]]:
+    """A series made through the admin API with one season of `episodes` episodes, each named
+    `name` with its number: the series' id and the episodes' ids in order."""
+    titles = f"{platform.gateway}/api/v1/admin/titles"
+    made = httpx.post(
+        titles,
+        json={"title": title, "kind": "series", "genres": ["Drama"]},
+        headers=who.headers,
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+    series_id = str(made.json()["id"])
+    episode_ids = []
+    for number in range(1, episodes + 1):
+        added = httpx.post(
+            f"{titles}/{series_id}/episodes",
+            json={"season": 1, "number": number, "name": name.format(number)},
+            headers=who.headers,
+            timeout=60,
+        )
+        assert added.status_code == 201, added.text
+        episode_ids.append(str(added.json()["id"]))
+    return series_id, episode_ids

@@ -16,7 +16,7 @@ import imageio_ffmpeg
 import pytest
 
 from tests.support.platform import LocalPlatform
-from tests.support.season import season_videos
+from tests.support.season import add_series, season_videos
 from tests.support.users import Member, admin, sign_up
 from tests.web.catalog import wait_ready
 from tests.web.test_watch_scenario import PLAYER, open_as, player_state, wait_for
@@ -203,17 +203,13 @@ def test_a_detected_intro_is_skipped_and_next_episode_plays_and_is_continued(
     season = season_videos(
         tmp_path, offsets=(2.0, 8.03, 4.51), durations=(36.0, 40.0, 38.0), credits_s=10.0
     )
-    series = call(platform, boss, "POST", "/admin/titles",
-                  json={"title": "Shared Theme", "kind": "series", "genres": ["Drama"]})  # fmt: skip
-    ids = [
-        call(platform, boss, "POST", f"/admin/titles/{series['id']}/episodes",
-             json={"season": 1, "number": n, "name": f"Chapter {n}"})["id"]
-        for n in (1, 2, 3)
-    ]  # fmt: skip
+    series_id, ids = add_series(
+        platform, boss, title="Shared Theme", episodes=len(season), name="Chapter {}"
+    )
     for episode_id, episode in zip(ids, season, strict=True):
-        ingest(platform, boss, series["id"], episode.path, episode_id=episode_id)
-    found = wait_for(lambda: markers_found(platform, boss, series["id"]), timeout_s=90, every_s=1)
-    assert found, call(platform, boss, "GET", f"/titles/{series['id']}")
+        ingest(platform, boss, series_id, episode.path, episode_id=episode_id)
+    found = wait_for(lambda: markers_found(platform, boss, series_id), timeout_s=90, every_s=1)
+    assert found, call(platform, boss, "GET", f"/titles/{series_id}")
     for seen, truth in zip(found, season, strict=True):
         assert truth.intro is not None
         assert abs(seen["intro_start_s"] - truth.intro[0]) <= TOLERANCE_S, (seen, truth)
@@ -222,7 +218,7 @@ def test_a_detected_intro_is_skipped_and_next_episode_plays_and_is_continued(
         assert abs(seen["credits_start_s"] - truth.credits[0]) <= TOLERANCE_S, (seen, truth)
 
     member = sign_up(platform)
-    page = open_as(browser, platform, member, f"/watch/{series['id']}?episode={ids[0]}")
+    page = open_as(browser, platform, member, f"/watch/{series_id}?episode={ids[0]}")
     try:
         page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
         skip = page.locator("[data-control=skip-intro]")
@@ -245,7 +241,7 @@ def test_a_detected_intro_is_skipped_and_next_episode_plays_and_is_continued(
         ) as next_session:
             up_next.get_by_role("button", name="Play now").click()
         assert next_session.value.post_data_json["episode_id"] == ids[1]
-        page.wait_for_url(f"**/watch/{series['id']}?episode={ids[1]}", timeout=10_000)
+        page.wait_for_url(f"**/watch/{series_id}?episode={ids[1]}", timeout=10_000)
         page.locator(f'{PLAYER}[data-state="playing"]').wait_for(timeout=30_000)
         assert wait_for(lambda: player_state(page)["time"] >= 4, timeout_s=20), player_state(page)
         page.evaluate("document.querySelector('video').pause()")  # a heartbeat at the pause
@@ -255,7 +251,7 @@ def test_a_detected_intro_is_skipped_and_next_episode_plays_and_is_continued(
             page.goto(platform.gateway + "/")
             page.locator(".home").wait_for()
             card = page.locator(
-                f'[data-row-id="continue-watching"] .card[data-title-id="{series["id"]}"]'
+                f'[data-row-id="continue-watching"] .card[data-title-id="{series_id}"]'
             )
             return card.count() == 1 and f"episode={ids[1]}" in (card.get_attribute("href") or "")
 
