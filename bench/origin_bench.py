@@ -55,7 +55,14 @@ from cinemesh.platform.media_store import S3MediaStore, asset_key
 from cinemesh.platform.steering import rendezvous
 from cinemesh.runner.layout import free_port
 from cinemesh.runner.seaweed import SeaweedS3
-from cinemesh.services.edge.public import EdgeCache, Holdings, send_file
+from cinemesh.services.edge.public import (
+    PREFILL_SEGMENTS,
+    PREFILL_TITLES,
+    EdgeCache,
+    FillCandidate,
+    Holdings,
+    send_file,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHA = 0.8  # Zipf exponent of title popularity (VoD catalogs measure 0.6-1.0)
@@ -63,21 +70,24 @@ EDGES = ["edge-a", "edge-b", "edge-c"]
 RENDITIONS = (("360p", 200_000, 0.3), ("720p", 450_000, 0.5), ("1080p", 900_000, 0.2))
 WATCHED_SHARE = 0.4  # a viewing watches an exponential share of the title, this on average
 WARM_UP = 0.3
+FILLS = 10  # the edges' fills ahead of demand in a run: one at the start, one every tenth after
 STEERING = {
     "rendezvous": "rendezvous steering, LRU",
     "random": "random steering, LRU",
     "rendezvous_fill": "rendezvous steering, static fill by known popularity",
-    "rendezvous_admitted": "rendezvous steering, the edge's policy (LRU behind a frequency filter)",
+    "rendezvous_admitted": "rendezvous steering, the edge's policy (fill ahead of demand, LRU behind a frequency filter)",
     "rendezvous_unbounded": "rendezvous steering, filled on demand with no byte limit (bound)",
 }
 POLICY = (
-    "the edge's Holdings (services/edge/cache.py): LRU behind a frequency filter whose counts "
-    "halve after 30 requests per object held, a miss kept when it was asked for more often than "
-    "what it pushes out among the 128 least recently used. Chosen because a segmented LRU and "
-    "LFU with the same aging matched it in this simulation and W-TinyLFU and S3-FIFO did worse; "
-    "how long the counts remember is what moved the offload (10 requests per object: 0.90x at "
-    "0.5%). "
-    "The gap left at large caches is first requests: see rendezvous_unbounded."
+    "the edge's Holdings (services/edge/cache.py): a fill ahead of demand at the start and "
+    f"{FILLS - 1} times more in the run plans up to 90% of each cache with the likeliest "
+    f"objects of the {PREFILL_TITLES} most popular titles (at most {PREFILL_SEGMENTS} segments "
+    "into each rendition) steered to it, ranked by the title's popularity (catalog's) times "
+    "what the edge's own counts say of that rendition's segment at that place (before any "
+    "count, a 0.95 chance of watching on per segment), sized by the rendition's bitrate; a "
+    "miss never pushes those out. The rest is LRU behind a frequency filter whose counts "
+    "halve after 30 requests per object held, a miss kept when it was asked for more often "
+    "than what it pushes out among the 128 least recently used."
 )
 SEGMENT_BYTES = 450 * 1024  # a 2 s segment at about 1.8 Mb/s (the hit path's objects)
 COLD_BYTES = 2 * 1024 * 1024  # a 4 s segment at about 4 Mb/s (the miss path's objects)
@@ -172,11 +182,24 @@ class Lru:
 
 
 class EdgePolicy:
-    """The edge's own cache policy, driven as EdgeCache drives it: every request counted, a
-    held object is a hit, a miss is added when the policy admits it."""
+    """The edge's own cache policy, driven as EdgeCache and its prefill drive it: every request
+    counted, a held object is a hit, a miss is added when the policy admits it, and a fill
+    ahead of demand brings what the policy plans of the candidates the prefill would find."""
 
     def __init__(self, max_bytes: int) -> None:
         self.holdings = Holdings(max_bytes)
+
+    def fill(self, catalog: Catalog, titles: list[int]) -> None:
+        candidates = [
+            FillCandidate((t, r, n), catalog.popularity[t], name, n + 1, bitrate_size)
+            for t in titles
+            for r, (name, bitrate_size, _share) in enumerate(RENDITIONS)
+            for n in range(min(PREFILL_SEGMENTS, catalog.segments[t]))
+        ]
+        for key in self.holdings.plan_fill(candidates):
+            if key not in self.holdings.sizes:
+                title, rendition, n = key
+                self.holdings.add(key, catalog.sizes[(title, rendition)][n])
 
     def ask(self, key: tuple[int, int, int], size: int) -> bool:
         if self.holdings.asked(key):
@@ -218,7 +241,10 @@ def simulate(
         steered_fill |= oracle_set(catalog, per_edge, mine)
     counted = {name: [0, 0, 0, 0] for name in (*caches, "oracle", "rendezvous_fill")}
     start = int(len(views) * WARM_UP)
+    fill_every = max(1, len(views) // FILLS)
     for index, (title, rendition, watched) in enumerate(views):
+        if index % fill_every == 0:
+            _fill_edges(catalog, caches["rendezvous_admitted"])
         edge_of = {
             "rendezvous": steered[title],
             "random": rng.randrange(len(EDGES)),
@@ -243,6 +269,15 @@ def simulate(
         name: {"offload": round(t[0] / t[1], 4), "hit_ratio": round(t[2] / t[3], 4)}
         for name, t in counted.items()
     }
+
+
+def _fill_edges(catalog: Catalog, edges: list[Lru | EdgePolicy | Unbounded]) -> None:
+    """Each edge's fill ahead of demand over catalog's most popular titles steered to it."""
+    ranked = sorted(range(len(catalog.ids)), key=lambda t: -catalog.popularity[t])
+    popular = ranked[:PREFILL_TITLES]
+    for number, edge in enumerate(edges):
+        assert isinstance(edge, EdgePolicy)
+        edge.fill(catalog, [t for t in popular if _first_edge(catalog.ids[t]) == number])
 
 
 def offload_curve(assets: int, count: int, shares: list[float], seed: int) -> dict[str, Any]:

@@ -2,19 +2,24 @@
 instance keeps the objects it served on its own disk, up to a byte limit, and asks the origin
 only for what it does not hold.
 
-- Eviction is least recently used, behind a frequency filter (TinyLFU's idea): every request
+- Most of the cache is what Open Connect's nightly fill would put there: at start and on a
+  schedule, prefill.py plans up to FILL_SHARE of the byte limit with the objects likeliest to
+  be played (plan_fill: a title's share of catalog's popularity times how often this edge was
+  asked for that rendition's segment at that place), and no miss pushes those out until the
+  next fill plans others. bench/origin_bench.py runs this same class over its simulated
+  workload: 0.97-0.98x the oracle's origin offload at 0.5-10% of the catalog per edge (0.95x
+  at 20% of a 1,000-title catalog, the fill reaching only the 500 most popular), where the
+  demand-only policy below had 0.88-0.95x and no cache filled only on a miss could pass 0.94x
+  at 10% (an object's first request at its edge is a miss).
+- The rest is least recently used behind a frequency filter (TinyLFU's idea): every request
   is counted, the counts halve once AGING_PER_OBJECT requests per object held have passed
   (popularity ages), and a missed object enters only if it fits or was asked for more often
   than each object it would push out among the ADMISSION_PROBES least recently used; one that
-  does not is served from memory and not kept. Segment popularity is steep (Zipf) and a title
-  watched now is watched by many for days: plain LRU let every one-off request push out a
-  popular segment. The policy is Holdings below, with no files in it, and
-  bench/origin_bench.py runs that same class over its simulated workload: plain LRU 0.44-0.87x
-  the oracle's origin offload, this filter with a short memory (10 requests per object held,
-  32 probes) 0.88-0.92x, with the memory and probes it has now 0.88-0.95x. A segmented LRU
-  and LFU with the same aging measured the same, W-TinyLFU and S3-FIFO worse (docs/deploy.md);
-  what moved the numbers was how long the counts remember. Fills ahead of demand (prefill.py) are
-  always kept. The page cache keeps the hottest objects in memory on top of the disk.
+  does not is served from memory and not kept. Segment popularity is steep (Zipf): plain LRU
+  let every one-off request push out a popular segment (0.44-0.87x the oracle's offload in the
+  bench). A segmented LRU and LFU with the same aging measured the same, W-TinyLFU and S3-FIFO
+  worse (docs/deploy.md). A hit costs what it did: a count and a dict move. The page cache
+  keeps the hottest objects in memory on top of the disk.
 - A miss is served while it fills: the response streams the bytes as the origin sends them
   (fills.py), so its first byte waits for the origin's first chunk, not for the whole object;
   and the origin is asked once per object however many requests miss it at once (they all
@@ -30,7 +35,7 @@ import asyncio
 import itertools
 import os
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,6 +77,8 @@ LADDERS_KEPT = 4096
 AGING_PER_OBJECT = 30  # 10 forgot too soon: 0.90x the oracle at the smallest cache, 0.95x now
 ADMISSION_PROBES = 128  # how many of the least recently used a newcomer is weighed against
 AGING_MIN_OBJECTS = 64
+FILL_SHARE = 0.9  # of the byte limit a fill ahead of demand may plan; misses keep the rest
+WATCH_ON = 0.95  # a first fill's guess at how often a viewer goes on to the next segment
 
 
 class Popularity:
@@ -121,21 +128,29 @@ class CacheStats:
 class Holdings:
     """Which objects the cache holds and which go out, without the files: the eviction and
     admission policy in one place (see the module's docstring), which EdgeCache keeps its disk
-    to and bench/origin_bench.py simulates. Keys are any hashable; sizes in bytes."""
+    to and bench/origin_bench.py simulates. Keys are any hashable; sizes in bytes.
+
+    Two kinds of objects are held: those a miss brought (`recent`, least recently used first,
+    behind the frequency filter) and those of the latest fill ahead of demand (`filled`, most
+    valuable first), which a miss never pushes out; a fill that no longer plans an object hands
+    it back to the misses' side, as the least recently used."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.sizes: OrderedDict[Hashable, int] = OrderedDict()  # least recently used first
+        self.sizes: dict[Hashable, int] = {}  # every object held
+        self.recent: OrderedDict[Hashable, int] = OrderedDict()
+        self.filled: OrderedDict[Hashable, int] = OrderedDict()
+        self.planned: set[Hashable] = set()  # what the latest fill ahead of demand wants held
         self.total = 0
         self.popularity = Popularity()
 
     def asked(self, key: Hashable) -> bool:
         """Count a request for `key`; True when it is held (then it is the most recently used)."""
         self.popularity.count(key, held=len(self.sizes))
-        if key in self.sizes:
-            self.sizes.move_to_end(key)
+        if key in self.recent:
+            self.recent.move_to_end(key)
             return True
-        return False
+        return key in self.filled
 
     def admit(self, key: Hashable, size: int, *, reserved: int = 0) -> list[Hashable] | None:
         """Whether a missed `key` is kept: it is if it fits beside what is held and `reserved`
@@ -147,7 +162,7 @@ class Holdings:
             return []
         wanted = self.popularity.of(key)
         victims = []
-        for old, old_size in itertools.islice(self.sizes.items(), ADMISSION_PROBES):
+        for old, old_size in itertools.islice(self.recent.items(), ADMISSION_PROBES):
             if self.popularity.of(old) < wanted:  # least recently used first
                 victims.append(old)
                 free += old_size
@@ -160,19 +175,44 @@ class Holdings:
         return victims
 
     def add(self, key: Hashable, size: int, *, reserved: int = 0) -> list[Hashable]:
-        """`key` is held now, the most recently used; answers the least recently used that went
-        out to keep the total with `reserved` within the limit (never `key` itself)."""
+        """`key` is held now (filled when the latest fill planned it, else the most recently
+        used); answers those that went out to keep the total with `reserved` within the limit
+        (never `key` itself)."""
         self.drop(key)
         self.sizes[key] = size
+        (self.filled if key in self.planned else self.recent)[key] = size
         self.total += size
-        return self.make_room(0, reserved=reserved, keep=1)
+        return self.make_room(0, reserved=reserved, keep=key)
 
-    def make_room(self, incoming: int, *, reserved: int = 0, keep: int = 0) -> list[Hashable]:
-        """Let the least recently used go until `incoming` more bytes fit beside `reserved`,
-        keeping at least `keep` objects; answers those that went."""
+    def plan_fill(self, candidates: list[FillCandidate]) -> list[Hashable]:
+        """The candidates a fill ahead of demand brings now, likeliest first, within FILL_SHARE
+        of the limit (plan_fill): no miss pushes them out until the next fill plans others."""
+        budget = int(self.max_bytes * FILL_SHARE)
+        planned = plan_fill(candidates, popularity=self.popularity, budget=budget)
+        self._plan(planned)
+        return planned
+
+    def _plan(self, keys: list[Hashable]) -> None:
+        """The fill wants `keys` held, most valuable first: those held already are filled from
+        now, and the earlier fill's others go back to the misses' side."""
+        self.planned = set(keys)
+        for old in [k for k in self.filled if k not in self.planned]:
+            self.recent[old] = self.filled.pop(old)
+            self.recent.move_to_end(old, last=False)
+        for key in keys:
+            if key in self.recent:
+                self.filled[key] = self.recent.pop(key)
+
+    def make_room(
+        self, incoming: int, *, reserved: int = 0, keep: Hashable | None = None
+    ) -> list[Hashable]:
+        """Let the least recently used go, then the fill's least valuable, until `incoming`
+        more bytes fit beside `reserved`, never `keep`; answers those that went."""
         gone = []
-        while self.total + reserved + incoming > self.max_bytes and len(self.sizes) > keep:
-            old = next(iter(self.sizes))
+        while self.total + reserved + incoming > self.max_bytes:
+            old = self._next_out(keep)
+            if old is None:
+                break
             self.drop(old)
             gone.append(old)
         return gone
@@ -181,6 +221,57 @@ class Holdings:
         size = self.sizes.pop(key, None)
         if size is not None:
             self.total -= size
+            self.recent.pop(key, None)
+            self.filled.pop(key, None)
+
+    def _next_out(self, keep: Hashable | None) -> Hashable | None:
+        for order in (iter(self.recent), reversed(self.filled)):
+            for key in order:
+                if key != keep:
+                    return key
+        return None
+
+
+@dataclass(frozen=True)
+class FillCandidate:
+    """An object a fill ahead of demand could bring: its title's share of the plays (catalog's
+    popularity), its rendition and place in it (0: the init segment), its size in bytes."""
+
+    key: Hashable
+    title_share: float
+    rendition: str
+    position: int
+    size: int
+
+
+def plan_fill(
+    candidates: list[FillCandidate], *, popularity: Popularity, budget: int
+) -> list[Hashable]:
+    """The candidates most likely to be asked for that fit in `budget` bytes, likeliest first.
+    An object's chance is its title's share times how often this edge was asked for that
+    rendition's object at that place, per share of the titles, as its own counts say (pooled
+    over the titles, so that a title nobody has opened yet is ranked too); before any count,
+    a viewer goes on to each next segment with the chance WATCH_ON, whatever the rendition.
+    Ranked by chance, not by chance per byte: the goal is the bytes offloaded."""
+    asked: dict[tuple[str, int], float] = defaultdict(float)
+    shares: dict[tuple[str, int], float] = defaultdict(float)
+    for c in candidates:
+        asked[c.rendition, c.position] += popularity.of(c.key)
+        shares[c.rendition, c.position] += c.title_share
+    learned = any(asked.values())
+
+    def chance(c: FillCandidate) -> float:
+        shape = (c.rendition, c.position)
+        return c.title_share * (asked[shape] / shares[shape] if learned else WATCH_ON**c.position)
+
+    planned, used = [], 0
+    for c in sorted(candidates, key=chance, reverse=True):
+        if chance(c) <= 0:
+            break  # nobody here watches that rendition's segment there: not worth a fill
+        if used + c.size <= budget:
+            planned.append(c.key)
+            used += c.size
+    return planned
 
 
 class EdgeCache:
@@ -198,8 +289,8 @@ class EdgeCache:
         self._fills: dict[str, Fill] = {}
 
     @property
-    def sizes(self) -> OrderedDict[Hashable, int]:
-        """The objects held, least recently used first, and their sizes."""
+    def sizes(self) -> dict[Hashable, int]:
+        """The objects held and their sizes."""
         return self.holdings.sizes
 
     @property
@@ -268,9 +359,12 @@ class EdgeCache:
     async def warm(self, key: str) -> bool:
         """Fill `key` ahead of demand unless it is cached; False when the origin has none."""
         if key in self.sizes:
-            self.sizes.move_to_end(key)
             return True
         return await self._fill(key, forced=True)
+
+    def plan_fill(self, candidates: list[FillCandidate]) -> list[Hashable]:
+        """Which candidates a fill ahead of demand brings now: see Holdings.plan_fill."""
+        return self.holdings.plan_fill(candidates)
 
     def report(self) -> dict[str, Any]:
         """This instance's cache in numbers, for its readiness answer and the ops page."""

@@ -12,6 +12,8 @@ from pydantic_settings import SettingsConfigDict
 from cinemesh.platform.settings import ServiceSettings
 
 GIB = 1024**3
+PREFILL_TITLES = 500
+PREFILL_SEGMENTS = 50
 
 
 class EdgeSettings(ServiceSettings):
@@ -22,7 +24,8 @@ class EdgeSettings(ServiceSettings):
     edge_cache_bytes: int = Field(2 * GIB, ge=1024**2)
     edge_cache_dir: Path | None = None
     # the fill ahead of demand (prefill.py): how often (0: never), how many of catalog's most
-    # popular and newest titles, how many first segments of each rendition
+    # popular and newest titles it weighs, how far into each rendition it may reach (what it
+    # brings of those is what fits: FILL_SHARE of the cache, the likeliest first)
     edge_prefill_every_s: float = Field(900.0, ge=0)
-    edge_prefill_titles: int = Field(40, ge=1, le=200)
-    edge_prefill_segments: int = Field(3, ge=1, le=50)
+    edge_prefill_titles: int = Field(PREFILL_TITLES, ge=1, le=5000)
+    edge_prefill_segments: int = Field(PREFILL_SEGMENTS, ge=1, le=1000)
