@@ -108,8 +108,9 @@ test("a play starts on the highest rung whose first segment loads in half a seco
   assert.equal(startLevelFor(levels, 1_700_000), 2); // 796 kbit/s x 1 s within 0.5 s at 1.7 Mbit/s
   assert.equal(startLevelFor(levels, 3_000_000), 3);
   assert.equal(startLevelFor(levels, 5_000_000), 0);
-  assert.deepEqual(startConfig({ start_bandwidth_bps: 5_000_000 }), { abrEwmaDefaultEstimate: 5_000_000, testBandwidth: false, autoStartLoad: false });
-  assert.deepEqual(startConfig({}), {}); // an older playback: hls.js's own start
+  const tuning = { startFragPrefetch: true, interstitialsController: null, enableWorker: false };
+  assert.deepEqual(startConfig({ start_bandwidth_bps: 5_000_000 }), { ...tuning, abrEwmaDefaultEstimate: 5_000_000, testBandwidth: false, autoStartLoad: false });
+  assert.deepEqual(startConfig({}), tuning); // an older playback: hls.js's own start level
 });
 
 test("the files that came with the session are found by URL path, an init segment as bytes", () => {

@@ -16,11 +16,18 @@ export function startBandwidth(started) {
   return Number.isFinite(bps) && bps > 0 ? bps : null;
 }
 
+// hls.js's start, whatever the session says. The first segment is asked for once its playlist is
+// at hand, not on hls.js's next 100 ms tick after the media element opens; no interstitials
+// controller (the encoder makes none, and it restarts loading when the media element opens,
+// dropping that segment for another tick); and segments are parsed on the page, since the
+// parsing worker takes ~0.1 s to start on every play for a few ms of reading fMP4 boxes.
+export const START_TUNING = { startFragPrefetch: true, interstitialsController: null, enableWorker: false };
+
 // hls.js's configuration for the start: loading waits for the start level to be chosen.
 export function startConfig(started) {
   const bps = startBandwidth(started);
-  if (!bps) return {};
-  return { abrEwmaDefaultEstimate: bps, testBandwidth: false, autoStartLoad: false };
+  if (!bps) return { ...START_TUNING };
+  return { ...START_TUNING, abrEwmaDefaultEstimate: bps, testBandwidth: false, autoStartLoad: false };
 }
 
 // The index of the level to start at: the highest bit rate whose first segment fits the budget,
