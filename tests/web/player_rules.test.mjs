@@ -15,7 +15,7 @@ async function load(path) {
 const { autoplaysNext, countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } = await load("views/markers.js");
 const { captionStyle, captionStyleKey, preferredTrack, primaryLanguage, profileLanguage } = await load("views/tracks.js");
 const { startConfig, startLevelFor } = await load("views/start_level.js");
-const { startFiles } = await load("views/start_files.js");
+const { fetchFirstSegment, firstSegmentUrl, loaderWithStartFiles, startFiles } = await load("views/start_files.js");
 
 const intro = markersFor(null, { intro_start_s: 10, intro_end_s: 40, credits_start_s: 1200 });
 
@@ -123,6 +123,72 @@ test("the files that came with the session are found by URL path, an init segmen
   assert.equal(files.get("/e/9/tok/a~1080/master.m3u8"), "#EXTM3U");
   assert.deepEqual([...new Uint8Array(files.get("/e/9/tok/a~1080/240p/init.mp4"))], [0, 1, 2]);
   assert.equal(startFiles({ manifest_url: "http://edge:1/m.m3u8" }).size, 0); // an older playback
+});
+
+const START_PLAYLIST = "#EXTM3U\n#EXT-X-MAP:URI=\"init_0.mp4\"\n#EXTINF:1.000,\nseg_000.m4s\n#EXTINF:1.000,\nseg_001.m4s\n#EXTINF:2.000,\nseg_002.m4s\n#EXTINF:4.000,\nseg_003.m4s\n#EXT-X-ENDLIST\n";
+const SESSION = {
+  manifest_url: "http://edge:1/e/9/tok/a~1080/master.m3u8",
+  start_files: { "master.m3u8": { text: "#EXTM3U" }, "240p/index.m3u8": { text: START_PLAYLIST } },
+};
+
+test("the segment to ask for first is the start playlist's one at the start position", () => {
+  const files = startFiles(SESSION);
+  assert.equal(firstSegmentUrl(SESSION, files, 0).href, "http://edge:1/e/9/tok/a~1080/240p/seg_000.m4s");
+  assert.equal(firstSegmentUrl(SESSION, files, 2.5).href, "http://edge:1/e/9/tok/a~1080/240p/seg_002.m4s");
+  assert.equal(firstSegmentUrl(SESSION, files, 99), null); // past the end: hls.js decides
+  assert.equal(firstSegmentUrl(SESSION, startFiles({ ...SESSION, start_files: { "master.m3u8": { text: "#EXTM3U" } } })), null);
+});
+
+// hls.js's loader as far as the start files need it: stats, and a network load to fall back on
+class FakeNetworkLoader {
+  constructor() {
+    this.stats = { aborted: false, loaded: 0, total: 0, loading: { start: 0, first: 0, end: 0 } };
+  }
+  load(context, _config, callbacks) {
+    this.networkLoads = (this.networkLoads || 0) + 1;
+    callbacks.onSuccess({ url: context.url, data: new ArrayBuffer(7), code: 200 }, this.stats, context, null);
+  }
+}
+
+function loadThrough(Loader, url) {
+  globalThis.location ??= { href: "http://app:1/watch/t" }; // the page the player runs in
+  const loader = new Loader();
+  return new Promise((resolve) => loader.load({ url }, {}, { onSuccess: (response, stats) => resolve({ loader, response, stats }) }));
+}
+
+test("the first segment is asked for when the session answers and hls.js is answered with it", async () => {
+  const asked = [];
+  const fetchImpl = async (url) => {
+    asked.push(url);
+    return { ok: true, arrayBuffer: async () => new Uint8Array([1, 2, 3]).buffer };
+  };
+  const files = startFiles(SESSION);
+  const segment = fetchFirstSegment(SESSION, files, { fetchImpl });
+  assert.deepEqual(asked, ["http://edge:1/e/9/tok/a~1080/240p/seg_000.m4s"]); // at once, before hls.js asks
+  files.set(segment.path, segment.loading);
+  const Loader = loaderWithStartFiles(FakeNetworkLoader, files);
+  const { loader, response, stats } = await loadThrough(Loader, "http://edge:2/e/9/tok/a~1080/240p/seg_000.m4s");
+  assert.deepEqual([...new Uint8Array(response.data)], [1, 2, 3]);
+  assert.equal(loader.networkLoads, undefined);
+  assert.equal(stats.loaded, 3);
+  assert.ok(stats.loading.start <= stats.loading.first && stats.loading.first <= stats.loading.end); // the real load, for ABR
+});
+
+test("a first segment that could not be fetched ahead is loaded by hls.js over the network", async () => {
+  const files = startFiles(SESSION);
+  const segment = fetchFirstSegment(SESSION, files, { fetchImpl: async () => ({ ok: false }) });
+  files.set(segment.path, segment.loading);
+  const Loader = loaderWithStartFiles(FakeNetworkLoader, files);
+  const { loader, response } = await loadThrough(Loader, "http://edge:1/e/9/tok/a~1080/240p/seg_000.m4s");
+  assert.equal(loader.networkLoads, 1);
+  assert.equal(response.data.byteLength, 7);
+});
+
+test("an edge that does not answer the first segment in time leaves it to hls.js", async () => {
+  const files = startFiles(SESSION);
+  const silent = (_url, { signal }) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+  const segment = fetchFirstSegment(SESSION, files, { firstByteMs: 20, fetchImpl: silent });
+  assert.equal(await segment.loading, null);
 });
 
 test("the next episode starts by itself unless the profile turned it off", () => {

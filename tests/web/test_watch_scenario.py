@@ -750,6 +750,35 @@ def test_a_member_measured_on_a_fast_link_starts_higher_and_does_not_stall_when_
     assert slower.start_fetches == 0, slower
 
 
+def test_the_first_segment_is_asked_for_when_the_session_answers_and_only_once(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """The player asks for the start rendition's first segment itself the moment the session
+    answers (a fetch, while hls.js is being built; hls.js's own requests are XHRs), and hls.js
+    takes that answer instead of asking the link for the segment again."""
+    from tests.web.play_delay import Link, play_in_app, signed_in_context
+
+    member = sign_in_new_member(platform)
+    page = signed_in_context(browser, platform.gateway, member["tokens"], member["profile"])
+    try:
+        Link("8 Mbit/s 40 ms", 8, 40).throttle(page)
+        play = play_in_app(page, platform.gateway, f"/title/{catalog.series_id}", watch_s=2)
+        asked = page.evaluate(
+            """() => {
+              const all = performance.getEntriesByType('resource');
+              const session = all.find((e) => e.name.endsWith('/api/v1/playback/sessions'));
+              const segments = all.filter((e) => new URL(e.name).pathname.endsWith('.m4s'));
+              const first = segments[0];
+              return { by: first.initiatorType, after_answer: first.startTime >= session.responseEnd,
+                       times: segments.filter((e) => e.name === first.name).length };
+            }"""
+        )
+    finally:
+        page.context.close()
+    assert play.stalls == 0, play
+    assert asked == {"by": "fetch", "after_answer": True, "times": 1}, asked
+
+
 def episode_heights(
     platform: LocalPlatform, member: dict[str, Any], catalog: SeededCatalog
 ) -> list[int]:

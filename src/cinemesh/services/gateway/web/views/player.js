@@ -6,7 +6,7 @@ import { formatTime, h, svgIcon, toast } from "../ui.js";
 import { episodesOf, watchHref } from "./title.js";
 import { autoplaysNext, countdownStartsAt, inIntro, markersFor, nextEpisodeOf, nextLabel } from "./markers.js";
 import { loadHls } from "./hls_loader.js";
-import { loaderWithStartFiles, startFiles } from "./start_files.js";
+import { fetchFirstSegment, loaderWithStartFiles, startFiles } from "./start_files.js";
 import { startBandwidth, startConfig, startLevelFor } from "./start_level.js";
 import { TrackMenu } from "./track_menu.js";
 
@@ -64,21 +64,21 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
     const body = { profile_id: profile.id, title_id: titleId, ...(episodeId ? { episode_id: episodeId } : {}) };
     const device = deviceId();
     if (device) body.device = device;
-    return api.post("/playback/sessions", body);
+    return api.post("/playback/sessions", body).then(prepareStart);
   };
   const guess = startSession(query.episode || null);
   guess.catch(() => {}); // judged below, once the title says what it is
   const title = await api.get(`/titles/${enc(titleId)}`, { query: { profile_id: profile.id } }).catch(() => null);
   if (!isCurrent()) {
-    guess.then((s) => stopSession(s.session_id, 0)).catch(() => {});
+    guess.then((s) => stopSession(s.started.session_id, 0)).catch(() => {});
     return;
   }
   const episodeId = query.episode || (title?.kind === "series" ? defaultEpisode(title)?.id : null) || null;
-  let started;
+  let started, files;
   try {
     const starting = episodeId && !query.episode ? startSession(episodeId) : guess;
-    if (starting !== guess) guess.then((s) => stopSession(s.session_id, 0)).catch(() => {});
-    [started] = await Promise.all([starting, hlsReady]);
+    if (starting !== guess) guess.then((s) => stopSession(s.started.session_id, 0)).catch(() => {});
+    [{ started, files }] = await Promise.all([starting, hlsReady]);
   } catch (error) {
     if (!isCurrent()) return;
     const refusal = refusalFor(error);
@@ -106,9 +106,19 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
     return;
   }
   const autoplayNext = autoplaysNext(profile);
-  const player = new Player({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext });
+  const player = new Player({ shell, started, files, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext });
   player.start();
   return () => player.destroy();
+}
+
+// The session answered: the files that came with it, and the first segment of video asked for
+// at once, while the player is built.
+function prepareStart(started) {
+  const files = startFiles(started);
+  const position = Number(started.resume_position_s) || 0;
+  const segment = fetchFirstSegment(started, files, { position });
+  if (segment) files.set(segment.path, segment.loading);
+  return { started, files };
 }
 
 // Where a series starts: the episode in progress, else the first one that plays.
@@ -133,8 +143,8 @@ function stopSession(sessionId, position, bandwidth) {
 }
 
 class Player {
-  constructor({ shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext }) {
-    Object.assign(this, { shell, started, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext });
+  constructor({ shell, started, files, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext }) {
+    Object.assign(this, { shell, started, files, title, titleId, episodeId, back, navigate, pressedAt, autoplayNext });
     this.edges = (started.edge_urls?.length ? started.edge_urls : [new URL(started.manifest_url).origin]).map((u) => new URL(u).origin);
     this.edgeIndex = Math.max(0, this.edges.indexOf(new URL(started.manifest_url).origin));
     this.switches = [];
@@ -277,8 +287,9 @@ class Player {
         ...startConfig(this.started),
         startPosition: this.startPosition,
         capLevelToPlayerSize: false,
-        // the playlists and init segment that came with the session are not fetched again
-        loader: loaderWithStartFiles(Hls.DefaultConfig.loader, startFiles(this.started)),
+        // the playlists and init segment that came with the session, and the first segment
+        // already on its way, are not asked for again
+        loader: loaderWithStartFiles(Hls.DefaultConfig.loader, this.files),
         xhrSetup: (xhr, url) => xhr.open("GET", this.onCurrentEdge(url), true),
         fragLoadPolicy: {
           default: {
