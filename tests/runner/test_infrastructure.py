@@ -71,26 +71,24 @@ async def test_a_node_held_down_stays_down_until_revived(cluster: NatsCluster) -
 async def test_nats_starts_on_other_ports_when_another_platform_takes_the_preferred_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two platforms starting at once both see the preferred port free; one binds it first."""
-    monkeypatch.setattr(natsd, "port_is_free", lambda _port: True)
+    """Two platforms starting at once both see the preferred port free; one binds it first.
+    The preferred port here is one this test holds, seen as free as the other platform saw it."""
     with socket.socket() as taken:
-        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            taken.bind(("127.0.0.1", natsd.PREFERRED_PORT))
-        except OSError:
-            pytest.skip("something else holds the preferred NATS port")
+        taken.bind(("127.0.0.1", 0))
         taken.listen()
+        preferred = taken.getsockname()[1]
+        monkeypatch.setattr(natsd, "PREFERRED_PORT", preferred)
+        monkeypatch.setattr(natsd, "port_is_free", lambda _port: True)
         said: list[str] = []
         supervisor = Supervisor(UpOptions(data_dir=tmp_path), out=said.append)
         supervisor.layout.prepare()
         await supervisor._start_nats()
         try:
             assert supervisor.nats is not None
-            assert supervisor.nats.ports[0].client != natsd.PREFERRED_PORT
+            client_port = supervisor.nats.ports[0].client
+            assert client_port != preferred
             assert "trying other ports" in " ".join(said)
-            _reader, writer = await asyncio.open_connection(
-                "127.0.0.1", supervisor.nats.ports[0].client
-            )
+            _reader, writer = await asyncio.open_connection("127.0.0.1", client_port)
             writer.close()
         finally:
             assert supervisor.nats is not None
