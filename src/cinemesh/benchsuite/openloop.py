@@ -27,6 +27,11 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 UNANSWERED = 0  # the status of a request with no answer in time (or a broken connection)
+# A reused keep-alive connection closed by the server before any byte of the answer: the
+# server may have closed it as idle just as the request left (RFC 9112 9.3.1), so an idempotent
+# request is sent once more on a new connection, as browsers and HTTP libraries do.
+RESEND = -1
+IDEMPOTENT = (b"GET ", b"HEAD ")
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,15 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.due = 0.0
         self.sent_at = 0.0
+        self.request = b""
+        self.answers = 0  # answered on this connection so far
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def send(self, request: bytes, due: float, now: float) -> None:
         assert self.transport is not None
-        self.busy, self.due, self.sent_at = True, due, now
+        self.busy, self.due, self.sent_at, self.request = True, due, now, request
         self.buffer.clear()
         self.transport.write(request)
 
@@ -117,13 +124,17 @@ class _Connection(asyncio.Protocol):
         status = _complete_status(self.buffer)
         if status is not None:
             self.busy = False
+            self.answers += 1
+            if _asks_to_close(self.buffer) and self.transport is not None:
+                self.transport.close()  # never reused: the server is closing its end
             self.done(self, status)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         if self.busy:
             self.busy = False
-            self.done(self, UNANSWERED)
+            resend = self.answers and not self.buffer and self.request.startswith(IDEMPOTENT)
+            self.done(self, RESEND if resend else UNANSWERED)
 
     @property
     def open(self) -> bool:
@@ -132,6 +143,11 @@ class _Connection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+def _asks_to_close(buffer: bytearray) -> bool:
+    head = bytes(buffer[: buffer.find(b"\r\n\r\n")]).lower()
+    return b"\r\nconnection: close" in head
 
 
 def _complete_status(buffer: bytearray) -> int | None:
@@ -240,8 +256,13 @@ class OpenLoop:
         conn.send(request, due, asyncio.get_running_loop().time() - self.started)
 
     def _answered(self, conn: _Connection, status: int) -> None:
-        self._record(conn.due, status)
         self.busy.discard(conn)
+        if status == RESEND:
+            self.waiting.appendleft((conn.due, conn.request))
+            self.opening += 1
+            asyncio.get_running_loop().create_task(self._connect())
+            return
+        self._record(conn.due, status)
         if conn.open:
             self._next(conn)
 
