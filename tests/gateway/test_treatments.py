@@ -14,7 +14,6 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from cinemesh.platform.auth import Principal
-from cinemesh.platform.discovery import Instance
 from cinemesh.platform.faults import FaultState
 from cinemesh.platform.http import CallPolicy, ServiceClient
 from cinemesh.platform.kept import KeptReads
@@ -25,6 +24,7 @@ from cinemesh.services.gateway.core import Gateway
 from cinemesh.services.gateway.deps import rate_limited_member
 from cinemesh.services.gateway.routes import catalog, playback, search
 from cinemesh.services.gateway.settings import GatewaySettings
+from tests.support.fake_upstreams import OneAddress, serving
 
 OWNER = Principal(account_id="a1", role="member", plan="basic")
 CELLS = "recommender.model=seq-ease"
@@ -63,29 +63,11 @@ class Services:
         return [carried for asked, carried in self.carried if asked == path]
 
 
-class OneAddress:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    async def instances(self, service: str) -> list[Instance]:
-        return [Instance(service, "i0", self.url)]
-
-    async def all_instances(self) -> dict[str, list[Instance]]:
-        return {}
-
-
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[Services, str]]:
     backend = Services()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", backend.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield backend, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(backend.handle) as url:
+        yield backend, url
 
 
 @pytest.fixture

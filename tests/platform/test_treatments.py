@@ -13,7 +13,6 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from cinemesh.platform.auth import SERVICE_TOKEN_HEADER
-from cinemesh.platform.discovery import Instance
 from cinemesh.platform.faults import FaultState
 from cinemesh.platform.http import CallPolicy, ServiceClient
 from cinemesh.platform.middleware import PlatformMiddleware
@@ -23,6 +22,7 @@ from cinemesh.platform.treatments import (
     carry_treatments,
     stop_carrying,
 )
+from tests.support.fake_upstreams import OneAddress, serving
 
 CELLS = "recommender.model=seq-ease"
 
@@ -69,29 +69,11 @@ class Recorder:
         return web.json_response({})
 
 
-class OneAddress:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    async def instances(self, name: str) -> list[Instance]:
-        return [Instance(name, "i0", self.url)]
-
-    async def all_instances(self) -> dict[str, list[Instance]]:
-        return {}
-
-
 @pytest.fixture
 async def recorder() -> AsyncIterator[tuple[Recorder, str]]:
     found = Recorder()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", found.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield found, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(found.handle) as url:
+        yield found, url
 
 
 async def test_calls_carry_the_treatments_of_the_work_they_are_for(
