@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -36,6 +37,13 @@ from cinemesh.runner.seaweed import SeaweedS3, start_local_s3
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
 PORT_ATTEMPTS = 3  # a port seen free can be taken by another platform before ours binds it
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+Infra = TypeVar("Infra", bound=Stoppable)
 DRAIN_GRACE_S = 20.0  # settling, requests in flight, shutdown steps: then SIGKILL
 WHOLE_STOP: dict[str, Any] = {"sig": signal.SIGINT, "grace_s": 5.0}
 
@@ -160,45 +168,58 @@ class Supervisor:
     async def _start_nats(self) -> None:
         if self.nats_url:
             return
-        for attempt in range(PORT_ATTEMPTS):
+
+        def cluster(preferred_port: bool) -> NatsCluster:
             self.nats = NatsCluster(
                 size=self.options.nats_nodes,
                 data_dir=self.layout.data_dir,
                 logs_dir=self.layout.logs_dir,
                 say=self.out,
                 on_change=self._write_pids,
-                preferred_port=attempt == 0,
+                preferred_port=preferred_port,
             )
-            try:
-                await self.nats.start()
-                break
-            except StartupError:
-                await self.nats.stop()
-                if attempt == PORT_ATTEMPTS - 1:
-                    raise
-                self.out("nats-server did not start; trying other ports")
-        self.nats_url = self.nats.urls
-        self.out(self.nats.describe())
+            return self.nats
+
+        nats = await self._start_on_free_ports("nats-server", cluster, lambda n: n.start())
+        self.nats_url = nats.urls
+        self.out(nats.describe())
 
     async def _start_prometheus(self) -> None:
-        for attempt in range(PORT_ATTEMPTS):
+        def server(preferred_port: bool) -> LocalPrometheus:
             self.prometheus = LocalPrometheus(
                 data_dir=self.layout.data_dir,
                 logs_dir=self.layout.logs_dir,
                 time_scale=configured_time_scale(),
                 say=self.out,
                 on_change=self._write_pids,
-                preferred_port=attempt == 0,
+                preferred_port=preferred_port,
             )
+            return self.prometheus
+
+        started = await self._start_on_free_ports(
+            "prometheus", server, lambda p: p.start(self.status())
+        )
+        self.out(f"metrics: prometheus on {started.url}")
+
+    async def _start_on_free_ports(
+        self,
+        name: str,
+        make: Callable[[bool], Infra],
+        start: Callable[[Infra], Awaitable[None]],
+    ) -> Infra:
+        """Start what `make` builds on its preferred port, then on others: a port seen free can
+        be taken by another platform starting at the same time before ours binds it."""
+        for attempt in range(PORT_ATTEMPTS):
+            made = make(attempt == 0)
             try:
-                await self.prometheus.start(self.status())
-                break
+                await start(made)
+                return made
             except StartupError:
-                await self.prometheus.stop()
+                await made.stop()
                 if attempt == PORT_ATTEMPTS - 1:
                     raise
-                self.out("prometheus did not start; trying another port")
-        self.out(f"metrics: prometheus on {self.prometheus.url}")
+                self.out(f"{name} did not start; trying other ports")
+        raise AssertionError("unreachable")
 
     async def _start_service(self, name: str) -> str:
         count = max(1, self.options.instances.get(name, 1))
