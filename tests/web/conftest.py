@@ -42,7 +42,10 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while the browser is open, and every later test that calls asyncio.run would fail under it
+# (`pytest tests/web tests/edge` did); the browser closes when the last browser test is done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -53,7 +56,7 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     """One platform for every browser test module (each revives what it kills)."""
     data_dir = tmp_path_factory.mktemp("web")
@@ -63,7 +66,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def catalog(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory) -> SeededCatalog:
     return seed(platform, tmp_path_factory.mktemp("media"))
 
