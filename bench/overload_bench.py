@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cinemesh.benchsuite.openloop import (
+    LOAD_BALANCER_CONNECTIONS,
     Phase,
     Request,
     goodput_per_s,
@@ -73,8 +74,10 @@ def seeded(
 
 def level(url: str, homes: list[Request], rate: float, seconds: float) -> dict[str, Any]:
     """One offered rate: goodput, shed and failed answers a second, p99 of the 200s."""
-    per_second = run_open_loop(url, homes, [Phase(seconds, rate)], timeout_s=3.0)
-    steady = per_second[1:] or per_second  # the first second opens the connections
+    per_second = run_open_loop(
+        url, homes, [Phase(seconds, rate)], timeout_s=3.0, open_ahead=LOAD_BALANCER_CONNECTIONS
+    )
+    steady = per_second[1:] or per_second  # the first second the limit learns the new load
     time.sleep(2.0)  # what the level left queued drains before the next
     p99s = sorted(s["p99_ms"] for s in steady if s["ok"])
     return {

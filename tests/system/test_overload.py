@@ -28,7 +28,13 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cinemesh.benchsuite.openloop import Capacity, Phase, goodput_per_s, ramp_to_capacity
+from cinemesh.benchsuite.openloop import (
+    LOAD_BALANCER_CONNECTIONS,
+    Capacity,
+    Phase,
+    goodput_per_s,
+    ramp_to_capacity,
+)
 from cinemesh.benchsuite.openloop import run_open_loop as run_load
 from cinemesh.benchsuite.viewers import seed_catalog, sign_up_viewers, wait_for_whole_home_page
 from tests.playback.media import Title, add_title, make_package, start_session
@@ -191,7 +197,12 @@ def surge_run(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory)
         thread.start()
     try:
         phases = [Phase(CALM_S, CALM * rate), Phase(SURGE_S, SURGE * rate)]
-        seconds = run_load(platform.gateway, homes, [*phases, Phase(AFTER_S, CALM * rate)])
+        seconds = run_load(
+            platform.gateway,
+            homes,
+            [*phases, Phase(AFTER_S, CALM * rate)],
+            open_ahead=LOAD_BALANCER_CONNECTIONS,
+        )
     finally:
         stop.set()
         for thread in threads:
@@ -199,6 +210,7 @@ def surge_run(platform: LocalPlatform, tmp_path_factory: pytest.TempPathFactory)
     pids_after = service_processes(platform)
     run = SurgeRun(capacity, seconds, playback, pids_before, pids_after, peak)
     run.load_average = os.getloadavg()[0]
+    print(f"load average {run.load_average:.1f}\n{described(run)}")  # pytest -rA shows it
     return run
 
 

@@ -19,19 +19,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-UNANSWERED = 0  # the status of a request with no answer in time (or a broken connection)
+UNANSWERED = 0  # the status of a request with no answer (its connection broke or timed out)
+TIMED_OUT = -2  # the status of a request with no answer within the generator's timeout
+NOT_CONNECTED = -3  # the status of a request for which no connection could be opened
+FAILURE_NAMES = {UNANSWERED: "unanswered", TIMED_OUT: "timed out", NOT_CONNECTED: "not connected"}
 # A reused keep-alive connection closed by the server before any byte of the answer: the
 # server may have closed it as idle just as the request left (RFC 9112 9.3.1), so an idempotent
 # request is sent once more on a new connection, as browsers and HTTP libraries do.
 RESEND = -1
 IDEMPOTENT = (b"GET ", b"HEAD ")
+# Connections a surge's load opens before its clock starts (`open_ahead`). A gateway tier sits
+# behind a load balancer that keeps its connections to the gateways open, so a surge arrives
+# on them; a generator opening a thousand in the surge's first second measures a storm of
+# handshakes instead (in CI it left a queue of seconds that the surge never drained).
+LOAD_BALANCER_CONNECTIONS = 1000
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Second:
     ok: int = 0
     shed: int = 0
     failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # what the failed ones were
     ok_latencies_ms: list[float] = field(default_factory=list)
 
     def add(self, status: int, latency_s: float, good_within_s: float) -> None:
@@ -76,6 +85,7 @@ class Second:
             self.shed += 1
         else:
             self.failed += 1
+            self.failures[FAILURE_NAMES.get(status, str(status))] += 1
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.ok_latencies_ms)
@@ -87,6 +97,7 @@ class Second:
             "failed": self.failed,
             "p50_ms": round(percentile(ordered, 0.50), 2),
             "p99_ms": round(percentile(ordered, 0.99), 2),
+            **({"failures": dict(self.failures)} if self.failures else {}),
         }
 
 
@@ -109,6 +120,7 @@ class _Connection(asyncio.Protocol):
         self.sent_at = 0.0
         self.request = b""
         self.answers = 0  # answered on this connection so far
+        self.timed_out = False  # closed by the generator: its request waited past the timeout
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -134,7 +146,10 @@ class _Connection(asyncio.Protocol):
         if self.busy:
             self.busy = False
             resend = self.answers and not self.buffer and self.request.startswith(IDEMPOTENT)
-            self.done(self, RESEND if resend else UNANSWERED)
+            if self.timed_out:
+                self.done(self, TIMED_OUT)
+            else:
+                self.done(self, RESEND if resend else UNANSWERED)
 
     @property
     def open(self) -> bool:
@@ -196,8 +211,9 @@ class OpenLoop:
         self.started = 0.0
         self.sent = 0
 
-    async def run(self, phases: list[Phase]) -> dict[str, Any]:
+    async def run(self, phases: list[Phase], *, open_ahead: int = 0) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
+        await self._open_ahead(min(open_ahead, self.max_connections))
         self.started = loop.time()
         due = 0.0
         phase_end = 0.0
@@ -214,6 +230,21 @@ class OpenLoop:
             await self._wait_until(phase_end)
         await self._drain(phase_end)
         return self.report()
+
+    async def _open_ahead(self, count: int) -> None:
+        """Open `count` idle connections before the clock starts, as a crowd that is already
+        connected: a surge then measures the server's answers, not a storm of handshakes."""
+        loop = asyncio.get_running_loop()
+        opened = await asyncio.gather(
+            *(
+                loop.create_connection(lambda: _Connection(self._answered), self.host, self.port)
+                for _ in range(count)
+            ),
+            return_exceptions=True,
+        )
+        self.idle.extend(
+            conn for got in opened if not isinstance(got, BaseException) for _, conn in [got]
+        )
 
     async def _wait_until(self, due: float) -> None:
         delay = self.started + due - asyncio.get_running_loop().time()
@@ -246,7 +277,7 @@ class OpenLoop:
             self.opening -= 1
             if self.waiting:
                 due, _ = self.waiting.popleft()
-                self._record(due, UNANSWERED)
+                self._record(due, NOT_CONNECTED)
             return
         self.opening -= 1
         self._next(conn)
@@ -282,10 +313,11 @@ class OpenLoop:
         now = asyncio.get_running_loop().time() - self.started
         for conn in [c for c in self.busy if now - c.due > self.timeout_s]:
             self.busy.discard(conn)
-            conn.close()  # connection_lost records it unanswered
+            conn.timed_out = True
+            conn.close()  # connection_lost records it timed out
         while self.waiting and now - self.waiting[0][0] > self.timeout_s:
             due, _ = self.waiting.popleft()
-            self._record(due, UNANSWERED)
+            self._record(due, TIMED_OUT)
 
     async def _drain(self, ended: float) -> None:
         while (self.busy or self.waiting) and self._elapsed() < ended + self.timeout_s + 0.5:
@@ -311,6 +343,7 @@ def run_open_loop(
     *,
     max_connections: int = 1024,
     timeout_s: float = 5.0,
+    open_ahead: int = 0,
 ) -> list[dict[str, Any]]:
     """Run the generator in its own process (so the caller's threads do not slow it) and
     answer each second's summary."""
@@ -327,6 +360,7 @@ def run_open_loop(
                     "phases": [[p.seconds, p.rate_per_s] for p in phases],
                     "max_connections": max_connections,
                     "timeout_s": timeout_s,
+                    "open_ahead": open_ahead,
                 }
             )
         )
@@ -360,7 +394,7 @@ def main() -> None:
     except ImportError:
         pass
     started = time.monotonic()
-    report = asyncio.run(generator.run(phases))
+    report = asyncio.run(generator.run(phases, open_ahead=spec.get("open_ahead", 0)))
     report["wall_s"] = round(time.monotonic() - started, 2)
     args.out.write_text(json.dumps(report))
 
