@@ -760,7 +760,7 @@ async def test_gateway_pact_with_playback(tmp_path: Path) -> None:
     pact = new_pact("playback")
     playable = f"a playable title {PLAYABLE_ID} and a profile of the member"
     (
-        pact.upon_receiving("pressing play")
+        pact.upon_receiving("pressing play from a home row")
         .given(playable)
         .with_request("POST", "/v1/sessions")
         .with_body(
@@ -770,6 +770,7 @@ async def test_gateway_pact_with_playback(tmp_path: Path) -> None:
                 ),
                 "title_id": PLAYABLE_ID,
                 "session_id": match.regex("5e55" * 8, regex=r"^[0-9a-f]{32}$"),
+                "row": match.str("top-picks"),  # the row it was pressed in, for experiments
             },
             content_type="application/json",
         )
@@ -819,7 +820,9 @@ async def test_gateway_pact_with_playback(tmp_path: Path) -> None:
         # profiles pact; here profiles has no instance)
         gateway._owned[(MEMBER.account_id, "p-contract-2")] = (time.monotonic(), {})
         started = await playback_routes.start(
-            playback_routes.StartBody(profile_id="p-contract-2", title_id=PLAYABLE_ID),
+            playback_routes.StartBody(
+                profile_id="p-contract-2", title_id=PLAYABLE_ID, row="top-picks"
+            ),
             None,  # type: ignore[arg-type]
             gateway,
             MEMBER,

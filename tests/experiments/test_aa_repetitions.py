@@ -4,7 +4,7 @@ hours; test_simulated_members.py runs one of each on the real platform). Each re
 MEMBERS members with tastes drawn as `cinemesh simulate` draws them from the catalog's genres,
 allocated by the experiments service's own allocation (a new experiment id and salt each
 time), each opening a home page VISITS times and choosing with the simulator's own `pick`;
-their play starts and play starts of recommended titles counted as the service counts them,
+their play starts and play starts from a recommendation row counted as the service counts them,
 and compared by the report's own `analyse` (Welch's t-test)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 
-from cinemesh.demo.simulation import pick
+from cinemesh.contracts.rows import is_recommendation
+from cinemesh.demo.simulation import pick, start_body
 from cinemesh.demo.tastes import Taste, TasteSource
 from cinemesh.services.experiments.public import BUCKETS, Cell, Design, analyse
 
@@ -42,7 +43,6 @@ def home(taste: Taste, rng: random.Random, *, taste_first: bool) -> list[dict[st
 
 def member(taste: Taste, rng: random.Random, *, taste_first: bool) -> Counter[str]:
     rows = home(taste, rng, taste_first=taste_first)
-    shown = {item["id"] for item in rows[0]["items"]}  # type: ignore[attr-defined]
     done: set[str] = set()
     counts: Counter[str] = Counter()
     for _ in range(VISITS):
@@ -50,7 +50,7 @@ def member(taste: Taste, rng: random.Random, *, taste_first: bool) -> Counter[st
         if chosen is not None:
             done.add(chosen.title_id)
             counts["play_starts"] += 1
-            counts["row_play_starts"] += chosen.title_id in shown
+            counts["row_play_starts"] += is_recommendation(start_body("p", chosen).get("row"))
     return counts
 
 

@@ -163,7 +163,10 @@ def test_exposed_profiles_plays_fill_the_report_per_cell(
     for n, profile in enumerate([*exposed, "never-exposed"]):
         common = {"session_id": f"s-{n}", "account_id": "a", "profile_id": profile}
         title = "t-shown" if n % 2 else "t-other"
-        started = PlaybackStarted(**common, title_id=title, at=now)
+        # half from a recommendation row; the rest from trending or from no row (search):
+        # a start counts for row_share by the row it came from, not by its title
+        row = "top-picks" if n % 2 else ("trending" if n % 4 == 0 else None)
+        started = PlaybackStarted(**common, title_id=title, at=now, row=row)
         events.append(Event(type=started.TYPE, data=started.model_dump(), source="playback"))
         reported = PlayReported(**common, seq=0, title_id=title, plan="basic", at=now,
                                 ttff_ms=400, played_ms=60_000, rebuffer_ms=600)  # fmt: skip

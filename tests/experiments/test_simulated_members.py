@@ -4,8 +4,8 @@ service as its own process, except the recommender, whose place a test-only stan
 out. Two experiments run at once on one simulation:
 - `taste-recs` (layer recommender): control's rows ignore the member's taste, the challenger's
   put the titles of that taste first; members prefer titles of their taste, so the challenger
-  truly recommends better and the report must show a significant lift in play starts of
-  recommended titles;
+  truly recommends better and the report must show a significant lift in play starts from
+  recommendation rows;
 - `aa-check` (its own layer, so on the same members independently): two cells with nothing
   different; the report must show no difference and no sample-ratio mismatch.
 

@@ -14,12 +14,14 @@ from pathlib import Path
 import httpx
 
 from cinemesh.contracts.catalog import TitleDeleted
+from cinemesh.contracts.playback import PlaybackStarted
 from cinemesh.runner.local import LocalPlatform
 from tests.playback.fixtures import LEASE_S
 from tests.playback.media import (
     HlsPlayer,
     Title,
     add_title,
+    collect,
     parse_master,
     publish,
     start_session,
@@ -36,6 +38,30 @@ def _title(platform: LocalPlatform, package: Path, rating: str = "PG", ready: bo
 def _play(platform: LocalPlatform, member: Member, title: Title) -> httpx.Response:
     body = {"profile_id": member.profile_id, "title_id": title.title_id}
     return start_session(platform.gateway, member.headers, body)
+
+
+def test_a_start_from_a_home_row_names_the_row_in_its_event(
+    media_platform: LocalPlatform, hls_package: Path
+) -> None:
+    """Experiments count the starts made from a recommendation row by the row the player
+    names (contracts/rows.py); a start from no row says so."""
+    member = sign_up(media_platform, plan="premium")
+    title = _title(media_platform, hls_package)
+    row = "because-you-watched:some title"
+    body = {"profile_id": member.profile_id, "title_id": title.title_id, "row": row}
+    from_row = start_session(media_platform.gateway, member.headers, body)
+    assert from_row.status_code == 201, from_row.text
+    _stop(media_platform, member, from_row.json()["session_id"])
+    from_search = _play(media_platform, member, title)
+    assert from_search.status_code == 201, from_search.text
+    rows = {}
+    for _ in range(10):
+        events = collect(media_platform.env, PlaybackStarted.TYPE, seconds=1.0)
+        rows = {e.data["session_id"]: e.data.get("row") for e in events}
+        if {from_row.json()["session_id"], from_search.json()["session_id"]} <= set(rows):
+            break
+    assert rows[from_row.json()["session_id"]] == row
+    assert rows[from_search.json()["session_id"]] is None
 
 
 def _stop(platform: LocalPlatform, member: Member, session_id: str) -> None:
@@ -183,6 +209,9 @@ def test_titles_without_video_profiles_of_others_and_bad_input(
         {"profile_id": "../x", "title_id": title.title_id},
         {"profile_id": member.profile_id, "title_id": "x" * 500},
         {"profile_id": member.profile_id, "title_id": title.title_id, "episode_id": ""},
+        {"profile_id": member.profile_id, "title_id": title.title_id, "row": "top-picks\x00"},
+        {"profile_id": member.profile_id, "title_id": title.title_id, "row": "x" * 161},
+        {"profile_id": member.profile_id, "title_id": title.title_id, "row": ""},
     ):
         answer = httpx.post(
             f"{media_platform.gateway}/api/v1/playback/sessions",

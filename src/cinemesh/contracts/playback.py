@@ -16,6 +16,9 @@ class PlaybackStarted(BaseModel):
     title_id: str
     episode_id: str | None = None
     at: str
+    # the home row the play was started from (contracts/rows.py); None when it was not
+    # started from a row (search, a link, a player that does not say)
+    row: str | None = None
 
 
 class PlaybackProgress(BaseModel):

@@ -95,6 +95,14 @@ def pick(
     return None
 
 
+def start_body(profile_id: str, chosen: Pick) -> dict[str, str]:
+    """A session start as the web app sends it: from a home row, that row's id."""
+    body = {"profile_id": profile_id, "title_id": chosen.title_id}
+    if chosen.row_id and chosen.row_id != "search":
+        body["row"] = chosen.row_id
+    return body
+
+
 def watch_minutes(chosen: Pick, rng: random.Random) -> float:
     """Member minutes watched: long for a title of the member's taste, a sample otherwise."""
     median = OTHER_WATCH_MIN + (LIKED_WATCH_MIN - OTHER_WATCH_MIN) * chosen.match
@@ -234,7 +242,7 @@ class Member:
         started = await self.call(
             "POST",
             "/api/v1/playback/sessions",
-            json={"profile_id": self.profile_id, "title_id": chosen.title_id},
+            json=start_body(self.profile_id, chosen),
         )
         if started is None or started.status_code != 201:
             if started is not None and started.status_code in (403, 404, 409):

@@ -32,8 +32,8 @@ class Metric:
 
 METRICS = (
     Metric("play_starts", "play starts per exposed member", True),
-    Metric("row_play_starts", "play starts of a title recommended to the member", True),
-    Metric("row_share", "share of a member's play starts that were recommended titles", True),
+    Metric("row_play_starts", "play starts from a recommendation row", True),
+    Metric("row_share", "share of a member's play starts made from a recommendation row", True),
     Metric("watch_minutes", "minutes watched per exposed member", True),
     Metric("play_delay_ms", "time to first frame, a member's mean (guardrail)", False, True),
     Metric("rebuffer_ratio", "rebuffering time over playing time (guardrail)", False, True),

@@ -30,7 +30,7 @@ def consume_events(runtime: ServiceRuntime, experiments: Experiments) -> None:
         await experiments.play_started(
             session,
             profile_id=started.profile_id,
-            title_id=started.title_id,
+            row=started.row,
             at_ms=at_ms(started.at),
         )
 

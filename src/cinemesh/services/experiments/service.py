@@ -17,6 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cinemesh.contracts import rows
 from cinemesh.contracts.experiments import ExperimentCell, ExperimentStarted, ExperimentStopped
 from cinemesh.contracts.treatments import encode
 from cinemesh.platform.db import Database
@@ -295,13 +296,13 @@ class Experiments:
             _keep(session, profile_id, values, at_ms)
 
     async def play_started(
-        self, session: AsyncSession, *, profile_id: str, title_id: str, at_ms: int
+        self, session: AsyncSession, *, profile_id: str, row: str | None, at_ms: int
     ) -> None:
-        shown = await _shown_to(session, profile_id)
-        if shown:
-            recommended = any(title_id in titles for titles in shown)
-            values = {"play_start": 1.0, "row_play_start": 1.0 if recommended else 0.0}
-            _keep(session, profile_id, values, at_ms)
+        """A play start of an exposed profile; from a recommendation row when the player said
+        it was started from one (a start from search, a link or an older player is not)."""
+        if await _shown_to(session, profile_id):
+            from_row = 1.0 if rows.is_recommendation(row) else 0.0
+            _keep(session, profile_id, {"play_start": 1.0, "row_play_start": from_row}, at_ms)
 
     # --- the report ---------------------------------------------------------------------------
     async def report(self, session: AsyncSession, experiment: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import orjson
 from fastapi import Request
 
 from cinemesh.contracts.maturity import allows
+from cinemesh.contracts.rows import TRENDING, is_recommendation
 from cinemesh.platform.auth import Principal
 from cinemesh.platform.errors import ApiError
 from cinemesh.platform.http import Response as ServiceResponse
@@ -203,7 +204,7 @@ class HomePage:
         else:
             if asked:
                 await self._remember(f"recs:{profile_id}", rows)
-                trending = [row for row in rows if str(row.get("id", "")).startswith("trending")]
+                trending = [row for row in rows if str(row.get("id", "")).startswith(TRENDING)]
                 if trending:
                     await self._remember(f"trending:{maturity}", trending)
         sources.recommended = rows
@@ -380,7 +381,7 @@ class HomePage:
                     ),
                 )
             )
-        if sources.popular and not any(r["id"].startswith("trending") for r in rows):
+        if sources.popular and not any(r["id"].startswith(TRENDING) for r in rows):
             rows.append(
                 _row(
                     "popular",
@@ -408,11 +409,11 @@ def _model(body: Any, key: str) -> str | None:
 
 
 def _shown(rows: list[Any]) -> list[str]:
-    """The titles the recommender's rows put in front of the profile."""
+    """The titles the recommender's recommendation rows put in front of the profile."""
     return [
         str(item["title_id"])
         for row in rows
-        if isinstance(row, dict) and not str(row.get("id", "")).startswith("trending")
+        if isinstance(row, dict) and is_recommendation(str(row.get("id", "")))
         for item in row.get("items", [])
         if isinstance(item, dict) and "title_id" in item
     ]

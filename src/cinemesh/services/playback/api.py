@@ -129,6 +129,7 @@ async def start(
             resume_s=resume,
             session_id=body.session_id,
             device=body.device or "",
+            row=body.row,
         )
         await session.commit()
     # the master playlist, the start rendition's playlist and init segment: no round trip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from cinemesh.contracts.rows import ROW_ID_MAX, ROW_ID_PATTERN
 from cinemesh.platform.bodies import RequestBody
 
 
@@ -13,6 +14,8 @@ class StartRequest(RequestBody):
     episode_id: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
     session_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")  # makes retries safe
     device: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # the home row the member pressed play from, carried to playback.started
+    row: str | None = Field(None, min_length=1, max_length=ROW_ID_MAX, pattern=ROW_ID_PATTERN)
 
 
 class Heartbeat(RequestBody):

@@ -146,6 +146,7 @@ class Playback:
         resume_s: float,
         session_id: str | None = None,
         device: str = "",
+        row: str | None = None,
     ) -> dict[str, Any]:
         """Check entitlement, take a stream lease, and hand out a signed, capped manifest.
 
@@ -206,6 +207,7 @@ class Playback:
             title_id=title_id,
             episode_id=episode_id,
             at=now.isoformat(),
+            row=row,
         )
         await self.stage(
             session, PlaybackStarted.TYPE, started.model_dump(mode="json"), key=record.profile_id

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cinemesh.contracts.maturity import level
+from cinemesh.contracts.rows import BECAUSE_YOU_WATCHED, TOP_PICKS, TRENDING
 from cinemesh.services.recommender.service import RECENT_ITEMS, ProfileHistory
 from cinemesh.services.recommender.snapshot import Snapshot
 
@@ -50,7 +51,7 @@ def build_rows(
     rows = [top_picks(snapshot, history, lvl=lvl, limit=limit, genres=genres)]
     rows += because_you_watched(snapshot, history, lvl=lvl, limit=limit)
     hidden = history.finished | history.disliked
-    trending = Row("trending", "Trending now")
+    trending = Row(TRENDING, "Trending now")
     for title_id, score in snapshot.trending_at[lvl]:
         if len(trending.items) >= limit:
             break
@@ -63,7 +64,7 @@ def build_rows(
         hottest = sorted(by_genre, key=lambda g: (-sum(s for _, s in by_genre[g][:limit]), g))
         chosen += [g for g in hottest if g not in chosen][: GENRE_ROWS - len(chosen)]
     for genre in chosen:
-        row = Row(f"trending:{genre}", f"Trending in {genre}")
+        row = Row(f"{TRENDING}:{genre}", f"Trending in {genre}")
         for title_id, score in by_genre[genre]:
             if len(row.items) >= limit:
                 break
@@ -77,7 +78,7 @@ def top_picks(
     snapshot: Snapshot, history: ProfileHistory, *, lvl: int, limit: int, genres: list[str]
 ) -> Row:
     """Collaborative picks, then popular titles in the profile's genres, then popular ones."""
-    row = Row("top-picks", "Top picks for you")
+    row = Row(TOP_PICKS, "Top picks for you")
     seen = history.seen
     for pick in snapshot.model.picks(
         history.positives, k=limit, allowed=snapshot.allowed[lvl], exclude=seen, fill_popular=False
@@ -112,7 +113,7 @@ def because_you_watched(
         if weight < ANCHOR_WEIGHT or anchor not in snapshot.titles:
             continue
         name = snapshot.name(anchor)
-        row = Row(f"because-you-watched:{anchor}", f"Because you watched {name}")
+        row = Row(f"{BECAUSE_YOU_WATCHED}{anchor}", f"Because you watched {name}")
         for pick in snapshot.model.similar(
             anchor, k=limit, allowed=snapshot.allowed[lvl], exclude=seen
         ):

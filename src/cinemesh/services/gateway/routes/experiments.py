@@ -1,7 +1,7 @@
 """/api/v1/admin/experiments: A/B experiments for admins (define, start, stop, report), the
 experiments service behind them; /api/v1/ops/experiments: the running ones for the ops page,
 each with its cells, the members exposed so far per cell against what the weights promise, and
-the report's headline (play starts of recommended titles, each cell against control).
+the report's headline (play starts from recommendation rows, each cell against control).
 
 The ops view asks for each running experiment's report with a short deadline and keeps what it
 got for REPORT_FRESH_S (a report reads every observation of the exposed members; the page asks
@@ -203,7 +203,7 @@ def summary(experiment: dict[str, Any], report: dict[str, Any] | None) -> dict[s
 
 
 def headline(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Play starts of recommended titles per member: each cell's mean, and each challenger's
+    """Play starts from recommendation rows per member: each cell's mean, and each challenger's
     lift over control with its CI and p-value."""
     metrics = (report or {}).get("metrics") or []
     found = next((m for m in metrics if m.get("name") == HEADLINE), None)

@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
+from cinemesh.contracts.rows import ROW_ID_MAX, ROW_ID_PATTERN
 from cinemesh.platform.bodies import RequestBody
 from cinemesh.services.gateway.core import relay
 from cinemesh.services.gateway.deps import GatewayDep, Member
@@ -22,6 +23,8 @@ class StartBody(RequestBody):
     episode_id: str | None = Field(None, min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$")
     # the player's device (an id it keeps): where its earlier plays measured the link
     device: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # the home row the member pressed play from (its id on the home page), for experiments
+    row: str | None = Field(None, min_length=1, max_length=ROW_ID_MAX, pattern=ROW_ID_PATTERN)
 
 
 class HeartbeatBody(RequestBody):

@@ -90,11 +90,18 @@ export function titleMeta(item) {
   return parts;
 }
 
-// A poster card: a link to the title (or straight to the player when resuming).
-export function posterCard(item, { resume = false } = {}) {
+// A path with the query parameters that have a value.
+export function withQuery(path, params) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, value]) => value)).toString();
+  return query ? `${path}?${query}` : path;
+}
+
+// A poster card: a link to the title (or straight to the player when resuming). `rowId`, the
+// row it sits in, travels to the player's session start: experiments count plays from rows.
+export function posterCard(item, { resume = false, rowId = null } = {}) {
   const href = resume
-    ? `/watch/${encodeURIComponent(item.id)}${item.episode_id ? `?episode=${encodeURIComponent(item.episode_id)}` : ""}`
-    : `/title/${encodeURIComponent(item.id)}`;
+    ? withQuery(`/watch/${encodeURIComponent(item.id)}`, { episode: item.episode_id, row: rowId })
+    : withQuery(`/title/${encodeURIComponent(item.id)}`, { row: rowId });
   const label = resume
     ? `Resume ${item.title}${item.position_s ? ` from ${formatTime(item.position_s)}` : ""}`
     : item.title;
@@ -138,7 +145,7 @@ export function fallbackArt(item) {
 export function row({ id, title, items, resume = false }) {
   const track = h("div", { class: "row-track", role: "list" });
   for (const item of items) {
-    track.append(h("div", { class: "row-item", role: "listitem" }, posterCard(item, { resume })));
+    track.append(h("div", { class: "row-item", role: "listitem" }, posterCard(item, { resume, rowId: id })));
   }
   const scrollBy = (dir) => track.scrollBy({ left: dir * track.clientWidth * 0.8, behavior: "smooth" });
   const section = h(

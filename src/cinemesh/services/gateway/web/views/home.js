@@ -1,7 +1,7 @@
 // Home: a hero banner and rows. The gateway drops or replaces rows whose service is down and
 // names it in `degraded`; the page shows what it got, quietly, never an error dialog.
 import { api, enc, listItems, session } from "../api.js";
-import { backdropUrl, emptyState, enableRowKeys, h, posterCard, row, spinner, svgIcon, titleMeta } from "../ui.js";
+import { backdropUrl, emptyState, enableRowKeys, h, posterCard, row, spinner, svgIcon, titleMeta, withQuery } from "../ui.js";
 
 export async function renderHome(ctx) {
   const { main, isCurrent } = ctx;
@@ -54,10 +54,11 @@ function pickHero(rows) {
   const preferred = rows.find((r) => r.id !== "continue-watching" && r.id !== "my-list") || rows[0];
   const items = preferred.items;
   const playable = (i) => i.playable || i.kind === "series";
-  return items.find((i) => playable(i) && i.synopsis) || items.find(playable) || items[0];
+  const item = items.find((i) => playable(i) && i.synopsis) || items.find(playable) || items[0];
+  return { item, rowId: preferred.id };
 }
 
-function hero(item, profile) {
+function hero({ item, rowId }, profile) {
   const image = h("img", { class: "hero-image", src: backdropUrl(item), alt: "", decoding: "async" });
   image.addEventListener("error", () => image.remove(), { once: true });
   return h(
@@ -75,9 +76,9 @@ function hero(item, profile) {
         "div",
         { class: "hero-actions" },
         item.playable || item.kind === "series"
-          ? h("a", { class: "button button-play", href: `/watch/${enc(item.id)}`, "data-link": true }, svgIcon("play", 24), "Play")
+          ? h("a", { class: "button button-play", href: withQuery(`/watch/${enc(item.id)}`, { row: rowId }), "data-link": true }, svgIcon("play", 24), "Play")
           : null,
-        h("a", { class: "button button-muted", href: `/title/${enc(item.id)}`, "data-link": true }, svgIcon("info", 22), "More Info"),
+        h("a", { class: "button button-muted", href: withQuery(`/title/${enc(item.id)}`, { row: rowId }), "data-link": true }, svgIcon("info", 22), "More Info"),
       ),
       profile?.kids ? h("span", { class: "badge hero-badge" }, "Kids") : null,
     ),

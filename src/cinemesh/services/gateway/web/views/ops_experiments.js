@@ -1,6 +1,6 @@
 // The ops page's experiments panel: every running A/B experiment, its cells with the members
 // exposed so far against what the weights promise (a bar filling up), and the report's
-// headline: play starts of recommended titles per member, each cell against control with its
+// headline: play starts from recommendation rows per member, each cell against control with its
 // 95% CI and p-value. Experiments being away shows as such; members then get control.
 import { api } from "../api.js";
 import { h } from "../ui.js";

@@ -61,7 +61,7 @@ export async function renderPlayer({ main, params, query, navigate, isCurrent })
   // starts its episode, the movie guess having cost no stream (it is refused before a lease).
   const hlsReady = loadHls().catch(() => null);
   const startSession = (episodeId) => {
-    const body = { profile_id: profile.id, title_id: titleId, ...(episodeId ? { episode_id: episodeId } : {}) };
+    const body = { profile_id: profile.id, title_id: titleId, ...(episodeId ? { episode_id: episodeId } : {}), ...(query.row ? { row: query.row } : {}) };
     const device = deviceId();
     if (device) body.device = device;
     return api.post("/playback/sessions", body).then(prepareStart);

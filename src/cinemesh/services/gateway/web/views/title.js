@@ -1,6 +1,6 @@
 // A title: synopsis, cast, seasons and episodes, My List, thumbs, play or resume.
 import { api, enc, listItems, session } from "../api.js";
-import { backdropUrl, emptyState, formatTime, h, posterUrl, spinner, svgIcon, titleMeta, toast } from "../ui.js";
+import { backdropUrl, emptyState, formatTime, h, posterUrl, spinner, svgIcon, titleMeta, toast, withQuery } from "../ui.js";
 import { warmPlayer } from "./hls_loader.js";
 
 const RATINGS_KEY = "cinemesh.ratings";
@@ -19,15 +19,16 @@ function rememberRating(profileId, titleId, rating) {
   localStorage.setItem(RATINGS_KEY, JSON.stringify(all));
 }
 
-export function watchHref(titleId, episodeId) {
-  return `/watch/${enc(titleId)}${episodeId ? `?episode=${enc(episodeId)}` : ""}`;
+// The player's page; `row`, the home row the title was opened from, goes on to the session.
+export function watchHref(titleId, episodeId, row = null) {
+  return withQuery(`/watch/${enc(titleId)}`, { episode: episodeId, row });
 }
 
 export function episodesOf(title) {
   return (title.seasons || []).flatMap((season) => (season.episodes || []).map((ep) => ({ ...ep, season: season.number })));
 }
 
-export async function renderTitle({ main, params, isCurrent, navigate }) {
+export async function renderTitle({ main, params, query, isCurrent, navigate }) {
   warmPlayer();
   const profile = session.profile;
   main.replaceChildren(h("div", { class: "title-page" }, spinner("Loading title")));
@@ -70,7 +71,7 @@ function titlePage({ title, profile, inList, navigate }) {
   if (!allowed) {
     actions.append(h("p", { class: "notice", role: "status" }, "Not available on this profile."));
   } else if (title.playable) {
-    actions.append(h("a", { class: "button button-play", href: watchHref(title.id, playEpisode?.id), "data-link": true }, svgIcon("play", 24), label));
+    actions.append(h("a", { class: "button button-play", href: watchHref(title.id, playEpisode?.id, query?.row), "data-link": true }, svgIcon("play", 24), label));
   } else {
     actions.append(h("span", { class: "notice" }, "Coming soon"));
   }
@@ -196,7 +197,7 @@ function seasonsSection(title, allowed) {
             ep.synopsis ? h("p", { class: "muted" }, ep.synopsis) : null,
           ),
           ep.playable && allowed
-            ? h("a", { class: "button button-round", href: watchHref(title.id, ep.id), "data-link": true, "aria-label": `Play episode ${ep.number}, ${ep.name}` }, svgIcon("play", 20))
+            ? h("a", { class: "button button-round", href: watchHref(title.id, ep.id, query?.row), "data-link": true, "aria-label": `Play episode ${ep.number}, ${ep.name}` }, svgIcon("play", 20))
             : h("span", { class: "muted small" }, ep.playable ? "" : "Coming soon"),
         ),
       ),
