@@ -33,6 +33,16 @@ PORTS = (
 )  # fmt: skip
 
 
+PORT_ATTEMPTS = 3
+# what `weed mini` says, then exits, when a port it was given is taken: found taken by its own
+# check before it starts, or taken between that check and a listener's bind
+PORT_TAKEN_SIGNS = (b"Port allocation failed", b"address already in use")
+
+
+class _PortTaken(Exception):
+    """`weed mini` exited at start because a port it was given was taken."""
+
+
 def weed_binary() -> str:
     beside_python = Path(sys.executable).parent / "weed"
     if beside_python.exists():
@@ -131,10 +141,26 @@ class SeaweedS3:
         return config
 
     def start(self, *, timeout_s: float = 30.0) -> SeaweedS3:
-        """Start it and wait until the bucket answers through the S3 API (blocking)."""
+        """Start it and wait until the bucket answers through the S3 API (blocking). Its ten
+        ports are picked free a moment before it binds them; one taken meanwhile (by another
+        server, or an outgoing connection's ephemeral port) means new ports and another try."""
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                return self._start_once(timeout_s)
+            except _PortTaken:
+                self.ports = {name: free_port() for name in PORTS}
+        try:
+            return self._start_once(timeout_s)
+        except _PortTaken:
+            raise StartupError(
+                f"SeaweedFS found a port taken {PORT_ATTEMPTS} times; see {self.log_file}"
+            ) from None
+
+    def _start_once(self, timeout_s: float) -> SeaweedS3:
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
+            logged_before = log.tell()
             self.process = subprocess.Popen(
                 self.command(),
                 cwd=self.folder,
@@ -147,6 +173,11 @@ class SeaweedS3:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.pid is None:
+                with open(self.log_file, "rb") as log:
+                    log.seek(logged_before)
+                    said = log.read()
+                if any(sign in said for sign in PORT_TAKEN_SIGNS):
+                    raise _PortTaken
                 raise StartupError(f"SeaweedFS exited at start; see {self.log_file}")
             if self._answers():
                 self._write_address()
