@@ -8,6 +8,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -262,6 +263,37 @@ def test_rows_take_arrow_keys(
     page.keyboard.press("Enter")
     page.locator(".title-page").wait_for()
     page.context.close()
+
+
+def test_a_play_from_a_home_row_tells_playback_the_row(
+    browser: Any, platform: LocalPlatform, catalog: SeededCatalog
+) -> None:
+    """Experiments count the plays started from a recommendation row by the row the player
+    names: the home page's cards carry their row to the title page, and its Play button to
+    the session start."""
+    from tests.support.users import sign_up
+
+    member = sign_up(platform)
+    page = open_as(browser, platform, member, "/")
+    try:
+        first_row = page.locator(".rows .row").first
+        first_row.locator(".card").first.wait_for()
+        row_id = first_row.get_attribute("data-row-id")
+        href = first_row.locator(".card").first.get_attribute("href") or ""
+        assert href.startswith("/") and "row=" in href, href
+        assert parse_qs(urlsplit(href).query)["row"] == [row_id]
+        page.goto(f"{platform.gateway}/title/{catalog.series_id}?row=top-picks")
+        play = page.locator(".title-actions .button-play")
+        play.wait_for()
+        assert parse_qs(urlsplit(play.get_attribute("href") or "").query)["row"] == ["top-picks"]
+        with page.expect_request(
+            lambda r: r.method == "POST" and r.url.endswith("/api/v1/playback/sessions"),
+            timeout=20_000,
+        ) as started:
+            play.click()
+        assert started.value.post_data_json["row"] == "top-picks"
+    finally:
+        page.context.close()
 
 
 def test_ops_page_shows_services_and_its_chaos_buttons_work_for_an_admin(

@@ -54,11 +54,11 @@ export async function renderTitle({ main, params, query, isCurrent, navigate }) 
     .then((body) => listItems(body).some((i) => (i.title_id || i.id) === title.id))
     .catch(() => null);
   if (!isCurrent()) return;
-  main.replaceChildren(titlePage({ title, profile, inList, navigate }));
+  main.replaceChildren(titlePage({ title, profile, inList, navigate, row: query?.row }));
   main.querySelector(".title-actions .button")?.focus();
 }
 
-function titlePage({ title, profile, inList, navigate }) {
+function titlePage({ title, profile, inList, navigate, row }) {
   const progress = title.progress && !title.progress.finished && title.progress.position_s > 1 ? title.progress : null;
   const episodes = episodesOf(title);
   const allowed = title.allowed_for_profile !== false;
@@ -71,7 +71,7 @@ function titlePage({ title, profile, inList, navigate }) {
   if (!allowed) {
     actions.append(h("p", { class: "notice", role: "status" }, "Not available on this profile."));
   } else if (title.playable) {
-    actions.append(h("a", { class: "button button-play", href: watchHref(title.id, playEpisode?.id, query?.row), "data-link": true }, svgIcon("play", 24), label));
+    actions.append(h("a", { class: "button button-play", href: watchHref(title.id, playEpisode?.id, row), "data-link": true }, svgIcon("play", 24), label));
   } else {
     actions.append(h("span", { class: "notice" }, "Coming soon"));
   }
@@ -108,7 +108,7 @@ function titlePage({ title, profile, inList, navigate }) {
         facts(title),
       ),
     ),
-    episodes.length ? seasonsSection(title, allowed, navigate) : null,
+    episodes.length ? seasonsSection(title, allowed, row) : null,
   );
 }
 
@@ -179,7 +179,7 @@ function thumbs(title, profile) {
   return [up, down];
 }
 
-function seasonsSection(title, allowed) {
+function seasonsSection(title, allowed, row) {
   const seasons = title.seasons || [];
   const list = h("ol", { class: "episodes" });
   const show = (number) => {
@@ -197,7 +197,7 @@ function seasonsSection(title, allowed) {
             ep.synopsis ? h("p", { class: "muted" }, ep.synopsis) : null,
           ),
           ep.playable && allowed
-            ? h("a", { class: "button button-round", href: watchHref(title.id, ep.id, query?.row), "data-link": true, "aria-label": `Play episode ${ep.number}, ${ep.name}` }, svgIcon("play", 20))
+            ? h("a", { class: "button button-round", href: watchHref(title.id, ep.id, row), "data-link": true, "aria-label": `Play episode ${ep.number}, ${ep.name}` }, svgIcon("play", 20))
             : h("span", { class: "muted small" }, ep.playable ? "" : "Coming soon"),
         ),
       ),
