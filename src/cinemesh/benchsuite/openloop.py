@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-UNANSWERED = 0  # the status of a request with no answer (its connection broke or timed out)
+UNANSWERED = 0  # the status of a request whose connection broke before its answer
 TIMED_OUT = -2  # the status of a request with no answer within the generator's timeout
 NOT_CONNECTED = -3  # the status of a request for which no connection could be opened
 FAILURE_NAMES = {UNANSWERED: "unanswered", TIMED_OUT: "timed out", NOT_CONNECTED: "not connected"}
@@ -242,9 +242,7 @@ class OpenLoop:
             ),
             return_exceptions=True,
         )
-        self.idle.extend(
-            conn for got in opened if not isinstance(got, BaseException) for _, conn in [got]
-        )
+        self.idle.extend(got[1] for got in opened if not isinstance(got, BaseException))
 
     async def _wait_until(self, due: float) -> None:
         delay = self.started + due - asyncio.get_running_loop().time()

@@ -37,6 +37,10 @@ def _has_app(name: str) -> bool:
     return any((Path(p) / name / "app.py").exists() for p in cinemesh.services.__path__)
 
 
+# tries at starting a server on ports seen free: another process can take one before it binds
+PORT_ATTEMPTS = 3
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

@@ -21,7 +21,7 @@ import orjson
 from cinemesh.platform.errors import StartupError
 from cinemesh.platform.media_store import MediaStoreSettings, S3MediaStore
 from cinemesh.platform.secrets import read_or_create_file, secrets_dir
-from cinemesh.runner.layout import free_port
+from cinemesh.runner.layout import PORT_ATTEMPTS, free_port
 from cinemesh.runner.processes import die_with_parent
 
 BUCKET = "media"
@@ -33,7 +33,6 @@ PORTS = (
 )  # fmt: skip
 
 
-PORT_ATTEMPTS = 3
 # what `weed mini` says, then exits, when a port it was given is taken: found taken by its own
 # check before it starts, or taken between that check and a listener's bind
 PORT_TAKEN_SIGNS = (b"Port allocation failed", b"address already in use")
@@ -144,17 +143,16 @@ class SeaweedS3:
         """Start it and wait until the bucket answers through the S3 API (blocking). Its ten
         ports are picked free a moment before it binds them; one taken meanwhile (by another
         server, or an outgoing connection's ephemeral port) means new ports and another try."""
-        for _ in range(PORT_ATTEMPTS - 1):
+        for attempt in range(PORT_ATTEMPTS):
             try:
                 return self._start_once(timeout_s)
             except _PortTaken:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise StartupError(
+                        f"SeaweedFS found a port taken {PORT_ATTEMPTS} times; see {self.log_file}"
+                    ) from None
                 self.ports = {name: free_port() for name in PORTS}
-        try:
-            return self._start_once(timeout_s)
-        except _PortTaken:
-            raise StartupError(
-                f"SeaweedFS found a port taken {PORT_ATTEMPTS} times; see {self.log_file}"
-            ) from None
+        raise AssertionError("unreachable")
 
     def _start_once(self, timeout_s: float) -> SeaweedS3:
         (self.folder / "data").mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,13 @@ from cinemesh.platform.settings import PlatformSettings, load_settings
 from cinemesh.runner.addresses import StableAddress, keeps_its_address
 from cinemesh.runner.canary import Totals, read_totals
 from cinemesh.runner.deploys import CanaryPlan, DeployProgress, canary, rolling
-from cinemesh.runner.layout import Layout, available_services, free_port, port_is_free
+from cinemesh.runner.layout import (
+    PORT_ATTEMPTS,
+    Layout,
+    available_services,
+    free_port,
+    port_is_free,
+)
 from cinemesh.runner.natsd import SERVICE_NAME as NATS_SERVICE
 from cinemesh.runner.natsd import NatsCluster
 from cinemesh.runner.processes import die_with_parent, started_at
@@ -36,7 +42,6 @@ from cinemesh.runner.seaweed import SeaweedS3, start_local_s3
 
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 30.0
-PORT_ATTEMPTS = 3  # a port seen free can be taken by another platform before ours binds it
 
 
 class Stoppable(Protocol):
